@@ -1,0 +1,8 @@
+// One registration function per op family; module.cpp calls them all.
+#pragma once
+#include <pybind11/pybind11.h>
+
+namespace convlite::bindings {
+void bind_config(pybind11::module_& m);
+void bind_activation(pybind11::module_& m);
+}  // namespace convlite::bindings

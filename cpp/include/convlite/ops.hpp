@@ -1,0 +1,3 @@
+// Every op family's declarations. Drivers validate nothing: Python and the bindings check arguments first.
+#pragma once
+#include "convlite/activation.hpp"

@@ -1,0 +1,87 @@
+// AVX2 activation kernels: 8 floats a step, then the scalar tail with the same operations in the same order
+// (mul and sub kept separate, never fused, so results match the scalar kernel bit for bit).
+#include <immintrin.h>
+
+#include "kernels/activation_kernels.hpp"
+
+namespace convlite {
+namespace {
+
+bool leaky_only(const ReluParams& p) {
+  return p.negative_slope != 0.0f && !p.has_max_value && p.threshold == 0.0f;
+}
+
+__m256 relu_vec(__m256 x, const ReluParams& p) {
+  const __m256 zero = _mm256_setzero_ps();
+  if (leaky_only(p))
+    return _mm256_blendv_ps(_mm256_mul_ps(_mm256_set1_ps(p.negative_slope), x), x,
+                            _mm256_cmp_ps(x, zero, _CMP_GT_OQ));
+  const __m256 thr = _mm256_set1_ps(p.threshold);
+  // max_ps(a, b) returns b when either is NaN: max(zero, x) keeps a NaN x, as the scalar kernel does.
+  __m256 pos = p.threshold != 0.0f ? _mm256_and_ps(x, _mm256_cmp_ps(x, thr, _CMP_GT_OQ)) : _mm256_max_ps(zero, x);
+  if (p.has_max_value) pos = _mm256_min_ps(_mm256_set1_ps(p.max_value), _mm256_max_ps(zero, pos));
+  if (p.negative_slope != 0.0f) {
+    const __m256 below = _mm256_max_ps(_mm256_sub_ps(thr, x), zero);  // NaN -> 0, as `below > 0 ? below : 0`
+    pos = _mm256_sub_ps(pos, _mm256_mul_ps(_mm256_set1_ps(p.negative_slope), below));
+  }
+  return pos;
+}
+
+__m256 relu_grad_vec(__m256 x, const ReluParams& p) {
+  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  const __m256 slope = _mm256_set1_ps(p.negative_slope);
+  if (leaky_only(p)) return _mm256_blendv_ps(slope, one, _mm256_cmp_ps(x, zero, _CMP_GT_OQ));
+  const __m256 thr = _mm256_set1_ps(p.threshold), maxv = _mm256_set1_ps(p.max_value);
+  __m256 g;
+  if (p.threshold != 0.0f) {
+    const __m256 above = _mm256_cmp_ps(x, thr, _CMP_GT_OQ);
+    g = _mm256_and_ps(one, above);
+    if (p.has_max_value) {
+      const __m256 pos = _mm256_and_ps(x, above);
+      const __m256 in_range = _mm256_and_ps(_mm256_cmp_ps(pos, zero, _CMP_GE_OQ), _mm256_cmp_ps(pos, maxv, _CMP_LE_OQ));
+      g = _mm256_and_ps(g, in_range);
+    }
+  } else if (p.has_max_value && p.max_value == 6.0f) {
+    g = _mm256_and_ps(one, _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), _mm256_cmp_ps(x, maxv, _CMP_LT_OQ)));
+  } else {
+    g = _mm256_and_ps(one, _mm256_cmp_ps(x, zero, _CMP_GT_OQ));
+    if (p.has_max_value) g = _mm256_and_ps(g, _mm256_cmp_ps(x, maxv, _CMP_LE_OQ));
+  }
+  if (p.negative_slope != 0.0f)
+    g = _mm256_add_ps(g, _mm256_and_ps(slope, _mm256_cmp_ps(_mm256_sub_ps(thr, x), zero, _CMP_GT_OQ)));
+  return g;
+}
+
+// Tails: the same vector code on a zero-padded copy, so the tail cannot drift from the body.
+void relu_forward(const float* x, float* y, std::int64_t n, const ReluParams& p) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, relu_vec(_mm256_loadu_ps(x + i), p));
+  if (i < n) {
+    const int rest = static_cast<int>(n - i);
+    alignas(32) float in[8] = {0}, out[8];
+    for (int j = 0; j < rest; ++j) in[j] = x[i + j];
+    _mm256_store_ps(out, relu_vec(_mm256_load_ps(in), p));
+    for (int j = 0; j < rest; ++j) y[i + j] = out[j];
+  }
+}
+
+void relu_backward(const float* x, const float* dy, float* dx, std::int64_t n, const ReluParams& p) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), relu_grad_vec(_mm256_loadu_ps(x + i), p)));
+  if (i < n) {
+    const int rest = static_cast<int>(n - i);
+    alignas(32) float in[8] = {0}, grad_in[8] = {0}, out[8];
+    for (int j = 0; j < rest; ++j) in[j] = x[i + j], grad_in[j] = dy[i + j];
+    _mm256_store_ps(out, _mm256_mul_ps(_mm256_load_ps(grad_in), relu_grad_vec(_mm256_load_ps(in), p)));
+    for (int j = 0; j < rest; ++j) dx[i + j] = out[j];
+  }
+}
+
+constexpr ActivationKernels kAvx2Table = {&relu_forward, &relu_backward};
+
+}  // namespace
+
+const ActivationKernels& activation_kernels_avx2() { return kAvx2Table; }
+
+}  // namespace convlite

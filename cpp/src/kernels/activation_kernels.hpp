@@ -1,0 +1,26 @@
+// The activation family's kernel table. One table per ISA, each defined in its own translation unit
+// (activation_<isa>.cpp) whose functions have internal linkage; only the getter below is exported.
+#pragma once
+#include <cstdint>
+
+#include "convlite/activation.hpp"
+
+namespace convlite {
+
+struct ActivationKernels {
+  void (*relu_forward)(const float* x, float* y, std::int64_t n, const ReluParams& p);
+  void (*relu_backward)(const float* x, const float* dy, float* dx, std::int64_t n, const ReluParams& p);
+};
+
+const ActivationKernels& activation_kernels_scalar();
+#if defined(CONVLITE_HAVE_AVX2)
+const ActivationKernels& activation_kernels_avx2();
+#endif
+#if defined(CONVLITE_HAVE_AVX512)
+const ActivationKernels& activation_kernels_avx512();
+#endif
+#if defined(CONVLITE_HAVE_NEON)
+const ActivationKernels& activation_kernels_neon();
+#endif
+
+}  // namespace convlite

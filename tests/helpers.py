@@ -1,0 +1,42 @@
+"""Helpers shared by the tests: run code under a given ISA or thread count, import TensorFlow or skip."""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import pytest
+
+import convlite
+from convlite import _core
+
+AVAILABLE_ISAS = convlite.available_isas()
+
+@contextlib.contextmanager
+def using_isa(name: str):
+    """Run the body with kernels of tier `name`, restoring the previous tier afterwards."""
+    previous = _core.active_isa()
+    _core.set_isa(name)
+    try:
+        yield name
+    finally:
+        _core.set_isa(previous)
+
+
+@contextlib.contextmanager
+def using_threads(n: int):
+    previous = convlite.get_num_threads()
+    convlite.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        convlite.set_num_threads(previous)
+
+
+def simd_isas() -> list[str]:
+    return [isa for isa in AVAILABLE_ISAS if isa != "scalar"]
+
+
+def tensorflow_or_skip():
+    """Import TensorFlow for a parity test; skip with the reason only where it cannot be installed."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return pytest.importorskip("tensorflow", reason="tensorflow-cpu is not installable on this platform")
