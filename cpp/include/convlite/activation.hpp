@@ -18,3 +18,28 @@ void relu_forward(const float* x, float* y, std::int64_t n, const ReluParams& p)
 void relu_backward(const float* x, const float* dy, float* dx, std::int64_t n, const ReluParams& p);
 
 }  // namespace convlite
+
+namespace convlite {
+
+// Every activation convlite's layers accept by name (keras.activations). Softmax and log_softmax act on the last
+// axis of length `last_dim`; the others are elementwise.
+enum class ActivationKind : int {
+  linear = 0, relu, leaky_relu, elu, selu, gelu, gelu_tanh, silu, sigmoid, hard_sigmoid, tanh, softplus,
+  softsign, exponential, relu6, softmax, log_softmax
+};
+
+struct ActivationParams {
+  ActivationKind kind = ActivationKind::linear;
+  ReluParams relu;      // relu
+  float alpha = 0.2f;   // leaky_relu slope (the function's default 0.2), elu alpha (default 1.0)
+};
+
+// y = f(x) over n values (n a multiple of last_dim for softmax/log_softmax).
+void activation_forward(const ActivationParams& p, const float* x, float* y, std::int64_t n,
+                        std::int64_t last_dim);
+// dx = dy * f'(x). Takes both the forward input x and output y: each kind uses whichever is cheaper and exact
+// (softmax needs y; gelu needs x). dx may alias dy.
+void activation_backward(const ActivationParams& p, const float* x, const float* y, const float* dy, float* dx,
+                         std::int64_t n, std::int64_t last_dim);
+
+}  // namespace convlite

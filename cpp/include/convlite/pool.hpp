@@ -1,0 +1,49 @@
+// Pooling and shape ops, channels_last. 1D ops use the 2D entry points with in_h = out_h = pool_h = 1.
+#pragma once
+#include <cstdint>
+
+namespace convlite {
+
+struct Pool2dShape {
+  std::int64_t batch = 1;
+  std::int64_t in_h = 1, in_w = 1, channels = 1;
+  std::int64_t out_h = 1, out_w = 1;
+  std::int64_t pool_h = 1, pool_w = 1;
+  std::int64_t stride_h = 1, stride_w = 1;
+  std::int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+};
+
+// Max ignores padded cells. argmax (batch*out_h*out_w*channels int32: the flat input pixel index h*in_w + w of
+// the winner) may be null at inference; training passes it to the backward.
+void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax);
+// dx is overwritten (zeroed, then scattered).
+void max_pool2d_backward(const Pool2dShape& s, const std::int32_t* argmax, const float* dy, float* dx);
+// Average leaves padded cells out of the divisor (TensorFlow's semantics).
+void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y);
+void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx);
+
+// Global pooling over `spatial` positions: x (batch, spatial, channels) -> y (batch, channels).
+void global_avg_pool_forward(std::int64_t batch, std::int64_t spatial, std::int64_t channels, const float* x,
+                             float* y);
+void global_avg_pool_backward(std::int64_t batch, std::int64_t spatial, std::int64_t channels, const float* dy,
+                              float* dx);
+// argmax: (batch, channels) spatial index of the winner, or null.
+void global_max_pool_forward(std::int64_t batch, std::int64_t spatial, std::int64_t channels, const float* x,
+                             float* y, std::int32_t* argmax);
+void global_max_pool_backward(std::int64_t batch, std::int64_t spatial, std::int64_t channels,
+                              const std::int32_t* argmax, const float* dy, float* dx);
+
+// Zero padding: x (batch, in_h, in_w, c) -> y (batch, in_h+top+bottom, in_w+left+right, c); backward crops.
+void zero_pad2d_forward(std::int64_t batch, std::int64_t in_h, std::int64_t in_w, std::int64_t channels,
+                        std::int64_t top, std::int64_t bottom, std::int64_t left, std::int64_t right,
+                        const float* x, float* y);
+void zero_pad2d_backward(std::int64_t batch, std::int64_t in_h, std::int64_t in_w, std::int64_t channels,
+                         std::int64_t top, std::int64_t bottom, std::int64_t left, std::int64_t right,
+                         const float* dy, float* dx);
+// Nearest upsampling by (size_h, size_w); backward sums each block.
+void upsample2d_forward(std::int64_t batch, std::int64_t in_h, std::int64_t in_w, std::int64_t channels,
+                        std::int64_t size_h, std::int64_t size_w, const float* x, float* y);
+void upsample2d_backward(std::int64_t batch, std::int64_t in_h, std::int64_t in_w, std::int64_t channels,
+                         std::int64_t size_h, std::int64_t size_w, const float* dy, float* dx);
+
+}  // namespace convlite
