@@ -1,6 +1,8 @@
 """Metrics: results on the same arrays as keras.metrics, 'accuracy' resolution as compile does it, configs."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -201,7 +203,7 @@ def keras():
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_results_match_keras(keras, case):
     factory, kind = CASES[case]
-    batches = _batches(np.random.default_rng(hash(case) % 2**32), kind)
+    batches = _batches(np.random.default_rng(zlib.crc32(case.encode())), kind)  # stable across runs
     ours = _run(factory(M), batches)
     theirs = _run(factory(keras.metrics), batches)
     for a, b in zip(ours, theirs):
