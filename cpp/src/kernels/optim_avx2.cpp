@@ -1,6 +1,13 @@
 // AVX2 optimizer kernels: 8 floats a step, tails through masked loads/stores of the same vector code. Same float
 // operations in the same order as optim_scalar.cpp, no FMA (ISO mode keeps mul and add separate; sqrt and div are
 // correctly rounded), so results are bit-identical to scalar. These kernels are memory-bound: one pass per tensor.
+// GCC contracts vector mul+add into FMA by default in C++ (-ffp-contract=fast, even with -std=c++17); the
+// scalar kernels are built with -ffp-contract=off, so turn contraction off here too to stay bit-identical.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 #include <immintrin.h>
 
 #include "kernels/optim_kernels.hpp"

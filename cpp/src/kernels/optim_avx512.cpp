@@ -1,5 +1,12 @@
 // AVX-512 optimizer kernels: 16 floats a step, masked tails; the scalar kernel's operations in the same order.
 // Not chosen by default until tested on AVX-512 hardware (DESIGN.md); CONVLITE_ISA=avx512 opts in.
+// GCC contracts vector mul+add into FMA by default in C++ (-ffp-contract=fast, even with -std=c++17); the
+// scalar kernels are built with -ffp-contract=off, so turn contraction off here too to stay bit-identical.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 #include <immintrin.h>
 
 #include "kernels/optim_kernels.hpp"
