@@ -145,7 +145,7 @@ void bind_optimizers(py::module_& m) {
   m.def(
       "adam_update",
       [](py::handle param_obj, py::handle grad_obj, py::handle m_obj, py::handle v_obj, py::handle v_hat_obj,
-         float lr, float beta_1, float beta_2, float epsilon, std::int64_t step) {
+         float lr, double beta_1, double beta_2, float epsilon, std::int64_t step) {
         FloatArray param = require_writable_float_array(param_obj, "param");
         const auto shape = shape_of(param);
         const FloatArray grad = require_float_array(grad_obj, "grad");
@@ -161,11 +161,11 @@ void bind_optimizers(py::module_& m) {
         adam_update(p, g, mp, vp, vh, n, lr, beta_1, beta_2, epsilon, step);
       },
       py::arg("param"), py::arg("grad"), py::arg("m"), py::arg("v"), py::arg("v_hat"), py::arg("lr"),
-      py::arg("beta_1") = 0.9f, py::arg("beta_2") = 0.999f, py::arg("epsilon") = 1e-7f, py::arg("step"));
+      py::arg("beta_1") = 0.9, py::arg("beta_2") = 0.999, py::arg("epsilon") = 1e-7f, py::arg("step"));
   m.def(
       "rmsprop_update",
       [](py::handle param_obj, py::handle grad_obj, py::handle velocity_obj, py::handle momentum_obj,
-         py::handle average_obj, float lr, float rho, float momentum, float epsilon) {
+         py::handle average_obj, float lr, double rho, float momentum, float epsilon) {
         FloatArray param = require_writable_float_array(param_obj, "param");
         const auto shape = shape_of(param);
         const FloatArray grad = require_float_array(grad_obj, "grad");
@@ -183,7 +183,7 @@ void bind_optimizers(py::module_& m) {
         rmsprop_update(p, g, vel, mom, avg, n, lr, rho, momentum, epsilon);
       },
       py::arg("param"), py::arg("grad"), py::arg("velocity"), py::arg("momentum_buf"), py::arg("average_grad"),
-      py::arg("lr"), py::arg("rho") = 0.9f, py::arg("momentum") = 0.0f, py::arg("epsilon") = 1e-7f);
+      py::arg("lr"), py::arg("rho") = 0.9, py::arg("momentum") = 0.0f, py::arg("epsilon") = 1e-7f);
   m.def(
       "apply_weight_decay",
       [](py::handle param_obj, float lr, float wd) {

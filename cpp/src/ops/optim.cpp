@@ -37,7 +37,7 @@ void over_blocks(std::int64_t n, double bytes_per_element, Body&& body) {
 }
 
 // Keras computes `1 - beta` in Python double and then casts it to float32.
-float one_minus(float x) { return static_cast<float>(1.0 - static_cast<double>(x)); }
+float one_minus(double x) { return static_cast<float>(1.0 - x); }
 
 }  // namespace
 
@@ -50,10 +50,11 @@ void sgd_update(float* param, const float* grad, float* velocity, std::int64_t n
 }
 
 void adam_update(float* param, const float* grad, float* m, float* v, float* v_hat, std::int64_t n,
-                 float learning_rate, float beta_1, float beta_2, float epsilon, std::int64_t step) {
+                 float learning_rate, double beta_1, double beta_2, float epsilon, std::int64_t step) {
   // alpha as Keras evaluates it in float32: lr * sqrt(1 - beta_2^t) / (1 - beta_1^t).
   const float t = static_cast<float>(step);
-  const float beta_1_power = std::pow(beta_1, t), beta_2_power = std::pow(beta_2, t);
+  const float beta_1_power = std::pow(static_cast<float>(beta_1), t);
+  const float beta_2_power = std::pow(static_cast<float>(beta_2), t);
   const float alpha = learning_rate * std::sqrt(1.0f - beta_2_power) / (1.0f - beta_1_power);
   const float omb1 = one_minus(beta_1), omb2 = one_minus(beta_2);
   const auto& k = kernels();
@@ -63,12 +64,12 @@ void adam_update(float* param, const float* grad, float* m, float* v, float* v_h
 }
 
 void rmsprop_update(float* param, const float* grad, float* velocity, float* momentum_buf, float* average_grad,
-                    std::int64_t n, float learning_rate, float rho, float momentum, float epsilon) {
+                    std::int64_t n, float learning_rate, double rho, float momentum, float epsilon) {
   const float omr = one_minus(rho);
   const auto& k = kernels();
   over_blocks(n, 20.0 + (momentum_buf ? 8.0 : 0.0) + (average_grad ? 8.0 : 0.0), [&](std::int64_t b, std::int64_t c) {
     k.rmsprop(param + b, grad + b, velocity + b, momentum_buf ? momentum_buf + b : nullptr,
-              average_grad ? average_grad + b : nullptr, c, learning_rate, rho, omr, momentum, epsilon);
+              average_grad ? average_grad + b : nullptr, c, learning_rate, static_cast<float>(rho), omr, momentum, epsilon);
   });
 }
 
