@@ -85,8 +85,17 @@ Conv2dShape conv_shape(const py::array& x, std::int64_t kh, std::int64_t kw, std
         std::to_string(kh) + ", " + std::to_string(kw) + "), dilations=" + pair_text(dilations) + ", padding=(" +
         std::to_string(s.pad_top) + ", " + std::to_string(s.pad_bottom) + ", " + std::to_string(s.pad_left) + ", " +
         std::to_string(s.pad_right) + ")");
-  checked_element_count({s.batch, s.out_h, s.out_w, s.out_c}, "The output");
-  checked_element_count({s.batch, s.out_h, s.out_w, kh * kw, std::max<std::int64_t>(s.in_c, 1)}, "The convolution");
+  // Every index product the kernels form must fit in int64 (with room for byte offsets).
+  const std::int64_t dims[] = {s.batch, s.out_h, s.out_w, std::max<std::int64_t>(s.out_c, 1), kh * kw,
+                               std::max<std::int64_t>(s.in_c, 1)};
+  std::int64_t product = 1;
+  for (std::int64_t d : dims)
+    if (__builtin_mul_overflow(product, d, &product) || product > std::numeric_limits<std::int64_t>::max() / 8)
+      throw py::value_error("The convolution is too large: the product of its sizes overflows int64. Received: "
+                            "output shape=(" + std::to_string(s.batch) + ", " + std::to_string(s.out_h) + ", " +
+                            std::to_string(s.out_w) + ", " + std::to_string(s.out_c) + "), kernel size=(" +
+                            std::to_string(kh) + ", " + std::to_string(kw) + "), input channels=" +
+                            std::to_string(s.in_c));
   return s;
 }
 
