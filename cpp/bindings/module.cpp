@@ -13,4 +13,5 @@ PYBIND11_MODULE(_core, m) {
   convlite::bindings::bind_activation(m);
   convlite::bindings::bind_train(m);
   convlite::bindings::bind_pool(m);
+  convlite::bindings::bind_conv(m);
 }
