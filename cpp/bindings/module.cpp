@@ -12,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
   convlite::bindings::bind_config(m);
   convlite::bindings::bind_activation(m);
   convlite::bindings::bind_pool(m);
+  convlite::bindings::bind_peak(m);
 }
