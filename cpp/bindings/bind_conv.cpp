@@ -1,6 +1,7 @@
 // _core.conv2d / conv2d_backward / depthwise2d / depthwise2d_backward / dense / dense_backward / sgemm.
 // Every argument is re-checked here (the Python layer checks first): a bad shape or value is a ValueError that
 // names what was received, never a crash. Outputs are allocated while holding the GIL, which is then released.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -163,6 +164,9 @@ FloatArray run_forward(const Conv2dShape& s, const FloatArray& x, const FloatArr
   std::optional<FloatArray> bias;
   if (!bias_obj.is_none()) bias = optional_bias(bias_obj, s.out_c, "bias");
   FloatArray y = new_float_array({s.batch, s.out_h, s.out_w, s.out_c});
+  // Nothing to compute: the kernels would still walk every (empty) output row, which hangs for huge spatial sizes
+  // with zero channels (robustness fuzzing found depthwise2d with C=0 and a 2**40 padding never returning).
+  if (y.size() == 0) return y;
   const float *xp = x.data(), *wp = w.data(), *bp = bias ? bias->data() : nullptr;
   float* yp = y.mutable_data();
   {
@@ -182,6 +186,11 @@ Grads run_backward(const Conv2dShape& s, const FloatArray& x, const FloatArray& 
   std::optional<FloatArray> dx, db;
   if (need_dx) dx = new_float_array({s.batch, s.in_h, s.in_w, s.in_c});
   if (has_bias) db = new_float_array({s.out_c});
+  if (dy.size() == 0) {  // no gradient flows: every output is zero (and the kernels need not walk empty rows)
+    for (FloatArray* a : {dx ? &*dx : nullptr, &dw, db ? &*db : nullptr})
+      if (a) std::fill(a->mutable_data(), a->mutable_data() + a->size(), 0.0f);
+    return {dx ? py::object(*dx) : py::none(), py::object(dw), db ? py::object(*db) : py::none()};
+  }
   const float *xp = x.data(), *wp = w.data(), *yp = y ? y->data() : nullptr, *dyp = dy.data();
   float *dxp = dx ? dx->mutable_data() : nullptr, *dwp = dw.mutable_data(), *dbp = db ? db->mutable_data() : nullptr;
   {

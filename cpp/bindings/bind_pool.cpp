@@ -2,6 +2,7 @@
 // Every shape and index that could take a kernel outside its arrays is checked here (kernels check nothing).
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -45,6 +46,12 @@ Dims int_tuple(py::handle obj, const char* name, size_t count, std::int64_t mini
   for (auto v : out)
     if (v < minimum || v > std::numeric_limits<std::int32_t>::max()) fail(rule);
   return out;
+}
+
+// Empty work: the kernels would still walk every (empty) row, which hangs for huge sizes with zero channels.
+FloatArray zeroed(FloatArray a) {
+  std::fill(a.mutable_data(), a.mutable_data() + a.size(), 0.0f);
+  return a;
 }
 
 Dims shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
@@ -112,6 +119,7 @@ py::object max_pool(py::handle x_obj, py::handle pool, py::handle strides, py::h
   FloatArray y = new_float_array(out_shape);
   IntArray argmax;
   if (return_argmax) argmax = IntArray(std::vector<py::ssize_t>(out_shape.begin(), out_shape.end()));
+  if (y.size() == 0) return return_argmax ? py::object(py::make_tuple(y, argmax)) : py::object(y);
   const float* xp = x.data();
   float* yp = y.mutable_data();
   std::int32_t* ap = return_argmax ? argmax.mutable_data() : nullptr;
@@ -160,6 +168,7 @@ FloatArray max_pool_backward(py::handle argmax_obj, py::handle dy_obj, py::handl
   }
   require_indices_below(argmax, in[1] * in[2], "argmax");
   FloatArray dx = new_float_array(in);
+  if (dy.size() == 0 || dx.size() == 0) return zeroed(dx);
   const std::int32_t* ap = argmax.data();
   const float* dyp = dy.data();
   float* dxp = dx.mutable_data();
@@ -174,6 +183,7 @@ FloatArray avg_pool(py::handle x_obj, py::handle pool, py::handle strides, py::h
   const FloatArray x = require_float_array(x_obj, "x", 4);
   const Pool2dShape s = pool_shape(shape_of(x), pool, strides, padding);
   FloatArray y = new_float_array({s.batch, s.out_h, s.out_w, s.channels});
+  if (y.size() == 0) return y;
   const float* xp = x.data();
   float* yp = y.mutable_data();
   {
@@ -190,6 +200,7 @@ FloatArray avg_pool_backward(py::handle dy_obj, py::handle input_shape, py::hand
   const Pool2dShape s = pool_shape(in, pool, strides, padding);
   require_shape(dy, "dy", {s.batch, s.out_h, s.out_w, s.channels});
   FloatArray dx = new_float_array(in);
+  if (dy.size() == 0 || dx.size() == 0) return zeroed(dx);
   const float* dyp = dy.data();
   float* dxp = dx.mutable_data();
   {
@@ -218,6 +229,7 @@ py::object global_pool(py::handle x_obj, const std::string& kind, bool return_ar
   if (return_argmax) argmax = IntArray(std::vector<py::ssize_t>{static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(channels)});
   const float* xp = x.data();
   float* yp = y.mutable_data();
+  if (y.size() == 0) return return_argmax ? py::object(py::make_tuple(y, argmax)) : py::object(y);
   std::int32_t* ap = return_argmax ? argmax.mutable_data() : nullptr;
   {
     py::gil_scoped_release release;
@@ -245,6 +257,7 @@ FloatArray global_pool_backward(py::handle dy_obj, py::handle input_shape, const
     require_indices_below(argmax, in[1], "argmax");
   }
   FloatArray dx = new_float_array(in);
+  if (dy.size() == 0 || dx.size() == 0) return zeroed(dx);
   const float* dyp = dy.data();
   float* dxp = dx.mutable_data();
   const std::int32_t* ap = is_max ? argmax.data() : nullptr;
@@ -261,6 +274,7 @@ FloatArray zero_pad(py::handle x_obj, py::handle padding) {
   const Dims p = int_tuple(padding, "padding", 4, 0);
   const Dims out = {x.shape(0), x.shape(1) + p[0] + p[1], x.shape(2) + p[2] + p[3], x.shape(3)};
   FloatArray y = new_float_array(out);
+  if (y.size() == 0) return y;
   const float* xp = x.data();
   float* yp = y.mutable_data();
   {
@@ -278,6 +292,7 @@ FloatArray zero_pad_backward(py::handle dy_obj, py::handle padding) {
     throw py::value_error("`padding` is larger than `dy`. Received: dy.shape=" + shape_text(dy) + ", padding=" +
                           repr_text(padding));
   FloatArray dx = new_float_array({dy.shape(0), in_h, in_w, dy.shape(3)});
+  if (dy.size() == 0 || dx.size() == 0) return zeroed(dx);
   const float* dyp = dy.data();
   float* dxp = dx.mutable_data();
   {
@@ -291,6 +306,7 @@ FloatArray upsample(py::handle x_obj, py::handle size) {
   const FloatArray x = require_float_array(x_obj, "x", 4);
   const Dims f = int_tuple(size, "size", 2, 1);
   FloatArray y = new_float_array({x.shape(0), x.shape(1) * f[0], x.shape(2) * f[1], x.shape(3)});
+  if (y.size() == 0) return y;
   const float* xp = x.data();
   float* yp = y.mutable_data();
   {
@@ -308,6 +324,7 @@ FloatArray upsample_backward(py::handle dy_obj, py::handle size) {
                           shape_text(dy) + ", size=" + repr_text(size));
   const std::int64_t in_h = dy.shape(1) / f[0], in_w = dy.shape(2) / f[1];
   FloatArray dx = new_float_array({dy.shape(0), in_h, in_w, dy.shape(3)});
+  if (dy.size() == 0 || dx.size() == 0) return zeroed(dx);
   const float* dyp = dy.data();
   float* dxp = dx.mutable_data();
   {
