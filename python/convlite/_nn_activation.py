@@ -2,6 +2,8 @@
 numpy float32 in and out, computed by the same C++ kernels as convlite.activations."""
 from __future__ import annotations
 
+import numpy as np
+
 from . import activations as _act
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus", "softsign", "sigmoid", "tanh",
@@ -38,12 +40,11 @@ def gelu(features, approximate=False, name=None):
 
 def silu(features, beta=1.0, name=None):
     """features * sigmoid(beta * features); beta other than 1 is computed as features * sigmoid(beta * features)."""
+    beta = _act._float_arg(beta, "beta")
     if beta == 1.0:
         return _act.silu(features)
-    import numpy as np
-
-    x = np.asarray(features, dtype=np.float32)
-    return (x * _act.sigmoid(np.float32(beta) * x)).astype(np.float32)
+    x = _act._as_float32(features, "features")
+    return np.asarray(x * _act.sigmoid(x * np.float32(beta)), dtype=np.float32)
 
 
 def softplus(features, name=None):

@@ -8,6 +8,7 @@ Besides TF's ``'SAME'``/``'VALID'`` and explicit per-side pads, :func:`resolve_p
 from __future__ import annotations
 
 import numbers
+import operator
 from typing import Sequence
 
 import numpy as np
@@ -61,8 +62,22 @@ def resolve_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1, 
     return pair
 
 
+_MAX_SIZE = 2**40  # the bindings' bound on a stride or a pad; larger Python ints would not even fit in int64
+
+
+def _index(value) -> int:
+    """``operator.index`` (ints and numpy ints only: 1.5 or '3' must not pass as an int)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("bool is not an int here")
+    return operator.index(value)
+
+
 def _as_float32(value, name: str) -> np.ndarray:
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nesting and the like
+        raise TypeError(f"`{name}` must be a floating-point array. Received: {name} of type "
+                        f"{type(value).__name__}") from None
     if not np.issubdtype(arr.dtype, np.floating):
         raise TypeError(f"`{name}` must be a floating-point array. Received: {name}.dtype={arr.dtype}")
     return np.ascontiguousarray(arr, dtype=np.float32)
@@ -81,7 +96,9 @@ def _spatial(value, name: str, rank: int, default: int = 1) -> tuple[int, ...]:
         values = (int(value),) * rank
     else:
         try:
-            items = [int(v) for v in value]
+            if isinstance(value, (str, bytes)):
+                raise TypeError(value)
+            items = [_index(v) for v in value]
         except (TypeError, ValueError):
             raise ValueError(f"`{name}` must be an int or a list of ints. Received: {name}={value!r}") from None
         if len(items) == 1:
@@ -95,8 +112,8 @@ def _spatial(value, name: str, rank: int, default: int = 1) -> tuple[int, ...]:
         else:
             raise ValueError(f"`{name}` must be an int or a list of 1, {rank} or {rank + 2} ints. "
                              f"Received: {name}={value!r}")
-    if min(values) < 1:
-        raise ValueError(f"`{name}` must be positive. Received: {name}={value!r}")
+    if min(values) < 1 or max(values) > _MAX_SIZE:
+        raise ValueError(f"`{name}` must be positive (and at most 2**40). Received: {name}={value!r}")
     return values
 
 
@@ -110,7 +127,7 @@ def _pads(padding, sizes, kernels, strides, dilations) -> tuple[int, ...]:
         per_axis = [resolve_padding(n, k, s, d, mode) for n, k, s, d in zip(sizes, kernels, strides, dilations)]
     else:
         try:
-            pairs = [tuple(int(v) for v in p) for p in padding]
+            pairs = [tuple(_index(v) for v in p) for p in padding]
         except (TypeError, ValueError):
             raise ValueError(f"`padding` must be 'SAME', 'VALID' or a list of (before, after) pairs. "
                              f"Received: padding={padding!r}") from None
@@ -119,8 +136,9 @@ def _pads(padding, sizes, kernels, strides, dilations) -> tuple[int, ...]:
                 raise ValueError(f"Explicit padding must be 0 on the batch and channel axes. Received: "
                                  f"padding={padding!r}")
             pairs = pairs[1:-1]
-        if len(pairs) != rank or any(len(p) != 2 or min(p) < 0 for p in pairs):
-            raise ValueError(f"Explicit padding must hold {rank + 2} non-negative (before, after) pairs. "
+        if len(pairs) != rank or any(len(p) != 2 or min(p) < 0 or max(p) > _MAX_SIZE for p in pairs):
+            raise ValueError(f"Explicit padding must hold {rank + 2} non-negative (before, after) pairs (each at most "
+                             f"2**40). "
                              f"Received: padding={padding!r}")
         per_axis = pairs
     if rank == 1:

@@ -3,6 +3,8 @@ TensorFlow's semantics (padded cells ignored by max and left out of the average'
 explicit per-side padding. Returns float32 numpy arrays."""
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from . import _core
@@ -16,13 +18,25 @@ def _same_pads(n, k, s):
     return total // 2, total - total // 2
 
 
+_MAX_SIZE = 2**31 - 1  # the pooling bindings index with int32
+
+
+def _index(value):
+    """``operator.index`` (ints and numpy ints only: 1.5 or '3' must not pass as an int)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("bool is not an int here")
+    return operator.index(value)
+
+
 def _ints(value, name, rank, allow_full=True):
     """int, or a list of `rank` ints, or (tf style) `rank + 2` ints with 1 for batch and channels."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         values = [int(value)] * rank
     else:
         try:
-            values = [int(v) for v in value]
+            if isinstance(value, (str, bytes)):
+                raise TypeError(value)
+            values = [_index(v) for v in value]
         except (TypeError, ValueError):
             raise TypeError(f"`{name}` must be an int or a list of ints. Received: {name}={value!r}") from None
         if len(values) == 1:
@@ -34,8 +48,8 @@ def _ints(value, name, rank, allow_full=True):
             values = values[1:-1]
         elif len(values) != rank:
             raise ValueError(f"`{name}` must have 1, {rank} or {rank + 2} elements. Received: {name}={value!r}")
-    if any(v < 1 for v in values):
-        raise ValueError(f"`{name}` must be positive. Received: {name}={value!r}")
+    if any(v < 1 or v > _MAX_SIZE for v in values):
+        raise ValueError(f"`{name}` must be positive (and below 2**31). Received: {name}={value!r}")
     return values
 
 
@@ -51,7 +65,7 @@ def _pads(padding, spatial, ksize, strides):
             raise ValueError(f"`padding` must be 'VALID', 'SAME' or explicit pairs. Received: padding={padding!r}")
     else:
         try:
-            pairs = [tuple(int(v) for v in p) for p in padding]
+            pairs = [tuple(_index(v) for v in p) for p in padding]
         except (TypeError, ValueError):
             raise ValueError(f"`padding` must be 'VALID', 'SAME' or explicit pairs. Received: padding={padding!r}") \
                 from None
@@ -60,7 +74,7 @@ def _pads(padding, spatial, ksize, strides):
                 raise ValueError(f"Explicit padding of the batch or channel axis is not supported. "
                                  f"Received: padding={padding!r}")
             pairs = pairs[1:-1]
-        if len(pairs) != len(spatial) or any(len(p) != 2 or min(p) < 0 for p in pairs):
+        if len(pairs) != len(spatial) or any(len(p) != 2 or min(p) < 0 or max(p) > _MAX_SIZE for p in pairs):
             raise ValueError(f"Explicit `padding` needs one non-negative (before, after) pair per spatial axis. "
                              f"Received: padding={padding!r}")
     if len(pairs) == 1:
@@ -76,7 +90,14 @@ def _check_format(data_format, rank):
 
 
 def _pool(input, kind, ksize, strides, padding, rank):
-    x = np.ascontiguousarray(input, dtype=np.float32)
+    try:
+        x = np.asarray(input)
+    except (TypeError, ValueError):  # ragged nesting and the like
+        raise TypeError(f"`input` must be a real numeric array. Received: input of type "
+                        f"{type(input).__name__}") from None
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) or np.iscomplexobj(x):
+        raise TypeError(f"`input` must be a real numeric array. Received: input.dtype={x.dtype}")
+    x = np.asarray(x, dtype=np.float32, order="C")
     if x.ndim != rank + 2:
         raise ValueError(f"{rank}D pooling needs a {rank + 2}D input (batch, {'width' if rank == 1 else 'height, width'}"
                          f", channels). Received: input.shape={x.shape}")
@@ -119,7 +140,9 @@ def pool(input, window_shape, pooling_type, strides=None, padding="VALID", data_
     """tf.nn.pool for 1D and 2D windows: strides default to 1 and may not exceed the window (as in TensorFlow);
     pooling_type is 'MAX' or 'AVG'; dilations other than 1 are not supported."""
     try:
-        window = [int(v) for v in window_shape]
+        if isinstance(window_shape, (str, bytes)):
+            raise TypeError(window_shape)
+        window = [_index(v) for v in window_shape]
     except (TypeError, ValueError):
         raise TypeError(f"`window_shape` must be a list of ints. Received: window_shape={window_shape!r}") from None
     rank = len(window)

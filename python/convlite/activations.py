@@ -14,6 +14,9 @@ so layers can run ``activation=convlite.activations.relu`` inside the C++ model 
 """
 from __future__ import annotations
 
+import numbers
+import operator
+
 import numpy as np
 
 from . import _core
@@ -25,10 +28,23 @@ __all__ = [
 
 
 def _as_float32(x, name="x"):
-    arr = np.asarray(x)
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise TypeError(f"Activations take numeric arrays. Received: {name} with dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError):  # ragged nesting and the like
+        raise TypeError(f"Activations take numeric arrays. Received: {name} of type {type(x).__name__}") from None
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.iscomplexobj(arr):
+        raise TypeError(f"Activations take real numeric arrays. Received: {name} with dtype {arr.dtype}")
+    # np.asarray keeps a 0-d input 0-d (np.ascontiguousarray would make it 1-d).
+    return np.asarray(arr, dtype=np.float32, order="C")
+
+
+def _float_arg(value, name):
+    """A real scalar argument as float, or a TypeError naming it."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number. Received: {name}={value!r}")
+    return float(value)
 
 
 def _elementwise(x, kind, **params):
@@ -41,18 +57,19 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     ``max(x, 0)`` by default; with ``threshold`` values at or below it become 0; ``max_value`` clips the positive
     part; ``negative_slope`` scales the part below the threshold: ``-negative_slope * (threshold - x)``.
     """
-    return _core.relu(_as_float32(x), negative_slope=float(negative_slope),
-                      max_value=None if max_value is None else float(max_value), threshold=float(threshold))
+    return _core.relu(_as_float32(x), negative_slope=_float_arg(negative_slope, "negative_slope"),
+                      max_value=None if max_value is None else _float_arg(max_value, "max_value"),
+                      threshold=_float_arg(threshold, "threshold"))
 
 
 def leaky_relu(x, negative_slope=0.2):
     """``x`` if ``x > 0`` else ``negative_slope * x`` (``keras.activations.leaky_relu``; the layer's default is 0.3)."""
-    return _elementwise(x, "leaky_relu", alpha=float(negative_slope))
+    return _elementwise(x, "leaky_relu", alpha=_float_arg(negative_slope, "negative_slope"))
 
 
 def elu(x, alpha=1.0):
     """Exponential linear unit: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)`` (expm1 without cancellation)."""
-    return _elementwise(x, "elu", alpha=float(alpha))
+    return _elementwise(x, "elu", alpha=_float_arg(alpha, "alpha"))
 
 
 def selu(x):
@@ -117,7 +134,8 @@ def _axis_last(x, axis, kind):
     if arr.ndim == 0:
         raise ValueError(f"{kind} needs at least one axis. Received: x with shape {arr.shape}")
     try:
-        axes = tuple(int(a) % arr.ndim if -arr.ndim <= int(a) < arr.ndim else None for a in axes)
+        axes = tuple(operator.index(a) for a in axes)  # not int(): axis=1.5 must not mean 1
+        axes = tuple(a % arr.ndim if -arr.ndim <= a < arr.ndim else None for a in axes)
     except (TypeError, ValueError):
         raise TypeError(f"`axis` must be an int or a tuple of ints. Received: axis={axis!r}") from None
     if None in axes or len(set(axes)) != len(axes):
