@@ -13,6 +13,7 @@
 #include "bindings.hpp"
 #include "convlite/conv.hpp"
 #include "convlite/geometry.hpp"
+#include "gemm/gemm_driver.hpp"
 
 namespace convlite::bindings {
 namespace {
@@ -336,6 +337,17 @@ void bind_conv(py::module_& m) {
       },
       py::arg("a"), py::arg("b"), py::arg("transpose_a") = false, py::arg("transpose_b") = false,
       "c = op(a) @ op(b) in float32 with the packed, cache-blocked SGEMM.");
+  m.def(
+      "fma_peak_flops",
+      [](std::int64_t iterations) {
+        if (iterations < 1)
+          throw py::value_error("`iterations` must be positive. Received: iterations=" + std::to_string(iterations));
+        py::gil_scoped_release release;
+        return gemm::kernels().fma_peak(iterations);
+      },
+      py::arg("iterations"),
+      "FLOPs of a latency-hidden FMA loop on the active ISA, run on the calling thread: divide by the time taken "
+      "for the measured peak of one core (benchmarks only).");
 }
 
 }  // namespace convlite::bindings
