@@ -229,11 +229,103 @@ void bind_optimizers(py::module_& m) {
       py::arg("x"), py::arg("low"), py::arg("high"));
 }
 
+
+// Optional per-channel parameter (gamma, beta): None or a float32 (channels,) array.
+const float* optional_channel_param(py::handle obj, const char* name, std::int64_t channels, FloatArray& keep) {
+  if (obj.is_none()) return nullptr;
+  keep = require_float_array(obj, name);
+  require_shape(keep, name, {channels});
+  return keep.data();
+}
+
+std::int64_t channels_last_rows(const FloatArray& x, std::int64_t* channels) {
+  if (x.ndim() < 2)
+    throw py::value_error("Argument `x` must have a batch axis and a channels axis (ndim >= 2). Received: x.shape=" +
+                          shape_text(x));
+  *channels = x.shape(x.ndim() - 1);
+  return *channels == 0 ? 0 : x.size() / *channels;
+}
+
+void bind_batch_norm(py::module_& m) {
+  m.def(
+      "batch_norm_forward",
+      [](py::handle x_obj, py::handle gamma_obj, py::handle beta_obj, py::handle mean_obj, py::handle var_obj,
+         double momentum, float epsilon, bool training) {
+        const FloatArray x = require_float_array(x_obj, "x");
+        std::int64_t channels;
+        const std::int64_t rows = channels_last_rows(x, &channels);
+        FloatArray gamma_keep, beta_keep;
+        const float* gamma = optional_channel_param(gamma_obj, "gamma", channels, gamma_keep);
+        const float* beta = optional_channel_param(beta_obj, "beta", channels, beta_keep);
+        require_range(epsilon, 0.0, INFINITY, "epsilon", "a non-negative number");
+        require_finite(momentum, "momentum");
+        FloatArray moving_mean = training ? require_writable_float_array(mean_obj, "moving_mean")
+                                          : require_float_array(mean_obj, "moving_mean");
+        FloatArray moving_var = training ? require_writable_float_array(var_obj, "moving_var")
+                                         : require_float_array(var_obj, "moving_var");
+        require_shape(moving_mean, "moving_mean", {channels});
+        require_shape(moving_var, "moving_var", {channels});
+        FloatArray y = new_float_array(shape_of(x));
+        const float* xp = x.data();
+        float* yp = y.mutable_data();
+        if (!training) {
+          const float *mm = moving_mean.data(), *mv = moving_var.data();
+          {
+            py::gil_scoped_release release;
+            batch_norm_forward_inference(rows, channels, xp, gamma, beta, mm, mv, epsilon, yp);
+          }
+          return py::tuple(py::make_tuple(y, py::none(), py::none()));
+        }
+        if (rows == 0)
+          throw py::value_error("Batch normalization in training needs at least one row to compute statistics. "
+                                "Received: x.shape=" + shape_text(x));
+        FloatArray saved_mean = new_float_array({channels}), saved_inv_std = new_float_array({channels});
+        float *mm = moving_mean.mutable_data(), *mv = moving_var.mutable_data();
+        float *sm = saved_mean.mutable_data(), *si = saved_inv_std.mutable_data();
+        {
+          py::gil_scoped_release release;
+          batch_norm_forward_training(rows, channels, xp, gamma, beta, mm, mv, momentum, epsilon, yp, sm, si);
+        }
+        return py::tuple(py::make_tuple(y, saved_mean, saved_inv_std));
+      },
+      py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("moving_mean"), py::arg("moving_var"),
+      py::arg("momentum") = 0.99, py::arg("epsilon") = 1e-3f, py::arg("training") = false,
+      "Channels-last batch norm. Returns (y, saved_mean, saved_inv_std); training updates the moving statistics "
+      "in place; inference returns (y, None, None).");
+  m.def(
+      "batch_norm_backward",
+      [](py::handle x_obj, py::handle gamma_obj, py::handle mean_obj, py::handle inv_obj, py::handle dy_obj) {
+        const FloatArray x = require_float_array(x_obj, "x");
+        std::int64_t channels;
+        const std::int64_t rows = channels_last_rows(x, &channels);
+        FloatArray gamma_keep;
+        const float* gamma = optional_channel_param(gamma_obj, "gamma", channels, gamma_keep);
+        const FloatArray mean = require_float_array(mean_obj, "saved_mean");
+        const FloatArray inv = require_float_array(inv_obj, "saved_inv_std");
+        require_shape(mean, "saved_mean", {channels});
+        require_shape(inv, "saved_inv_std", {channels});
+        const FloatArray dy = require_float_array(dy_obj, "dy");
+        require_shape(dy, "dy", shape_of(x));
+        FloatArray dx = new_float_array(shape_of(x));
+        FloatArray dgamma = new_float_array({channels}), dbeta = new_float_array({channels});
+        const float *xp = x.data(), *mp = mean.data(), *ip = inv.data(), *dyp = dy.data();
+        float *dxp = dx.mutable_data(), *dgp = dgamma.mutable_data(), *dbp = dbeta.mutable_data();
+        {
+          py::gil_scoped_release release;
+          batch_norm_backward(rows, channels, xp, gamma, mp, ip, dyp, dxp, dgp, dbp);
+        }
+        return py::make_tuple(dx, dgamma, dbeta);
+      },
+      py::arg("x"), py::arg("gamma"), py::arg("saved_mean"), py::arg("saved_inv_std"), py::arg("dy"),
+      "Training-mode backward (batch statistics depend on x). Returns (dx, dgamma, dbeta).");
+}
+
 }  // namespace
 
 void bind_train(py::module_& m) {
   bind_losses(m);
   bind_optimizers(m);
+  bind_batch_norm(m);
 }
 
 }  // namespace convlite::bindings
