@@ -1,6 +1,7 @@
 // Bindings for the training pieces: losses, optimizer updates (in place), batch normalization, dropout.
 // In-place updates take writable C-contiguous float32 arrays whose shapes match the parameter exactly.
 #include <cmath>
+#include <array>
 #include <optional>
 #include <string>
 
@@ -8,6 +9,7 @@
 
 #include "array_check.hpp"
 #include "bindings.hpp"
+#include "convlite/random.hpp"
 #include "convlite/train.hpp"
 
 namespace convlite::bindings {
@@ -320,12 +322,143 @@ void bind_batch_norm(py::module_& m) {
       "Training-mode backward (batch statistics depend on x). Returns (dx, dgamma, dbeta).");
 }
 
+using MaskArray = py::array_t<std::uint8_t, py::array::c_style>;
+
+float dropout_rate(double rate) {
+  require_range(rate, 0.0, 1.0, "rate", "in [0, 1]");
+  return static_cast<float>(rate);
+}
+
+MaskArray require_mask(py::handle obj, const std::vector<std::int64_t>& shape) {
+  if (!py::isinstance<py::array>(obj) || !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<std::uint8_t>()))
+    throw py::type_error("Argument `mask` must be the uint8 numpy array returned by the forward call. Received: " +
+                         std::string(py::str(py::repr(py::type::handle_of(obj)))));
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  if (!(arr.flags() & py::array::c_style))
+    throw py::value_error("Argument `mask` must be C-contiguous. Received: a non-contiguous array of shape " +
+                          shape_text(arr));
+  require_shape(arr, "mask", shape);
+  return py::reinterpret_borrow<MaskArray>(arr);
+}
+
+// (batch, spatial, channels) view of a channels-last array with ndim >= 2.
+void spatial_dims(const py::array& x, std::int64_t* batch, std::int64_t* spatial, std::int64_t* channels) {
+  if (x.ndim() < 2)
+    throw py::value_error("Spatial dropout needs (batch, ..., channels) input with ndim >= 2. Received: x.shape=" +
+                          shape_text(x));
+  *batch = x.shape(0);
+  *channels = x.shape(x.ndim() - 1);
+  *spatial = 1;
+  for (py::ssize_t i = 1; i + 1 < x.ndim(); ++i) *spatial *= x.shape(i);
+}
+
+void bind_dropout(py::module_& m) {
+  m.def(
+      "dropout",
+      [](py::handle x_obj, double rate_value, std::uint64_t seed, std::uint64_t offset) {
+        const float rate = dropout_rate(rate_value);
+        const FloatArray x = require_float_array(x_obj, "x");
+        FloatArray y = new_float_array(shape_of(x));
+        std::vector<py::ssize_t> dims(x.shape(), x.shape() + x.ndim());
+        MaskArray mask(dims);
+        const float* xp = x.data();
+        float* yp = y.mutable_data();
+        std::uint8_t* mp = mask.mutable_data();
+        const std::int64_t n = x.size();
+        {
+          py::gil_scoped_release release;
+          dropout_forward(n, rate, seed, offset, xp, yp, mp);
+        }
+        return py::make_tuple(y, mask);
+      },
+      py::arg("x"), py::arg("rate"), py::arg("seed"), py::arg("offset") = 0,
+      "Training-mode dropout: element i is kept iff uniform(seed, offset + i) >= rate, then scaled by "
+      "1 / (1 - rate). Returns (y, mask) with mask uint8 (1 kept).");
+  m.def(
+      "dropout_backward",
+      [](py::handle dy_obj, py::handle mask_obj, double rate_value) {
+        const float rate = dropout_rate(rate_value);
+        const FloatArray dy = require_float_array(dy_obj, "dy");
+        const MaskArray mask = require_mask(mask_obj, shape_of(dy));
+        FloatArray dx = new_float_array(shape_of(dy));
+        const float* dyp = dy.data();
+        const std::uint8_t* mp = mask.data();
+        float* dxp = dx.mutable_data();
+        const std::int64_t n = dy.size();
+        {
+          py::gil_scoped_release release;
+          dropout_backward(n, rate, mp, dyp, dxp);
+        }
+        return dx;
+      },
+      py::arg("dy"), py::arg("mask"), py::arg("rate"));
+  m.def(
+      "spatial_dropout",
+      [](py::handle x_obj, double rate_value, std::uint64_t seed, std::uint64_t offset) {
+        const float rate = dropout_rate(rate_value);
+        const FloatArray x = require_float_array(x_obj, "x");
+        std::int64_t batch, spatial, channels;
+        spatial_dims(x, &batch, &spatial, &channels);
+        FloatArray y = new_float_array(shape_of(x));
+        MaskArray mask({static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(channels)});
+        const float* xp = x.data();
+        float* yp = y.mutable_data();
+        std::uint8_t* mp = mask.mutable_data();
+        {
+          py::gil_scoped_release release;
+          spatial_dropout_forward(batch, spatial, channels, rate, seed, offset, xp, yp, mp);
+        }
+        return py::make_tuple(y, mask);
+      },
+      py::arg("x"), py::arg("rate"), py::arg("seed"), py::arg("offset") = 0,
+      "SpatialDropout: one draw per (sample, channel), stream element offset + b * channels + c, broadcast over "
+      "the spatial axes. Returns (y, mask) with mask uint8 of shape (batch, channels).");
+  m.def(
+      "spatial_dropout_backward",
+      [](py::handle dy_obj, py::handle mask_obj, double rate_value) {
+        const float rate = dropout_rate(rate_value);
+        const FloatArray dy = require_float_array(dy_obj, "dy");
+        std::int64_t batch, spatial, channels;
+        spatial_dims(dy, &batch, &spatial, &channels);
+        const MaskArray mask = require_mask(mask_obj, {batch, channels});
+        FloatArray dx = new_float_array(shape_of(dy));
+        const float* dyp = dy.data();
+        const std::uint8_t* mp = mask.data();
+        float* dxp = dx.mutable_data();
+        {
+          py::gil_scoped_release release;
+          spatial_dropout_backward(batch, spatial, channels, rate, mp, dyp, dxp);
+        }
+        return dx;
+      },
+      py::arg("dy"), py::arg("mask"), py::arg("rate"));
+  m.def(
+      "philox4x32_10",
+      [](std::array<std::uint32_t, 4> counter, std::array<std::uint32_t, 2> key) {
+        std::array<std::uint32_t, 4> out;
+        philox4x32_10(counter.data(), key.data(), out.data());
+        return out;
+      },
+      py::arg("counter"), py::arg("key"), "One Philox4x32-10 block (the reference implementation).");
+  m.def(
+      "random_uint32",
+      [](std::uint64_t seed, std::uint64_t offset, std::int64_t n) {
+        if (n < 0) throw py::value_error("Argument `n` must be non-negative. Received: n=" + std::to_string(n));
+        py::array_t<std::uint32_t> out(static_cast<py::ssize_t>(n));
+        auto* p = out.mutable_data();
+        for (std::int64_t i = 0; i < n; ++i) p[i] = random_uint32(seed, offset + static_cast<std::uint64_t>(i));
+        return out;
+      },
+      py::arg("seed"), py::arg("offset"), py::arg("n"), "Words offset .. offset + n - 1 of the stream of `seed`.");
+}
+
 }  // namespace
 
 void bind_train(py::module_& m) {
   bind_losses(m);
   bind_optimizers(m);
   bind_batch_norm(m);
+  bind_dropout(m);
 }
 
 }  // namespace convlite::bindings
