@@ -167,3 +167,42 @@ def test_matches_keras_batch_normalization(rng, shape, center, scale):
 
     y_inf, _, _ = _core.batch_norm_forward(x, gamma, beta, our_mm, our_mv, epsilon=1e-3, training=False)
     np.testing.assert_allclose(y_inf, layer(x, training=False).numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 6, 17)], ids=str)
+@pytest.mark.parametrize("scale", [True, False])
+def test_inference_backward_matches_float64(each_isa, rng, shape, scale):
+    x = rng.standard_normal(shape).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    gamma, _, mm, mv = params(rng, shape[-1], True, scale)
+    dx, dgamma, dbeta = _core.batch_norm_backward_inference(x, gamma, mm, mv, dy, epsilon=1e-3)
+    inv = 1 / np.sqrt(mv.astype(np.float64) + 1e-3)
+    g = 1.0 if gamma is None else gamma.astype(np.float64)
+    np.testing.assert_allclose(dx, dy * g * inv, rtol=1e-6, atol=1e-7)
+    xhat = (x.astype(np.float64) - mm) * inv
+    axes = tuple(range(len(shape) - 1))
+    np.testing.assert_allclose(dgamma, (dy * xhat).sum(axes), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dbeta, dy.astype(np.float64).sum(axes), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.tensorflow
+def test_inference_backward_matches_keras(rng):
+    tf = tensorflow_or_skip()
+    import keras
+
+    shape = (6, 4, 5)
+    x = rng.standard_normal(shape).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    gamma, beta, mm, mv = params(rng, 5)
+    layer = keras.layers.BatchNormalization()
+    layer.build(shape)
+    layer.set_weights([gamma, beta, mm, mv])
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        yt = layer(xt, training=False)
+    kdx, kdgamma, kdbeta = tape.gradient(yt, [xt] + layer.trainable_weights, output_gradients=tf.constant(dy))
+    dx, dgamma, dbeta = _core.batch_norm_backward_inference(x, gamma, mm, mv, dy)
+    np.testing.assert_allclose(dx, kdx.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dgamma, kdgamma.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dbeta, kdbeta.numpy(), rtol=1e-5, atol=1e-5)

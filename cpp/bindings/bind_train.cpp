@@ -83,7 +83,8 @@ py::tuple loss_binding(const std::string& kind_name, py::handle pred_obj, py::ha
   const std::int64_t batch = pred.shape(0), features = pred.shape(1);
   const FloatArray target = require_float_array(true_obj, "y_true");
   if (p.kind == LossKind::sparse_categorical_crossentropy) {
-    require_shape(target, "y_true", {batch});
+    if (!(target.ndim() == 2 && target.shape(0) == batch && target.shape(1) == 1))  // (batch, 1) is fine too
+      require_shape(target, "y_true", {batch});
     const float* t = target.data();
     for (std::int64_t i = 0; i < batch; ++i)
       if (!(t[i] >= 0.0f && t[i] < static_cast<float>(features) && t[i] == std::floor(t[i])))
@@ -320,6 +321,35 @@ void bind_batch_norm(py::module_& m) {
       },
       py::arg("x"), py::arg("gamma"), py::arg("saved_mean"), py::arg("saved_inv_std"), py::arg("dy"),
       "Training-mode backward (batch statistics depend on x). Returns (dx, dgamma, dbeta).");
+  m.def(
+      "batch_norm_backward_inference",
+      [](py::handle x_obj, py::handle gamma_obj, py::handle mean_obj, py::handle var_obj, py::handle dy_obj,
+         float epsilon) {
+        const FloatArray x = require_float_array(x_obj, "x");
+        std::int64_t channels;
+        const std::int64_t rows = channels_last_rows(x, &channels);
+        FloatArray gamma_keep;
+        const float* gamma = optional_channel_param(gamma_obj, "gamma", channels, gamma_keep);
+        const FloatArray mean = require_float_array(mean_obj, "moving_mean");
+        const FloatArray var = require_float_array(var_obj, "moving_var");
+        require_shape(mean, "moving_mean", {channels});
+        require_shape(var, "moving_var", {channels});
+        require_range(epsilon, 0.0, INFINITY, "epsilon", "a non-negative number");
+        const FloatArray dy = require_float_array(dy_obj, "dy");
+        require_shape(dy, "dy", shape_of(x));
+        FloatArray dx = new_float_array(shape_of(x));
+        FloatArray dgamma = new_float_array({channels}), dbeta = new_float_array({channels});
+        const float *xp = x.data(), *mp = mean.data(), *vp = var.data(), *dyp = dy.data();
+        float *dxp = dx.mutable_data(), *dgp = dgamma.mutable_data(), *dbp = dbeta.mutable_data();
+        {
+          py::gil_scoped_release release;
+          batch_norm_backward_inference(rows, channels, xp, gamma, mp, vp, epsilon, dyp, dxp, dgp, dbp);
+        }
+        return py::make_tuple(dx, dgamma, dbeta);
+      },
+      py::arg("x"), py::arg("gamma"), py::arg("moving_mean"), py::arg("moving_var"), py::arg("dy"),
+      py::arg("epsilon") = 1e-3f,
+      "Backward with fixed moving statistics (training=False or a frozen layer). Returns (dx, dgamma, dbeta).");
 }
 
 using MaskArray = py::array_t<std::uint8_t, py::array::c_style>;

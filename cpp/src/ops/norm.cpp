@@ -145,4 +145,30 @@ void batch_norm_backward(std::int64_t rows, std::int64_t channels, const float* 
   });
 }
 
+void batch_norm_backward_inference(std::int64_t rows, std::int64_t channels, const float* x, const float* gamma,
+                                   const float* moving_mean, const float* moving_var, float epsilon, const float* dy,
+                                   float* dx, float* dgamma, float* dbeta) {
+  if (channels <= 0) return;
+  std::vector<float> scale(static_cast<size_t>(channels)), inv(static_cast<size_t>(channels)),
+      zero(static_cast<size_t>(channels), 0.0f);
+  for (std::int64_t c = 0; c < channels; ++c) {
+    inv[c] = inverse_std(moving_var[c], epsilon);
+    scale[c] = gamma ? inv[c] * gamma[c] : inv[c];
+  }
+  if (dgamma || dbeta) {
+    std::vector<double> sums(static_cast<size_t>(2 * channels), 0.0);
+    if (rows > 0) {
+      const auto& k = kernels();
+      reduce_over_rows(rows, channels, 2, sums.data(), [&](std::int64_t r0, std::int64_t r1, double* acc) {
+        k.backward_sums(r1 - r0, channels, x + r0 * channels, dy + r0 * channels, moving_mean, acc, acc + channels);
+      });
+    }
+    for (std::int64_t c = 0; c < channels; ++c) {
+      if (dbeta) dbeta[c] = static_cast<float>(sums[c]);
+      if (dgamma) dgamma[c] = static_cast<float>(sums[channels + c] * inv[c]);
+    }
+  }
+  if (rows > 0) scale_shift_rows(rows, channels, dy, scale.data(), zero.data(), dx);
+}
+
 }  // namespace convlite
