@@ -1,5 +1,5 @@
-// AVX2 dropout kernels: Philox4x32-10 on 8 counter blocks at once (32 stream words), transposed back to element
-// order; the masked scale 8 floats a step. Integer-exact, so identical to the scalar kernels.
+// AVX2 dropout kernels: Philox4x32-10 on 16 counter blocks at once (two interleaved 8-lane chains, 64 stream
+// words), transposed back to element order; the masked scale 8 floats a step. Integer-exact, so identical to the scalar kernels.
 #include <immintrin.h>
 
 #include "kernels/dropout_kernels.hpp"
@@ -30,33 +30,10 @@ inline void mulhilo(__m256i a, __m256i m, __m256i* lo, __m256i* hi) {
   *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
 }
 
-// Stream words of blocks first_block .. first_block + 7, in element order, as 0/1 keep bytes.
-void keep_bytes_8_blocks(std::uint64_t first_block, std::uint64_t seed, __m256i threshold_minus_1,
-                         std::uint8_t* out) {
-  alignas(32) std::uint32_t lo[8], hi[8];
-  for (int j = 0; j < 8; ++j) {
-    const std::uint64_t b = first_block + static_cast<std::uint64_t>(j);
-    lo[j] = static_cast<std::uint32_t>(b);
-    hi[j] = static_cast<std::uint32_t>(b >> 32);
-  }
-  __m256i c0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo));
-  __m256i c1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi));
-  __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
-  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
-  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u)), m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
-  for (int round = 0; round < 10; ++round) {
-    __m256i lo0, hi0, lo1, hi1;
-    mulhilo(c0, m0, &lo0, &hi0);
-    mulhilo(c2, m1, &lo1, &hi1);
-    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
-    c1 = lo1;
-    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
-    c3 = lo0;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  // Transpose words (lane j = block j) to element order: per 128-bit half a 4x4 transpose gives block rows
-  // [b0|b4], [b1|b5], [b2|b6], [b3|b7]; permute2x128 puts them in order.
+// 0/1 keep bytes for the 32 stream words of blocks first_block .. first_block + 7, in element order, from the
+// Philox output words c0..c3 (lane j = block j).
+void store_keep_bytes(__m256i c0, __m256i c1, __m256i c2, __m256i c3, __m256i threshold_minus_1, std::uint8_t* out) {
+  // Per 128-bit half a 4x4 transpose gives block rows [b0|b4], [b1|b5], [b2|b6], [b3|b7]; permute2x128 orders them.
   const __m256i t0 = _mm256_unpacklo_epi32(c0, c1), t1 = _mm256_unpackhi_epi32(c0, c1);
   const __m256i t2 = _mm256_unpacklo_epi32(c2, c3), t3 = _mm256_unpackhi_epi32(c2, c3);
   const __m256i r0 = _mm256_unpacklo_epi64(t0, t2), r1 = _mm256_unpackhi_epi64(t0, t2);
@@ -70,6 +47,49 @@ void keep_bytes_8_blocks(std::uint64_t first_block, std::uint64_t seed, __m256i 
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_and_si256(bytes, _mm256_set1_epi8(1)));
 }
 
+// Blocks first_block .. first_block + 15 (64 stream words) as two independent 8-lane Philox chains, interleaved so
+// the multiplies of one hide the latency of the other.
+void keep_bytes_16_blocks(std::uint64_t first_block, std::uint64_t seed, __m256i threshold_minus_1,
+                          std::uint8_t* out) {
+  const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
+  // Counters as 64-bit lanes (4 per vector), split into low and high words: b + j for j = 0..15, carries included.
+  __m256i lo[2], hi[2];
+  for (int h = 0; h < 2; ++h) {
+    const __m256i b0 = _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(first_block + 8 * h)), lane);
+    const __m256i b1 = _mm256_add_epi64(b0, _mm256_set1_epi64x(4));
+    // even 32-bit elements hold the low words, odd ones the high words; gather lows and highs into 8 lanes
+    const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    const __m256i p0 = _mm256_permutevar8x32_epi32(b0, idx), p1 = _mm256_permutevar8x32_epi32(b1, idx);
+    lo[h] = _mm256_permute2x128_si256(p0, p1, 0x20);
+    hi[h] = _mm256_permute2x128_si256(p0, p1, 0x31);
+  }
+  __m256i a0 = lo[0], a1 = hi[0], a2 = _mm256_setzero_si256(), a3 = a2;
+  __m256i b0 = lo[1], b1 = hi[1], b2 = a2, b3 = a2;
+  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  for (int round = 0; round < 10; ++round) {
+    const __m256i key0 = _mm256_set1_epi32(static_cast<int>(k0)), key1 = _mm256_set1_epi32(static_cast<int>(k1));
+    __m256i alo0, ahi0, alo1, ahi1, blo0, bhi0, blo1, bhi1;
+    mulhilo(a0, m0, &alo0, &ahi0);
+    mulhilo(b0, m0, &blo0, &bhi0);
+    mulhilo(a2, m1, &alo1, &ahi1);
+    mulhilo(b2, m1, &blo1, &bhi1);
+    a0 = _mm256_xor_si256(_mm256_xor_si256(ahi1, a1), key0);
+    b0 = _mm256_xor_si256(_mm256_xor_si256(bhi1, b1), key0);
+    a1 = alo1;
+    b1 = blo1;
+    a2 = _mm256_xor_si256(_mm256_xor_si256(ahi0, a3), key1);
+    b2 = _mm256_xor_si256(_mm256_xor_si256(bhi0, b3), key1);
+    a3 = alo0;
+    b3 = blo0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  store_keep_bytes(a0, a1, a2, a3, threshold_minus_1, out);
+  store_keep_bytes(b0, b1, b2, b3, threshold_minus_1, out + 32);
+}
+
 void draw_keep_mask(std::int64_t n, std::uint64_t seed, std::uint64_t first, std::uint32_t threshold,
                     std::uint8_t* mask) {
   std::int64_t i = 0;
@@ -81,7 +101,7 @@ void draw_keep_mask(std::int64_t n, std::uint64_t seed, std::uint64_t first, std
       mask[i] = (words[(first + static_cast<std::uint64_t>(i)) & 3] >> 8) >= threshold ? 1 : 0;
   }
   const __m256i t = _mm256_set1_epi32(static_cast<int>(threshold) - 1);  // threshold <= 2^24: no overflow
-  for (; i + 32 <= n; i += 32) keep_bytes_8_blocks((first + static_cast<std::uint64_t>(i)) >> 2, seed, t, mask + i);
+  for (; i + 64 <= n; i += 64) keep_bytes_16_blocks((first + static_cast<std::uint64_t>(i)) >> 2, seed, t, mask + i);
   for (; i < n; ++i) {
     const std::uint64_t e = first + static_cast<std::uint64_t>(i);
     if ((e & 3) == 0 || i == 0) philox_block(e >> 2, seed, words);
