@@ -33,9 +33,9 @@ void draw_keep_mask(std::int64_t n, std::uint64_t seed, std::uint64_t first, std
   }
 }
 
-// __restrict: a uint8_t pointer may alias anything, which would otherwise block vectorisation.
-void masked_scale(std::int64_t n, const float* __restrict x, const std::uint8_t* __restrict mask, float scale,
-                  float* __restrict y) {
+// __restrict on the mask: a uint8_t pointer may alias anything, which would block vectorisation. x and y may be
+// the same array (in place).
+void masked_scale(std::int64_t n, const float* x, const std::uint8_t* __restrict mask, float scale, float* y) {
   for (std::int64_t i = 0; i < n; ++i) {  // select, not branch: the mask is random
     const float kept = x[i] * scale;
     y[i] = mask[i] ? kept : 0.0f;
