@@ -5,4 +5,5 @@
 namespace convlite::bindings {
 void bind_config(pybind11::module_& m);
 void bind_activation(pybind11::module_& m);
+void bind_model(pybind11::module_& m);
 }  // namespace convlite::bindings

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
   convlite::init_dispatch_from_environment();
   convlite::bindings::bind_config(m);
   convlite::bindings::bind_activation(m);
+  convlite::bindings::bind_model(m);
 }

@@ -11,8 +11,15 @@ from ._config import (
     set_num_threads,
     show_config,
 )
+from . import layers, models
+from .layers import Input
+from .models import Sequential
 
 __all__ = [
+    "Input",
+    "Sequential",
+    "layers",
+    "models",
     "__version__",
     "available_isas",
     "get_isa",
