@@ -164,13 +164,13 @@ void bind_model(py::module_& m) {
               std::uint64_t salt) { s.model.add_layer(make_dropout_layer(rate, size, spatial, channels, salt)); })
       .def("add_batch_norm",
            [](PyModel& s, std::int64_t spatial, std::int64_t channels, float momentum, float epsilon,
-              py::handle gamma, py::handle beta, py::handle moving_mean, py::handle moving_var) {
+              py::handle gamma, py::handle beta, py::handle moving_mean, py::handle moving_var, bool frozen) {
              float* g = s.param(gamma, "gamma");
              float* b = s.param(beta, "beta");
              float* mm = s.param(moving_mean, "moving_mean");
              float* mv = s.param(moving_var, "moving_variance");
              if (!mm || !mv) throw py::value_error("BatchNormalization needs its moving statistics.");
-             s.model.add_layer(make_batch_norm_layer(spatial, channels, momentum, epsilon, g, b, mm, mv));
+             s.model.add_layer(make_batch_norm_layer(spatial, channels, momentum, epsilon, g, b, mm, mv, frozen));
            })
       .def("add_zero_pad",
            [](PyModel& s, std::int64_t h, std::int64_t w, std::int64_t c, std::int64_t t, std::int64_t b,
@@ -196,6 +196,7 @@ void bind_model(py::module_& m) {
            [](PyModel& s, int kind, float threshold) {
              s.model.set_accuracy(static_cast<AccuracyKind>(kind < 0 || kind > 3 ? 0 : kind), threshold);
            })
+      .def("set_trainable", [](PyModel& s, std::vector<bool> flags) { s.model.set_trainable(flags); })
       .def("set_seed", [](PyModel& s, std::uint64_t seed) { s.model.set_seed(seed); })
       .def("set_optimizer",
            [](PyModel& s, py::dict c, std::vector<std::vector<py::object>> slots) {

@@ -41,8 +41,8 @@ class Sequential:
 
     def __init__(self, layers=None, trainable=True, name=None):
         self.name = name or _base.unique_name("sequential")
-        self.trainable = trainable
         self._layers: list = []
+        self._trainable = bool(trainable)
         self._input_layer: InputLayer | None = None
         self._core = None
         self.built = False
@@ -56,6 +56,17 @@ class Sequential:
             self.add(layer, rebuild=False)
         if self._input_shape() is not None:
             self.build()
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """As in Keras, setting it sets every layer's ``trainable`` (re-compile-free here: the core rebuilds)."""
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
 
     # ---------------------------------------------------------------- structure
     def add(self, layer, rebuild=True):
@@ -234,17 +245,26 @@ class Sequential:
     def _compiled_core(self, training=False):
         """The C++ model for the current layers (built once, rebuilt after add/pop/compile)."""
         self._ensure_built()
+        signature = tuple(layer.trainable for layer in self._layers)
+        if self._core is not None and signature != self._core_signature:
+            self._core = None  # trainable flags changed: Keras needs a re-compile, we rebuild the core
         if self._core is None:
+            self._core_signature = signature
             core = _core.Model()
             shape = (None,) + tuple(self._input_layer.shape)
             for layer in self._layers:
                 layer._emit(core, shape)
                 shape = layer.compute_output_shape(shape)
+            core.set_trainable([self._is_trainable(layer) for layer in self._layers for v in layer.weights
+                                if not v._always_frozen])
             core.set_seed(int(_module("utils").next_seed()) & (2**63 - 1))
             if self.compiled:
                 self._configure_training(core)
             self._core = core
         return self._core
+
+    def _is_trainable(self, layer):
+        return bool(layer.trainable)
 
     def _configure_training(self, core):
         spec = self.loss._core_spec()
@@ -255,7 +275,8 @@ class Sequential:
         if self._cpp_metric is not None:
             core.set_accuracy(ACCURACY_KINDS[type(self._cpp_metric).__name__],
                               float(getattr(self._cpp_metric, "threshold", 0.5)))
-        variables = [v.value for layer in self._layers for v in layer.weights if not v._always_frozen]
+        variables = [v.value for layer in self._layers for v in layer.weights
+                     if not v._always_frozen and self._is_trainable(layer)]
         if self._optimizer_built_for != [id(v) for v in variables]:
             self.optimizer.build(variables)
             self._optimizer_built_for = [id(v) for v in variables]

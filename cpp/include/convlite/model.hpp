@@ -19,6 +19,7 @@ struct ParamRef {
   float* value = nullptr;
   float* grad = nullptr;
   std::int64_t size = 0;
+  bool trainable = true;  // frozen parameters (layer.trainable = False) keep their values
 };
 
 // Per-call state a layer may need (dropout draws its mask from (seed, stream offset)).
@@ -69,9 +70,10 @@ std::unique_ptr<ModelLayer> make_global_pool_layer(PoolKind kind, std::int64_t s
 // spatial = 0: plain dropout over all `size` values; else one draw per (sample, channel).
 std::unique_ptr<ModelLayer> make_dropout_layer(float rate, std::int64_t size, std::int64_t spatial,
                                                std::int64_t channels, std::uint64_t seed_salt);
+// frozen: always inference mode (Keras runs a non-trainable BatchNormalization with its moving statistics).
 std::unique_ptr<ModelLayer> make_batch_norm_layer(std::int64_t spatial, std::int64_t channels, float momentum,
                                                   float epsilon, float* gamma, float* beta, float* moving_mean,
-                                                  float* moving_var);
+                                                  float* moving_var, bool frozen);
 std::unique_ptr<ModelLayer> make_zero_pad_layer(std::int64_t in_h, std::int64_t in_w, std::int64_t channels,
                                                 std::int64_t top, std::int64_t bottom, std::int64_t left,
                                                 std::int64_t right);
@@ -107,11 +109,14 @@ class Model {
   std::int64_t input_size() const;
   std::int64_t output_size() const;
   std::size_t num_params() const;
+  // One flag per parameter in layer order; the optimizer then has slots for the trainable ones only.
+  void set_trainable(const std::vector<bool>& flags);
+  std::size_t num_trainable() const;
 
   // label_size: values per sample of y (1 for sparse labels).
   void set_loss(const LossParams& loss, std::int64_t label_size);
   void set_accuracy(AccuracyKind kind, float threshold) { accuracy_ = kind; threshold_ = threshold; }
-  // slots[i]: the optimizer state buffers of parameter i, in the order the kind needs:
+  // slots[i]: the optimizer state buffers of trainable parameter i, in the order the kind needs:
   // sgd [velocity] (if momentum), adam [m, v, (v_hat)], rmsprop [velocity, (momentum), (average_grad)].
   void set_optimizer(const OptimizerConfig& config, std::vector<std::vector<float*>> slots);
   void set_seed(std::uint64_t seed) { seed_ = seed; }

@@ -1,4 +1,5 @@
 // Layers without a GEMM: activations, views (Flatten/Reshape), pooling, dropout, batch norm, padding, upsampling.
+#include <cmath>
 #include <cstring>
 
 #include "convlite/model.hpp"
@@ -147,8 +148,8 @@ class DropoutLayer final : public ModelLayer {
 class BatchNormLayer final : public ModelLayer {
  public:
   BatchNormLayer(std::int64_t spatial, std::int64_t channels, float momentum, float epsilon, float* gamma,
-                 float* beta, float* moving_mean, float* moving_var)
-      : spatial_(spatial), channels_(channels), momentum_(momentum), epsilon_(epsilon), gamma_(gamma), beta_(beta),
+                 float* beta, float* moving_mean, float* moving_var, bool frozen)
+      : frozen_(frozen), spatial_(spatial), channels_(channels), momentum_(momentum), epsilon_(epsilon), gamma_(gamma), beta_(beta),
         moving_mean_(moving_mean), moving_var_(moving_var), mean_(channels), inv_std_(channels) {
     if (gamma) add_param(gamma, channels);
     if (beta) add_param(beta, channels);
@@ -156,7 +157,7 @@ class BatchNormLayer final : public ModelLayer {
   std::int64_t in_size() const override { return spatial_ * channels_; }
   std::int64_t out_size() const override { return spatial_ * channels_; }
   void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) override {
-    if (ctx.training)
+    if (ctx.training && !frozen_)
       batch_norm_forward_training(batch * spatial_, channels_, x, gamma_, beta_, moving_mean_, moving_var_,
                                   momentum_, epsilon_, y, mean_.data(), inv_std_.data());
     else
@@ -166,11 +167,23 @@ class BatchNormLayer final : public ModelLayer {
   void backward(std::int64_t batch, const float* x, const float*, const float* dy, float* dx) override {
     float* dgamma = gamma_ ? params_[0].grad : nullptr;
     float* dbeta = beta_ ? params_[gamma_ ? 1 : 0].grad : nullptr;
+    if (frozen_) {
+      // Inference-mode normalisation is affine per channel: y = x * scale + shift with scale from the moving
+      // variance, so dx = dy * scale (the frozen parameters need no gradient).
+      const std::int64_t rows = batch * spatial_;
+      for (std::int64_t c = 0; c < channels_; ++c)
+        mean_[c] = (gamma_ ? gamma_[c] : 1.0f) / std::sqrt(moving_var_[c] + epsilon_);
+      if (dx)
+        for (std::int64_t r = 0; r < rows; ++r)
+          for (std::int64_t c = 0; c < channels_; ++c) dx[r * channels_ + c] = dy[r * channels_ + c] * mean_[c];
+      return;
+    }
     batch_norm_backward(batch * spatial_, channels_, x, gamma_, mean_.data(), inv_std_.data(), dy, dx, dgamma,
                         dbeta);
   }
 
  private:
+  bool frozen_;
   std::int64_t spatial_, channels_;
   float momentum_, epsilon_;
   float *gamma_, *beta_, *moving_mean_, *moving_var_;
@@ -231,9 +244,9 @@ std::unique_ptr<ModelLayer> make_dropout_layer(float rate, std::int64_t size, st
 }
 std::unique_ptr<ModelLayer> make_batch_norm_layer(std::int64_t spatial, std::int64_t channels, float momentum,
                                                   float epsilon, float* gamma, float* beta, float* moving_mean,
-                                                  float* moving_var) {
+                                                  float* moving_var, bool frozen) {
   return std::make_unique<BatchNormLayer>(spatial, channels, momentum, epsilon, gamma, beta, moving_mean,
-                                          moving_var);
+                                          moving_var, frozen);
 }
 std::unique_ptr<ModelLayer> make_zero_pad_layer(std::int64_t in_h, std::int64_t in_w, std::int64_t channels,
                                                 std::int64_t top, std::int64_t bottom, std::int64_t left,

@@ -26,15 +26,32 @@ std::size_t Model::num_params() const {
   return n;
 }
 
+void Model::set_trainable(const std::vector<bool>& flags) {
+  if (flags.size() != num_params())
+    throw std::invalid_argument("Expected one trainable flag per parameter (" + std::to_string(num_params()) +
+                                "). Received: " + std::to_string(flags.size()));
+  std::size_t i = 0;
+  for (auto& l : layers_)
+    for (auto& p : l->params()) p.trainable = flags[i++];
+}
+
+std::size_t Model::num_trainable() const {
+  std::size_t n = 0;
+  for (const auto& l : layers_)
+    for (const auto& p : const_cast<ModelLayer&>(*l).params()) n += p.trainable;
+  return n;
+}
+
 void Model::set_loss(const LossParams& loss, std::int64_t label_size) {
   loss_ = loss;
   label_size_ = label_size;
 }
 
 void Model::set_optimizer(const OptimizerConfig& config, std::vector<std::vector<float*>> slots) {
-  if (slots.size() != num_params())
+  if (slots.size() != num_trainable())
     throw std::invalid_argument("The optimizer has state for " + std::to_string(slots.size()) +
-                                " variables but the model has " + std::to_string(num_params()));
+                                " variables but the model has " + std::to_string(num_trainable()) +
+                                " trainable ones");
   opt_ = config;
   slots_ = std::move(slots);
 }
@@ -200,7 +217,9 @@ void Model::predict(const float* x, std::int64_t n, std::int64_t batch_size, flo
 void Model::apply_optimizer(float lr, std::int64_t step) {
   std::vector<ParamRef*> params;
   for (auto& l : layers_)
-    for (auto& p : l->params()) params.push_back(&p);
+    for (auto& p : l->params())
+      if (p.trainable) params.push_back(&p);
+  if (params.size() != slots_.size()) throw std::logic_error("compile the model before training it");
   if (opt_.clipnorm > 0.0f) {
     for (ParamRef* p : params) {
       const double norm = std::sqrt(sum_of_squares(p->grad, p->size));

@@ -49,7 +49,7 @@ class BatchNormalization(Layer):
         core.add_batch_norm(prod(input_shape[1:-1]), c, self.momentum, self.epsilon,
                             self.gamma.value if self.gamma is not None else None,
                             self.beta.value if self.beta is not None else None,
-                            self.moving_mean.value, self.moving_variance.value)
+                            self.moving_mean.value, self.moving_variance.value, not self.trainable)
 
     def _flops(self, input_shape):
         return 2 * prod(input_shape[1:])
