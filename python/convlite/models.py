@@ -18,8 +18,17 @@ LOSS_KINDS = ("binary_crossentropy", "categorical_crossentropy", "sparse_categor
 ACCURACY_KINDS = {"BinaryAccuracy": 1, "CategoricalAccuracy": 2, "SparseCategoricalAccuracy": 3}
 
 
+_MODULES: dict = {}
+
+
 def _module(name):
-    """convlite.<name>, or the temporary stand-in while that module has not landed on this branch."""
+    """convlite.<name> (imported lazily, once), or the temporary stand-in while that module has not landed."""
+    if name not in _MODULES:
+        _MODULES[name] = _import(name)
+    return _MODULES[name]
+
+
+def _import(name):
     import importlib
 
     try:
