@@ -254,11 +254,14 @@ class Sequential:
     def _compiled_core(self, training=False):
         """The C++ model for the current layers (built once, rebuilt after add/pop/compile)."""
         self._ensure_built()
-        signature = tuple(layer.trainable for layer in self._layers)
-        if self._core is not None and signature != self._core_signature:
-            self._core = None  # trainable flags changed: Keras needs a re-compile, we rebuild the core
+        if self._core is not None and self._core_version != _base.STRUCTURE_VERSION[0]:
+            signature = tuple(layer.trainable for layer in self._layers)
+            if signature != self._core_signature:
+                self._core = None  # trainable flags changed: Keras needs a re-compile, we rebuild the core
+            self._core_version = _base.STRUCTURE_VERSION[0]
         if self._core is None:
-            self._core_signature = signature
+            self._core_signature = tuple(layer.trainable for layer in self._layers)
+            self._core_version = _base.STRUCTURE_VERSION[0]
             core = _core.Model()
             shape = (None,) + tuple(self._input_layer.shape)
             for layer in self._layers:
@@ -328,6 +331,13 @@ class Sequential:
 
     def predict_on_batch(self, x):
         """Inference on one batch: one C++ call, no progress bar."""
+        core = self._core
+        if core is not None and type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous and \
+                x.ndim > 1 and x.shape[1:] == self._input_layer.shape and x.shape[0] > 0 and \
+                self._core_version == _base.STRUCTURE_VERSION[0]:
+            # Fast path (single-sample latency): input already float32, contiguous and of the right shape.
+            n = x.shape[0]
+            return core.predict(x.reshape(n, -1), n).reshape((n,) + self._output_shape[1:])
         self._ensure_built(np.shape(x)[1:] if np.ndim(x) else None)
         x = fd.check_input(x, self._input_layer.shape, self.name)
         out = self._compiled_core().predict(x.reshape(x.shape[0], -1), x.shape[0])

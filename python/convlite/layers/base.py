@@ -15,6 +15,8 @@ import numpy as np
 from .. import _core
 
 _NAME_COUNTS: dict[str, int] = {}
+# Bumped whenever any layer's `trainable` changes, so compiled models can check "still valid?" with one compare.
+STRUCTURE_VERSION = [0]
 
 
 def _snake_case(name: str) -> str:
@@ -113,6 +115,7 @@ class Layer:
     @trainable.setter
     def trainable(self, value):
         self._trainable = bool(value)
+        STRUCTURE_VERSION[0] += 1
         for var in self._variables:
             var.trainable = self._trainable and not getattr(var, "_always_frozen", False)
 
