@@ -203,7 +203,7 @@ void bind_model(py::module_& m) {
              OptimizerConfig o;
              const auto kind = c["kind"].cast<std::string>();
              if (kind == "sgd") o.kind = OptimizerKind::sgd;
-             else if (kind == "adam") o.kind = OptimizerKind::adam;
+             else if (kind == "adam" || kind == "adamw") o.kind = OptimizerKind::adam;
              else if (kind == "rmsprop") o.kind = OptimizerKind::rmsprop;
              else throw py::value_error("Unknown optimizer kind. Received: kind=" + kind);
              auto f = [&](const char* key, float fallback) {
@@ -216,6 +216,10 @@ void bind_model(py::module_& m) {
              o.weight_decay = f("weight_decay", 0.0f);
              o.clipnorm = f("clipnorm", 0.0f), o.clipvalue = f("clipvalue", 0.0f);
              o.global_clipnorm = f("global_clipnorm", 0.0f);
+             if (c.contains("decay_mask") && !c["decay_mask"].is_none())
+               o.decay_mask = c["decay_mask"].cast<std::vector<bool>>();
+             if (!o.decay_mask.empty() && o.decay_mask.size() != slots.size())
+               throw py::value_error("`decay_mask` needs one flag per trainable variable.");
              std::vector<std::vector<float*>> ptrs;
              for (auto& per_param : slots) {
                ptrs.emplace_back();

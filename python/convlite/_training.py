@@ -261,10 +261,14 @@ def summary_text(model):
         out = layer.compute_output_shape(shape)
         flops = layer._flops(shape)
         total_flops += flops
-        rows.append((f"{layer.name} ({type(layer).__name__})", str(tuple(out)), f"{layer.count_params():,}",
-                     f"{flops:,}"))
+        rows.append((f"{layer.name} ({type(layer).__name__})", tuple(out), layer.count_params(), flops))
         shape = out
     trainable = sum(v.value.size for v in model.trainable_weights)
     non_trainable = sum(v.value.size for v in model.non_trainable_weights)
-    return _module("_summary").format_summary(model.name, rows, trainable + non_trainable, trainable, non_trainable,
-                                              "FLOPs")
+    optimizer = model.optimizer if model.compiled else None
+    optimizer_params = None
+    if optimizer is not None and getattr(optimizer, "built", False):
+        optimizer_params = int(sum(np.size(v) for v in optimizer.variables))
+    total = trainable + non_trainable + (optimizer_params or 0)
+    return _module("_summary").format_summary(model.name, rows, total, trainable, non_trainable, "FLOPs",
+                                              optimizer_params=optimizer_params)

@@ -352,7 +352,7 @@ class Sequential:
         from ._training import summary_text
 
         text = summary_text(self)
-        (print_fn or print)(text)
+        (print_fn or print)(text.rstrip("\n"))
 
     def get_config(self):
         layers = []

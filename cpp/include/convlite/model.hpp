@@ -91,7 +91,9 @@ struct OptimizerConfig {
   float rho = 0.9f;
   bool centered = false;
   float weight_decay = 0.0f;  // decoupled, applied before the update (Keras 3)
-  float clipnorm = 0.0f, clipvalue = 0.0f, global_clipnorm = 0.0f;  // 0 = off
+  // Keras applies exactly one: clipnorm (per tensor), else global_clipnorm, else clipvalue. 0 = off.
+  float clipnorm = 0.0f, clipvalue = 0.0f, global_clipnorm = 0.0f;
+  std::vector<bool> decay_mask;  // per trainable parameter; empty = decay all (when weight_decay > 0)
 };
 
 // Accuracy-type metrics computed inside the step (cheap, exact); others are computed in Python from predictions.

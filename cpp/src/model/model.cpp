@@ -225,20 +225,23 @@ void Model::apply_optimizer(float lr, std::int64_t step) {
       const double norm = std::sqrt(sum_of_squares(p->grad, p->size));
       if (norm > opt_.clipnorm) scale_in_place(p->grad, p->size, static_cast<float>(opt_.clipnorm / norm));
     }
-  }
-  if (opt_.global_clipnorm > 0.0f) {
+  } else if (opt_.global_clipnorm > 0.0f) {
     double total = 0.0;
     for (ParamRef* p : params) total += sum_of_squares(p->grad, p->size);
     const double norm = std::sqrt(total);
-    if (norm > opt_.global_clipnorm)
+    if (!std::isfinite(norm)) {  // Keras turns every gradient into NaN then
+      for (ParamRef* p : params) std::fill(p->grad, p->grad + p->size, std::nanf(""));
+    } else if (norm > opt_.global_clipnorm) {
       for (ParamRef* p : params) scale_in_place(p->grad, p->size, static_cast<float>(opt_.global_clipnorm / norm));
-  }
-  if (opt_.clipvalue > 0.0f)
+    }
+  } else if (opt_.clipvalue > 0.0f) {
     for (ParamRef* p : params) clip_in_place(p->grad, p->size, -opt_.clipvalue, opt_.clipvalue);
+  }
   for (std::size_t i = 0; i < params.size(); ++i) {
     ParamRef& p = *params[i];
     const std::vector<float*>& s = slots_[i];
-    if (opt_.weight_decay > 0.0f) apply_weight_decay(p.value, p.size, lr, opt_.weight_decay);
+    const bool decay = opt_.decay_mask.empty() || opt_.decay_mask[i];
+    if (opt_.weight_decay > 0.0f && decay) apply_weight_decay(p.value, p.size, lr, opt_.weight_decay);
     switch (opt_.kind) {
       case OptimizerKind::sgd:
         sgd_update(p.value, p.grad, opt_.momentum != 0.0f ? s[0] : nullptr, p.size, lr, opt_.momentum,

@@ -189,7 +189,7 @@ class CallbackList:
         raise AttributeError(name)
 
 
-def format_summary(model_name, rows, total, trainable, non_trainable, extra_column):
+def format_summary(model_name, rows, total, trainable, non_trainable, extra_column, **kwargs):
     lines = [f'Model: "{model_name}"'] + [" | ".join(str(c) for c in row) for row in rows]
     lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
               f"Non-trainable params: {non_trainable:,}"]
