@@ -9,10 +9,8 @@ from convlite import layers
 
 
 def _utils():
-    try:
-        from convlite import utils
-    except ImportError:  # TEMPORARY until convlite.utils lands on this branch
-        from convlite.layers import _temporary_standins as utils
+    from convlite import utils
+
     return utils
 
 

@@ -72,8 +72,6 @@ def test_softmax_sparse_training_matches_keras():
 
 
 def convlite_opt(name, lr):
-    try:
-        from convlite import optimizers
-    except ImportError:  # TEMPORARY until convlite.optimizers lands on this branch
-        from convlite.layers import _temporary_standins as optimizers
+    from convlite import optimizers
+
     return getattr(optimizers, name)(learning_rate=lr)

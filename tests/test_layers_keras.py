@@ -100,8 +100,6 @@ def test_layer_training_step_matches_keras(keras, name, rng):
 
 
 def _sgd(lr):
-    try:
-        from convlite import optimizers
-    except ImportError:  # TEMPORARY until convlite.optimizers lands on this branch
-        from convlite.layers import _temporary_standins as optimizers
+    from convlite import optimizers
+
     return optimizers.SGD(learning_rate=lr)

@@ -289,16 +289,12 @@ def test_extensions_full_and_explicit_padding_and_causal_everywhere(rng):
 
 
 def _utils():
-    try:
-        from convlite import utils
-    except ImportError:  # TEMPORARY until convlite.utils lands on this branch
-        from convlite.layers import _temporary_standins as utils
+    from convlite import utils
+
     return utils
 
 
 def _sgd(lr):
-    try:
-        from convlite import optimizers
-    except ImportError:  # TEMPORARY until convlite.optimizers lands on this branch
-        from convlite.layers import _temporary_standins as optimizers
+    from convlite import optimizers
+
     return optimizers.SGD(learning_rate=lr)

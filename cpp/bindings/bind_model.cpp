@@ -163,7 +163,7 @@ void bind_model(py::module_& m) {
            [](PyModel& s, float rate, std::int64_t size, std::int64_t spatial, std::int64_t channels,
               std::uint64_t salt) { s.model.add_layer(make_dropout_layer(rate, size, spatial, channels, salt)); })
       .def("add_batch_norm",
-           [](PyModel& s, std::int64_t spatial, std::int64_t channels, float momentum, float epsilon,
+           [](PyModel& s, std::int64_t spatial, std::int64_t channels, double momentum, float epsilon,
               py::handle gamma, py::handle beta, py::handle moving_mean, py::handle moving_var, bool frozen) {
              float* g = s.param(gamma, "gamma");
              float* b = s.param(beta, "beta");

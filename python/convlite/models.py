@@ -22,7 +22,7 @@ _MODULES: dict = {}
 
 
 def _module(name):
-    """convlite.<name> (imported lazily, once), or the temporary stand-in while that module has not landed."""
+    """convlite.<name>, imported on first use (keeps `import convlite` fast) and cached."""
     if name not in _MODULES:
         _MODULES[name] = _import(name)
     return _MODULES[name]
@@ -31,18 +31,7 @@ def _module(name):
 def _import(name):
     import importlib
 
-    try:
-        return importlib.import_module(f"convlite.{name}")
-    except ImportError:  # TEMPORARY: removed once every module is merged
-        from .layers import _temporary_standins as t
-
-        class _Shim:
-            get = {"losses": t.loss_get, "optimizers": t.optimizer_get, "metrics": t.metric_get}.get(name)
-            CallbackList = t.CallbackList
-            global_rng = staticmethod(t.global_rng)
-            next_seed = staticmethod(t.next_seed)
-            format_summary = staticmethod(t.format_summary)
-        return _Shim
+    return importlib.import_module(f"convlite.{name}")
 
 
 class Sequential:

@@ -71,7 +71,7 @@ std::unique_ptr<ModelLayer> make_global_pool_layer(PoolKind kind, std::int64_t s
 std::unique_ptr<ModelLayer> make_dropout_layer(float rate, std::int64_t size, std::int64_t spatial,
                                                std::int64_t channels, std::uint64_t seed_salt);
 // frozen: always inference mode (Keras runs a non-trainable BatchNormalization with its moving statistics).
-std::unique_ptr<ModelLayer> make_batch_norm_layer(std::int64_t spatial, std::int64_t channels, float momentum,
+std::unique_ptr<ModelLayer> make_batch_norm_layer(std::int64_t spatial, std::int64_t channels, double momentum,
                                                   float epsilon, float* gamma, float* beta, float* moving_mean,
                                                   float* moving_var, bool frozen);
 std::unique_ptr<ModelLayer> make_zero_pad_layer(std::int64_t in_h, std::int64_t in_w, std::int64_t channels,

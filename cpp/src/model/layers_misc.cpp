@@ -147,7 +147,7 @@ class DropoutLayer final : public ModelLayer {
 
 class BatchNormLayer final : public ModelLayer {
  public:
-  BatchNormLayer(std::int64_t spatial, std::int64_t channels, float momentum, float epsilon, float* gamma,
+  BatchNormLayer(std::int64_t spatial, std::int64_t channels, double momentum, float epsilon, float* gamma,
                  float* beta, float* moving_mean, float* moving_var, bool frozen)
       : frozen_(frozen), spatial_(spatial), channels_(channels), momentum_(momentum), epsilon_(epsilon), gamma_(gamma), beta_(beta),
         moving_mean_(moving_mean), moving_var_(moving_var), mean_(channels), inv_std_(channels) {
@@ -185,7 +185,8 @@ class BatchNormLayer final : public ModelLayer {
  private:
   bool frozen_;
   std::int64_t spatial_, channels_;
-  float momentum_, epsilon_;
+  double momentum_;
+  float epsilon_;
   float *gamma_, *beta_, *moving_mean_, *moving_var_;
   std::vector<float> mean_, inv_std_;
 };
@@ -242,7 +243,7 @@ std::unique_ptr<ModelLayer> make_dropout_layer(float rate, std::int64_t size, st
                                                std::int64_t channels, std::uint64_t seed_salt) {
   return std::make_unique<DropoutLayer>(rate, size, spatial, channels, seed_salt);
 }
-std::unique_ptr<ModelLayer> make_batch_norm_layer(std::int64_t spatial, std::int64_t channels, float momentum,
+std::unique_ptr<ModelLayer> make_batch_norm_layer(std::int64_t spatial, std::int64_t channels, double momentum,
                                                   float epsilon, float* gamma, float* beta, float* moving_mean,
                                                   float* moving_var, bool frozen) {
   return std::make_unique<BatchNormLayer>(spatial, channels, momentum, epsilon, gamma, beta, moving_mean,

@@ -15,11 +15,8 @@ _FUSED = {"relu": 1, "leaky_relu": 2}
 
 def get_activation(identifier):
     """The activation function for a name, function or None (Keras's ``activations.get``)."""
-    try:
-        from .. import activations
-    except ImportError:  # TEMPORARY until convlite.activations lands
-        from . import _temporary_standins as t
-        return t.activation_get(identifier)
+    from .. import activations
+
     return activations.get(identifier)
 
 

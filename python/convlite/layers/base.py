@@ -96,12 +96,9 @@ class Layer:
 
     # ---------------------------------------------------------------- weights
     def add_weight(self, shape, initializer, name, trainable=True):
-        try:
-            from .. import initializers
-            init = initializers.get(initializer)
-        except ImportError:  # TEMPORARY until convlite.initializers lands
-            from . import _temporary_standins as t
-            init = t.initializer_get(initializer)
+        from .. import initializers
+
+        init = initializers.get(initializer)
         value = np.ascontiguousarray(init(tuple(shape), dtype="float32"), dtype=np.float32)
         var = Variable(value, name, trainable, f"{self.name}/{name}")
         var._always_frozen = not trainable  # e.g. BatchNormalization's moving statistics

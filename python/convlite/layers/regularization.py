@@ -10,10 +10,8 @@ from .base import Layer, check_rank, prod
 
 def _layer_seed(seed):
     if seed is None:
-        try:
-            from .. import utils
-        except ImportError:  # TEMPORARY until convlite.utils lands
-            from . import _temporary_standins as utils
+        from .. import utils
+
         return int(utils.next_seed())
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"Argument `seed` must be an integer or None. Received: seed={seed!r}")
