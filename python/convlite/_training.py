@@ -51,10 +51,12 @@ class _Trackers:
 
 
 def _overrides(callbacks, hook):
-    """True when some callback does something in `hook` (the base Callback's hooks do nothing)."""
-    base = _module("callbacks").Callback if hasattr(_module("callbacks"), "Callback") else None
-    for cb in getattr(callbacks, "callbacks", []):
-        if base is None or getattr(type(cb), hook, None) is not getattr(base, hook, None):
+    """True when some callback does something in `hook` (the base Callback's hooks do nothing), including hooks
+    set on the instance (LambdaCallback)."""
+    base = getattr(_module("callbacks").Callback, hook)
+    for cb in callbacks.callbacks:
+        fn = getattr(cb, hook, None)
+        if getattr(fn, "__func__", fn) is not base:
             return True
     return False
 
