@@ -20,8 +20,9 @@ STRUCTURE_VERSION = [0]
 
 
 def _snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    """Keras's to_snake_case: Conv2D -> conv2d, DepthwiseConv2D -> depthwise_conv2d, LeakyReLU -> leaky_re_lu."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(prefix: str) -> str:
