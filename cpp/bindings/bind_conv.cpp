@@ -189,9 +189,10 @@ Grads run_backward(const Conv2dShape& s, const FloatArray& x, const FloatArray& 
   if (need_dx) dx = new_float_array({s.batch, s.in_h, s.in_w, s.in_c});
   if (has_bias) db = new_float_array({s.out_c});
   if (dy.size() == 0) {  // no gradient flows: every output is zero (and the kernels need not walk empty rows)
-    for (FloatArray* a : {dx ? &*dx : nullptr, &dw, db ? &*db : nullptr})
-      if (a) std::fill(a->mutable_data(), a->mutable_data() + a->size(), 0.0f);
-    return {dx ? py::object(*dx) : py::none(), py::object(dw), db ? py::object(*db) : py::none()};
+    for (std::optional<FloatArray>* a : {&dx, &dw, &db})
+      if (*a) std::fill((*a)->mutable_data(), (*a)->mutable_data() + (*a)->size(), 0.0f);
+    return {dx ? py::object(*dx) : py::none(), dw ? py::object(*dw) : py::none(),
+            db ? py::object(*db) : py::none()};
   }
   const float *xp = x.data(), *wp = w.data(), *yp = y ? y->data() : nullptr, *dyp = dy.data();
   float *dxp = dx ? dx->mutable_data() : nullptr, *dwp = dw ? dw->mutable_data() : nullptr,
