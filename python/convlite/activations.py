@@ -138,7 +138,7 @@ def _axis_last(x, axis, kind):
         axes = tuple(a % arr.ndim if -arr.ndim <= a < arr.ndim else None for a in axes)
     except (TypeError, ValueError):
         raise TypeError(f"`axis` must be an int or a tuple of ints. Received: axis={axis!r}") from None
-    if None in axes or len(set(axes)) != len(axes):
+    if not axes or None in axes or len(set(axes)) != len(axes):
         raise ValueError(f"`axis` must name distinct axes of an input with {arr.ndim} dimensions. "
                          f"Received: axis={axis!r}")
     if axes == (arr.ndim - 1,):
