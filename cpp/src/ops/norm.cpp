@@ -135,6 +135,7 @@ void batch_norm_backward(std::int64_t rows, std::int64_t channels, const float* 
     mean_dy[c] = static_cast<float>(sum_dy / n);
     mean_dy_xhat[c] = static_cast<float>(sum_dy_xhat / n);
   }
+  if (!dx) return;  // a first layer needs no input gradient (the model passes null; writing it segfaulted)
   const std::int64_t per_block = block_rows(channels);
   const std::int64_t blocks = (rows + per_block - 1) / per_block;
   parallel_for(blocks, 16.0 * static_cast<double>(per_block * channels), [&](std::int64_t b0, std::int64_t b1) {
@@ -168,7 +169,7 @@ void batch_norm_backward_inference(std::int64_t rows, std::int64_t channels, con
       if (dgamma) dgamma[c] = static_cast<float>(sums[channels + c] * inv[c]);
     }
   }
-  if (rows > 0) scale_shift_rows(rows, channels, dy, scale.data(), zero.data(), dx);
+  if (rows > 0 && dx) scale_shift_rows(rows, channels, dy, scale.data(), zero.data(), dx);
 }
 
 }  // namespace convlite

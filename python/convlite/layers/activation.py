@@ -5,6 +5,8 @@ Dense are fused into that layer's epilogue instead (one pass less, exact: the ma
 """
 from __future__ import annotations
 
+import numbers
+
 from .base import Layer, prod
 
 # Order of convlite::ActivationKind (cpp/include/convlite/activation.hpp).
@@ -120,7 +122,8 @@ class LeakyReLU(Layer):
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
         super().__init__(**kwargs)
-        if negative_slope is None or negative_slope < 0:
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real) or \
+                not negative_slope >= 0:  # also None, strings and NaN
             raise ValueError("The negative_slope value of a Leaky ReLU layer cannot be None or negative value. "
                              f"Expected a float. Received: negative_slope={negative_slope}")
         self.negative_slope = float(negative_slope)

@@ -261,8 +261,8 @@ def standardize_tuple(value, n, name, allow_zero=False):
             raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value}")
         values = tuple(int(v) for v in values)
     low = 0 if allow_zero else 1
-    if any(v < low for v in values):
-        rule = "non-negative" if allow_zero else "positive"
+    if any(v < low or v >= 2**31 for v in values):  # beyond int32 numpy's shape arithmetic would overflow
+        rule = ("non-negative" if allow_zero else "positive") + " (below 2**31)"
         raise ValueError(f"The `{name}` argument must be a tuple of {n} {rule} integers. Received {name}={value}")
     return values
 
