@@ -34,6 +34,20 @@ def _import(name):
     return importlib.import_module(f"convlite.{name}")
 
 
+_MAX_SAMPLE_SIZE = 2**40  # values per sample; beyond this the C++ model's int64 buffer sizes could overflow
+
+
+def _check_sample_size(shape, what):
+    """ValueError (before anything is allocated) when one sample of `shape` cannot exist: e.g. UpSampling2D by
+    2**30 used to wrap the C++ model's buffer sizes around and crash."""
+    size = 1
+    for d in shape[1:]:
+        size *= int(d)
+    if size > _MAX_SAMPLE_SIZE:
+        raise ValueError(f"The model is too large: {what} has {size} values per sample (at most 2**40 are "
+                         f"supported). Received: shape={tuple(shape)}")
+
+
 class Sequential:
     """A linear stack of layers (``keras.Sequential``) trained and run by convlite's C++ core."""
 
@@ -137,8 +151,10 @@ class Sequential:
             raise ValueError(f"Sequential model {self.name} cannot be built because it has no layers. "
                              "Call `model.add(layer)`.")
         shape = (None,) + tuple(shape)
+        _check_sample_size(shape, "the input")
         for layer in self._layers:
             shape = layer._maybe_build(shape)
+            _check_sample_size(shape, f"the output of layer '{layer.name}'")
         self._output_shape = shape
         self.built = True
         return shape
