@@ -154,8 +154,8 @@ def test_dropout_trains_with_masks_and_infers_as_identity(rng):
     layer = layers.Dropout(0.5, seed=3)
     x = rng.normal(size=(4, 50)).astype(np.float32)
     np.testing.assert_array_equal(layer(x), x)
-    model = convlite.Sequential([convlite.Input((50,)), layers.Dropout(0.5, seed=3), layers.Dense(1, use_bias=False,
-                                                                                              kernel_initializer="ones")])
+    model = convlite.Sequential([convlite.Input((50,)), layers.Dropout(0.5, seed=3),
+                                 layers.Dense(1, use_bias=False, kernel_initializer="ones")])
     model.compile(_sgd(0.0), "mse")
     # One step with lr 0: loss of the dropped-out sum vs the full sum differs, inference does not drop.
     x = np.ones((64, 50), np.float32)
