@@ -324,3 +324,34 @@ def test_summary_has_keras_table_and_flops(capsys):
     assert 'Model: "tiny"' in out and "Layer (type)" in out and "FLOPs" in out
     assert "(None, 8, 4)" in out and "Total params: 82" in out
     assert "192" in out  # Conv1D: 2 * 8 positions * 3 taps * 1 channel * 4 filters
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"optimizer": "no_such_optimizer", "loss": "mse"}, "no_such_optimizer"),
+    ({"optimizer": "sgd", "loss": "no_such_loss"}, "no_such_loss"),
+    ({"optimizer": "sgd", "loss": "mse", "metrics": ["no_such_metric"]}, "no_such_metric"),
+])
+def test_unknown_names_in_compile(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        small_model().compile(**kwargs)
+
+
+def test_concurrent_predicts_share_the_model_safely(rng):
+    import threading
+
+    model = small_model()
+    x, _ = data(rng, 64)
+    expected = model.predict(x, verbose=0)
+    results = []
+
+    def work():
+        for _ in range(20):
+            results.append(model.predict_on_batch(x))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        np.testing.assert_array_equal(r, expected)
