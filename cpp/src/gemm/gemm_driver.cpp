@@ -107,7 +107,7 @@ void reduction_gemm_impl(const ReductionProblem& p,
   const double cost = 2.0 * static_cast<double>(kdim + 1) * n * (static_cast<double>(p.m) / supers) / k_groups;
   parallel_for(supers * k_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
     float* a_pack = workspace(Slot::reduce_a, kChunk * f_tiles * mr);
-    float* b_pack = workspace(Slot::reduce_b, kChunk * k_panels * nr);
+    float* b_pack = workspace(Slot::reduce_b, kChunk * nr);
     std::vector<const float*> seg(kChunk * p.taps);
     std::vector<std::int64_t> seg_of(nr), off_of(nr);
     std::vector<const float*> a_rows(mr), b_rows(1);
@@ -136,11 +136,21 @@ void reduction_gemm_impl(const ReductionProblem& p,
           }
         }
         if (!want_c) continue;
-        // Xcol in NR panels: a panel inside one segment is one contiguous copy per pixel.
+        // Xcol one NR panel at a time (it stays in L1 for every MR-tile of dz^T): a panel inside one segment is
+        // one contiguous copy per pixel.
         segs(ctx, m0, m1, seg.data());
+        MicroTile t;
+        t.taps = 1;
+        t.kc = len;
+        t.a = a_rows.data();
+        t.a_step = mr;
+        t.b = b_rows.data();
+        t.c = c_rows.data();
+        t.beta = ch == ch0 ? 0.0f : 1.0f;
+        b_rows[0] = b_pack;
         for (std::int64_t kp = kp0; kp < kp1; ++kp) {
           const std::int64_t k0 = kp * nr, kv = std::min(nr, kdim - k0);
-          float* dst = b_pack + kp * len * nr;
+          float* dst = b_pack;
           const std::int64_t t0 = k0 / p.kc, c0 = k0 % p.kc;
           if (kv == nr && c0 + nr <= p.kc) {
             for (std::int64_t mm = 0; mm < len; ++mm, dst += nr) {
@@ -161,23 +171,12 @@ void reduction_gemm_impl(const ReductionProblem& p,
                 dst[j] = src ? src[off_of[j]] : 0.0f;
               }
           }
-        }
-        MicroTile t;
-        t.taps = 1;
-        t.kc = len;
-        t.a = a_rows.data();
-        t.a_step = mr;
-        t.b = b_rows.data();
-        t.c = c_rows.data();
-        t.beta = ch == ch0 ? 0.0f : 1.0f;
-        for (std::int64_t kp = kp0; kp < kp1; ++kp) {
-          b_rows[0] = b_pack + kp * len * nr;
-          t.nv = std::min(nr, kdim - kp * nr);
+          t.nv = kv;
           for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
             const std::int64_t f0 = ft * mr;
             for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = a_pack + ft * len * mr + r;
             t.mv = std::min(mr, n - f0);
-            for (std::int64_t r = 0; r < t.mv; ++r) c_rows[r] = out + (f0 + r) * kdim + kp * nr;
+            for (std::int64_t r = 0; r < t.mv; ++r) c_rows[r] = out + (f0 + r) * kdim + k0;
             kt.tile(t);
           }
         }
