@@ -68,7 +68,8 @@ void pad_bias(Buffer& out, const float* bias, std::int64_t n, std::int64_t nr) {
 
 namespace {
 
-constexpr std::int64_t kChunk = 256;  // pixels reduced in registers per microkernel call
+constexpr std::int64_t kChunk = 256;  // pixels reduced in registers per microkernel call (measured best)
+alignas(64) const float kZeroRow[64] = {};  // a B row of zeros for padding pixels (nr <= 64)
 
 float masked(float dz, const float* y, std::int64_t i, int activation, float slope) {
   if (activation == 0 || !y) return dz;
@@ -110,7 +111,8 @@ void reduction_gemm_impl(const ReductionProblem& p,
     float* b_pack = workspace(Slot::reduce_b, kChunk * nr);
     std::vector<const float*> seg(kChunk * p.taps);
     std::vector<std::int64_t> seg_of(nr), off_of(nr);
-    std::vector<const float*> a_rows(mr), b_rows(1);
+    std::vector<const float*> a_rows(mr), b_rows(kChunk);
+    const float* b_packed_row = b_pack;
     std::vector<float*> c_rows(mr);
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t s = item / k_groups, g = item % k_groups;
@@ -147,20 +149,19 @@ void reduction_gemm_impl(const ReductionProblem& p,
         t.b = b_rows.data();
         t.c = c_rows.data();
         t.beta = ch == ch0 ? 0.0f : 1.0f;
-        b_rows[0] = b_pack;
         for (std::int64_t kp = kp0; kp < kp1; ++kp) {
           const std::int64_t k0 = kp * nr, kv = std::min(nr, kdim - k0);
-          float* dst = b_pack;
           const std::int64_t t0 = k0 / p.kc, c0 = k0 % p.kc;
-          if (kv == nr && c0 + nr <= p.kc) {
-            for (std::int64_t mm = 0; mm < len; ++mm, dst += nr) {
+          void (*tile)(const MicroTile&) = kt.tile;
+          if (kv == nr && c0 + nr <= p.kc) {  // B rows are NHWC pixel slices already: point at them
+            for (std::int64_t mm = 0; mm < len; ++mm) {
               const float* src = seg[mm * p.taps + t0];
-              if (src)
-                for (std::int64_t j = 0; j < nr; ++j) dst[j] = src[c0 + j];  // inlined: a call per 64 bytes costs
-              else
-                for (std::int64_t j = 0; j < nr; ++j) dst[j] = 0.0f;
+              b_rows[mm] = src ? src + c0 : kZeroRow;
             }
-          } else {
+            t.b = b_rows.data();
+            tile = kt.tile_b_rows;
+          } else {  // straddles segments or the end: pack this panel
+            float* dst = b_pack;
             for (std::int64_t j = 0; j < nr; ++j) {
               seg_of[j] = j < kv ? (k0 + j) / p.kc : -1;
               off_of[j] = j < kv ? (k0 + j) % p.kc : 0;
@@ -170,6 +171,7 @@ void reduction_gemm_impl(const ReductionProblem& p,
                 const float* src = seg_of[j] < 0 ? nullptr : seg[mm * p.taps + seg_of[j]];
                 dst[j] = src ? src[off_of[j]] : 0.0f;
               }
+            t.b = &b_packed_row;
           }
           t.nv = kv;
           for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
@@ -177,7 +179,7 @@ void reduction_gemm_impl(const ReductionProblem& p,
             for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = a_pack + ft * len * mr + r;
             t.mv = std::min(mr, n - f0);
             for (std::int64_t r = 0; r < t.mv; ++r) c_rows[r] = out + (f0 + r) * kdim + k0;
-            kt.tile(t);
+            tile(t);
           }
         }
       }
