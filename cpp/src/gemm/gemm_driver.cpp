@@ -45,7 +45,7 @@ void pack_b(PackedB& out, const float* src, std::int64_t k, std::int64_t n, std:
   out.k = k, out.n = n, out.nr = nr, out.panels = (n + nr - 1) / nr;
   out.data = workspace(Slot::packed_b, out.panels * k * nr);
   float* base = out.data;
-  parallel_for(out.panels, 2.0 * k * nr, [&](std::int64_t p0, std::int64_t p1) {
+  parallel_for(out.panels, 2.0 * k * nr * kFlopCost, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       float* dst = base + p * k * nr;
       const std::int64_t j0 = p * nr, nv = std::min(nr, n - j0);
@@ -105,7 +105,8 @@ void reduction_gemm_impl(const ReductionProblem& p,
   // partial[s] is C^T of super-chunk s: n rows of kdim floats.
   float* partial = want_c ? workspace(Slot::partial, supers * n * kdim) : nullptr;
   float* partial_db = p.db ? workspace(Slot::partial_db, supers * n) : nullptr;
-  const double cost = 2.0 * static_cast<double>(kdim + 1) * n * (static_cast<double>(p.m) / supers) / k_groups;
+  const double cost =
+      kFlopCost * 2.0 * static_cast<double>(kdim + 1) * n * (static_cast<double>(p.m) / supers) / k_groups;
   parallel_for(supers * k_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
     float* a_pack = workspace(Slot::reduce_a, kChunk * f_tiles * mr);
     float* b_pack = workspace(Slot::reduce_b, kChunk * nr);
@@ -129,12 +130,12 @@ void reduction_gemm_impl(const ReductionProblem& p,
           float* dst = a_pack + ft * len * mr;
           for (std::int64_t mm = 0; mm < len; ++mm, dst += mr) {
             const std::int64_t row = (m0 + mm) * p.ldz + f0;
-            for (std::int64_t r = 0; r < fv; ++r) {
-              const float v = masked(p.dz[row + r], p.y, row + r, p.activation, p.negative_slope);
+            // One loop over the whole tile (a separate zero tail becomes a memset call per pixel).
+            for (std::int64_t r = 0; r < mr; ++r) {
+              const float v = r < fv ? masked(p.dz[row + r], p.y, row + r, p.activation, p.negative_slope) : 0.0f;
               dst[r] = v;
-              if (db) db[f0 + r] += v;
+              if (db && r < fv) db[f0 + r] += v;
             }
-            for (std::int64_t r = fv; r < mr; ++r) dst[r] = 0.0f;
           }
         }
         if (!want_c) continue;

@@ -25,6 +25,11 @@ namespace convlite::gemm {
 
 const GemmKernels& kernels();
 
+// parallel_for's threshold counts about one unit per FLOP or byte; a packed-GEMM FLOP costs a small fraction of
+// a byte moved, so GEMM work is weighed at 1/16 per FLOP: a team forms only for about 1.5 MFLOP per thread
+// (~15 us). Below that, fork/join and (on a busy machine) a descheduled worker cost more than they save.
+constexpr double kFlopCost = 1.0 / 16.0;
+
 // A zero-initialised float buffer aligned to 64 bytes.
 class Buffer {
  public:
@@ -125,7 +130,7 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
   const std::int64_t threads = get_num_threads();
   const std::int64_t panel_groups =
       (threads <= 1 || blocks >= 2 * threads) ? 1 : std::min<std::int64_t>(panels, (2 * threads + blocks - 1) / blocks);
-  const double cost = 2.0 * static_cast<double>(std::min(m_tiles, tiles_per_block) * mr) * k_total *
+  const double cost = kFlopCost * 2.0 * static_cast<double>(std::min(m_tiles, tiles_per_block) * mr) * k_total *
                       static_cast<double>(panels * nr) / static_cast<double>(panel_groups);
   parallel_for(blocks * panel_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
     std::vector<const float*> a(tiles_per_block * p.taps * mr), a_shift(mr);
