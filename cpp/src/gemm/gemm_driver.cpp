@@ -128,13 +128,13 @@ void reduction_gemm_impl(const ReductionProblem& p,
         for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
           const std::int64_t f0 = ft * mr, fv = std::min(mr, n - f0);
           float* dst = a_pack + ft * len * mr;
+          if (fv < mr) std::fill(dst, dst + len * mr, 0.0f);  // once per tile, not a memset call per pixel
           for (std::int64_t mm = 0; mm < len; ++mm, dst += mr) {
             const std::int64_t row = (m0 + mm) * p.ldz + f0;
-            // One loop over the whole tile (a separate zero tail becomes a memset call per pixel).
-            for (std::int64_t r = 0; r < mr; ++r) {
-              const float v = r < fv ? masked(p.dz[row + r], p.y, row + r, p.activation, p.negative_slope) : 0.0f;
+            for (std::int64_t r = 0; r < fv; ++r) {
+              const float v = masked(p.dz[row + r], p.y, row + r, p.activation, p.negative_slope);
               dst[r] = v;
-              if (db && r < fv) db[f0 + r] += v;
+              if (db) db[f0 + r] += v;
             }
           }
         }
