@@ -355,3 +355,12 @@ def test_concurrent_predicts_share_the_model_safely(rng):
         t.join()
     for r in results:
         np.testing.assert_array_equal(r, expected)
+
+
+def test_step_counts_are_rejected_with_arrays():
+    model = compiled(small_model())
+    x, y = np.zeros((4, 12, 2)), np.zeros(4)
+    with pytest.raises(ValueError, match="steps_per_epoch=2"):
+        model.fit(x, y, steps_per_epoch=2, verbose=0)
+    with pytest.raises(ValueError, match="steps=1"):
+        model.predict(x, steps=1, verbose=0)
