@@ -26,9 +26,10 @@ namespace convlite::gemm {
 const GemmKernels& kernels();
 
 // parallel_for's threshold counts about one unit per FLOP or byte; a packed-GEMM FLOP costs a small fraction of
-// a byte moved, so GEMM work is weighed at 1/16 per FLOP: a team forms only for about 1.5 MFLOP per thread
-// (~15 us). Below that, fork/join and (on a busy machine) a descheduled worker cost more than they save.
-constexpr double kFlopCost = 1.0 / 16.0;
+// a byte moved, so GEMM work is weighed at 1/32 per FLOP: a team forms only for about 3 MFLOP per thread
+// (~30 us). Below that, fork/join and (on a busy machine) a descheduled worker cost more than they save: the
+// ECG model's layers (~2 MFLOP) measured 0.2 ms on one thread and 24 ms on two under a load of 10 on 2 cores.
+constexpr double kFlopCost = 1.0 / 32.0;
 
 // A zero-initialised float buffer aligned to 64 bytes.
 class Buffer {
