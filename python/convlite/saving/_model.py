@@ -1,0 +1,202 @@
+"""How the file code talks to a model: the few calls it makes on Sequential, its layers and its optimizer.
+
+Kept in one place so the file format (_zip, _h5, _config) stays independent of the model's internals.
+A model here is anything Sequential-like: `.name`, `.layers` (Keras-named layer classes with get_config /
+from_config / get_weights / set_weights in Keras order), `.input_shape` once built, and `.optimizer` (with
+`.variables` in Keras order and get_config) once compiled.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _config, _h5
+
+
+def model_layers(model) -> list:
+    """The model's layers in order, without an InputLayer (Keras keeps it out of `.layers` and the h5 file)."""
+    return [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+
+
+def class_name(layer) -> str:
+    return type(layer).__name__
+
+
+def layer_weights(layer) -> list:
+    return [np.asarray(w) for w in layer.get_weights()]
+
+
+def input_shape(model) -> tuple:
+    """The per-sample input shape of a built model."""
+    shape = getattr(model, "input_shape", None)
+    if shape is None or getattr(model, "built", True) is False:
+        raise ValueError(
+            "You are saving a model that has not yet been built. Build it first by calling it on some data, "
+            "by fitting it, or with `model.build(input_shape)`."
+        )
+    shape = tuple(shape)
+    return tuple(int(d) for d in shape[1:])
+
+
+def layer_input_shapes(model, layers) -> list:
+    """Each layer's per-sample input shape (for Keras's build_config), or None for all when it cannot be told."""
+    shape = (None, *input_shape(model))
+    shapes = []
+    try:
+        for layer in layers:
+            shapes.append(tuple(shape[1:]))
+            shape = tuple(layer.compute_output_shape(shape))
+            if len(shape) < 2 or shape[0] is not None:
+                return [None] * len(layers)
+    except Exception:  # noqa: BLE001 - build_config is optional: Keras builds from the InputLayer without it
+        return [None] * len(layers)
+    return shapes
+
+
+def layer_entries(model, with_weights: bool) -> list:
+    """The model's layers as the h5 code sees them: (class, name, weights or expected shapes)."""
+    entries = []
+    for layer in model_layers(model):
+        weights = layer_weights(layer)
+        arrays = weights if with_weights else [tuple(w.shape) for w in weights]
+        entries.append(_h5.LayerEntry(class_name(layer), str(layer.name), arrays))
+    return entries
+
+
+# ----------------------------------------------------------------------------------------------- optimizer
+
+
+def optimizer_of(model):
+    return getattr(model, "optimizer", None)
+
+
+def optimizer_name(optimizer) -> str:
+    name = getattr(optimizer, "name", None)
+    return name if isinstance(name, str) else _h5.to_snake_case(type(optimizer).__name__)
+
+
+def optimizer_arrays(optimizer) -> list:
+    """The optimizer's variables in Keras order (iterations, learning_rate, then its slots)."""
+    return [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in optimizer.variables]
+
+
+def optimizer_specs(optimizer) -> list:
+    return [(tuple(a.shape), a.dtype) for a in optimizer_arrays(optimizer)]
+
+
+def assign_optimizer(optimizer, arrays) -> None:
+    for variable, value in zip(optimizer.variables, arrays):
+        if hasattr(variable, "assign"):
+            variable.assign(value)
+        else:
+            variable[...] = value
+
+
+def ensure_optimizer_built(model) -> None:
+    """Create the optimizer's slots now (as Keras does after compile_from_config) so its state can be loaded."""
+    optimizer = optimizer_of(model)
+    if optimizer is None or getattr(optimizer, "built", True):
+        return
+    build = getattr(optimizer, "build", None)
+    if callable(build):
+        build(model.trainable_weights)
+
+
+def compile_config(model):
+    """Keras's compile_config for a compiled model, or None."""
+    optimizer = optimizer_of(model)
+    if optimizer is None:
+        return None
+    get = getattr(model, "get_compile_config", None)
+    base = dict(get() or {}) if callable(get) else {}
+    loss = base.get("loss", getattr(model, "loss", None))
+    metrics = base.get("metrics", getattr(model, "metrics_config", getattr(model, "compiled_metrics_config", None)))
+    return {
+        "optimizer": _config.serialize_object(optimizer, "keras.optimizers"),
+        "loss": _config.serialize_object(loss, "keras.losses"),
+        "loss_weights": base.get("loss_weights"),
+        "metrics": _config.serialize_object(metrics, "keras.metrics"),
+        "weighted_metrics": base.get("weighted_metrics"),
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": False,
+    }
+
+
+# ----------------------------------------------------------------------------------------------- building
+
+
+def _lookup(module, class_name: str, kind: str, base=None):
+    """A public class of a convlite module by its Keras name, or None; never anything private or foreign."""
+    if class_name.startswith("_") or "__" in class_name:
+        return None
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type) or not cls.__module__.startswith("convlite."):
+        return None
+    if base is not None and not issubclass(cls, base):
+        return None
+    return cls
+
+
+def build_layers(spec: _config.ModelSpec) -> list:
+    """convlite layers for every layer of the spec; the first unsupported one is named in a ValueError."""
+    from .. import layers as layers_module
+
+    base = getattr(layers_module, "Layer", None)
+    built = []
+    for class_name_, config in spec.layers:
+        cls = _lookup(layers_module, class_name_, "layer", base)
+        if cls is None:
+            raise ValueError(
+                f"The model uses the layer '{config.get('name', '?')}' of class {class_name_}, which convlite does "
+                f"not support, so it cannot be loaded. Received: class_name={class_name_!r}"
+            )
+        try:
+            built.append(cls.from_config(config))
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"Cannot load the layer '{config.get('name', '?')}' ({class_name_}): its config is not supported "
+                f"by convlite: {error}"
+            ) from error
+    return built
+
+
+def build_sequential(spec: _config.ModelSpec):
+    from .. import models
+
+    if spec.input_shape is None:
+        raise ValueError(
+            "Invalid .keras file: the model's input shape is not recorded (no InputLayer and no build input shape)."
+        )
+    model = models.Sequential(build_layers(spec), name=spec.name)
+    model.build((None, *spec.input_shape))
+    return model
+
+
+def compile_from_config(model, config: dict) -> None:
+    """Compile like the saved model was; raise ValueError naming what convlite does not support."""
+    from .. import losses, metrics, optimizers
+
+    def resolve(value, module, kind):
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, list):
+            return [resolve(item, module, kind) for item in value]
+        if isinstance(value, dict) and value.get("class_name") == "function":
+            return value["config"]  # a built-in function referenced by name, e.g. "sparse_categorical_crossentropy"
+        if isinstance(value, dict) and "class_name" in value:
+            cls = _lookup(module, value["class_name"], kind)
+            if cls is None:
+                raise ValueError(f"the {kind} {value['class_name']} is not supported by convlite")
+            return cls.from_config(dict(value.get("config") or {}))
+        raise ValueError(f"the {kind} {value!r} is not supported by convlite")
+
+    optimizer_config = config.get("optimizer")
+    if optimizer_config is None:
+        raise ValueError("the compile config has no optimizer")
+    kwargs = {
+        "optimizer": resolve(optimizer_config, optimizers, "optimizer"),
+        "loss": resolve(config.get("loss"), losses, "loss"),
+    }
+    if config.get("metrics") is not None:
+        kwargs["metrics"] = resolve(config.get("metrics"), metrics, "metric")
+    model.compile(**kwargs)
