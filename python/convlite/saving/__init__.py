@@ -168,6 +168,9 @@ def load_model(filepath, compile: bool = True):  # noqa: A002 - Keras's argument
         raise FileNotFoundError(f"No such file: {path!r}")
     with _zip.KerasArchive(path) as archive:
         names = archive.names()
+        for required in (_CONFIG, _WEIGHTS):
+            if required not in names:
+                raise ValueError(f"Invalid .keras file: the entry '{required}' is missing. Received: entries={names}")
         if _METADATA in names:
             metadata = _config.parse_json(archive.read(_METADATA, _MAX_METADATA_BYTES), _METADATA)
             if not isinstance(metadata, dict):
