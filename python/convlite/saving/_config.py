@@ -33,6 +33,49 @@ NO_BUILD_CONFIG = frozenset({
     "SpatialDropout1D", "SpatialDropout2D", "Activation", "ReLU", "LeakyReLU", "Softmax", "ELU", "GaussianNoise",
 })
 
+# Keys Keras 3.15 writes that convlite's layers leave out, with the value that means "feature unused".
+# On save they are filled in so our config.json reads like Keras's; on load they are dropped when neutral, so a
+# Keras file loads, and kept otherwise, so the layer refuses a feature it does not implement (say renorm=True).
+_REGULARIZED = {"activity_regularizer": None, "bias_regularizer": None, "bias_constraint": None}
+KERAS_NEUTRAL_KEYS = {
+    "Conv1D": {**_REGULARIZED, "kernel_regularizer": None, "kernel_constraint": None},
+    "Conv2D": {**_REGULARIZED, "kernel_regularizer": None, "kernel_constraint": None},
+    "DepthwiseConv1D": {**_REGULARIZED, "depthwise_regularizer": None, "depthwise_constraint": None},
+    "DepthwiseConv2D": {**_REGULARIZED, "depthwise_regularizer": None, "depthwise_constraint": None},
+    "SeparableConv1D": {**_REGULARIZED, "depthwise_regularizer": None, "depthwise_constraint": None,
+                        "pointwise_regularizer": None, "pointwise_constraint": None},
+    "SeparableConv2D": {**_REGULARIZED, "depthwise_regularizer": None, "depthwise_constraint": None,
+                        "pointwise_regularizer": None, "pointwise_constraint": None},
+    "Dense": {"kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
+              "bias_constraint": None, "quantization_config": None},
+    "BatchNormalization": {"beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+                           "gamma_constraint": None, "synchronized": False, "renorm": False,
+                           "renorm_clipping": None, "renorm_momentum": 0.99},
+    "ZeroPadding1D": {"data_format": "channels_last"},
+}
+# Keys that mean nothing once another key switches their feature off.
+_MOOT_WHEN = {"renorm_momentum": ("renorm", False), "renorm_clipping": ("renorm", False)}
+
+
+def with_keras_keys(class_name: str, config: dict) -> dict:
+    config = dict(config)
+    for key, value in KERAS_NEUTRAL_KEYS.get(class_name, {}).items():
+        config.setdefault(key, value)
+    return config
+
+
+def without_neutral_keys(class_name: str, config: dict) -> dict:
+    neutral = KERAS_NEUTRAL_KEYS.get(class_name, {})
+    kept = {}
+    for key, value in config.items():
+        switch = _MOOT_WHEN.get(key)
+        moot = switch is not None and config.get(switch[0], switch[1]) == switch[1]
+        if key in neutral and (value == neutral[key] or moot):
+            continue
+        kept[key] = value
+    return kept
+
+
 _FLOAT32_POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
                    "registered_name": None}
 
@@ -151,7 +194,7 @@ def parse_model_config(root: Any) -> ModelSpec:
             batch_shape = layer_config.get("batch_shape", layer_config.get("batch_input_shape"))
             input_shape = _shape(batch_shape, f"{where}.config.batch_shape")
             continue
-        layers.append((layer_class, dict(entry["config"])))
+        layers.append((layer_class, without_neutral_keys(layer_class, entry["config"])))
 
     if input_shape is None:
         for candidate in (config.get("build_input_shape"), (root.get("build_config") or {}).get("input_shape")):
@@ -170,7 +213,7 @@ def parse_model_config(root: Any) -> ModelSpec:
 
 def layer_entry(class_name: str, config: dict, input_shape: Optional[tuple]) -> dict:
     """One layer as Keras serializes it inside a Sequential config."""
-    config = dict(config)
+    config = with_keras_keys(class_name, config)
     if config.get("dtype") in (None, "float32"):
         config["dtype"] = dict(_FLOAT32_POLICY)
     entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
