@@ -155,13 +155,20 @@ def load_weights(model, filepath) -> None:
     _assign(model, *state)
 
 
-def load_model(filepath, compile: bool = True):  # noqa: A002 - Keras's argument name
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):  # noqa: A002
     """Load a Sequential model from a `.keras` file written by convlite or by Keras 3.
 
     Layers are matched by Keras class name to convlite's; an unsupported layer is named in a ValueError.
     With `compile`, the saved compile config (optimizer, loss, metrics) and optimizer state are restored when
     convlite supports them; otherwise a warning says what was skipped and the model is returned uncompiled.
+    `custom_objects` and `safe_mode` exist for Keras compatibility: convlite never loads custom classes and
+    never deserializes code, whatever `safe_mode` says.
     """
+    if custom_objects:
+        raise ValueError(
+            "convlite loads built-in Keras layers only and cannot use custom objects. "
+            f"Received: custom_objects={custom_objects!r}"
+        )
     _h5.require_h5py()
     path = _path(filepath)
     if not os.path.isfile(path):

@@ -90,7 +90,7 @@ class ModelSpec:
     compile_config: Optional[dict] = None
 
 
-def check_tree(node: Any, where: str = "config", depth: int = 0) -> None:
+def check_tree(node: Any, where: str = "config.json", depth: int = 0) -> None:
     """Refuse any object reference in a config tree that is not a plain, built-in Keras class."""
     if depth > _MAX_DEPTH:
         raise ValueError(f"Invalid .keras file: {where} is nested more than {_MAX_DEPTH} levels deep.")

@@ -132,7 +132,7 @@ def _lookup(module, class_name: str, kind: str, base=None):
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type) or not cls.__module__.startswith("convlite."):
         return None
-    if base is not None and not issubclass(cls, base):
+    if base is not None and (cls is base or not issubclass(cls, base)):
         return None
     return cls
 
@@ -146,9 +146,11 @@ def build_layers(spec: _config.ModelSpec) -> list:
     for class_name_, config in spec.layers:
         cls = _lookup(layers_module, class_name_, "layer", base)
         if cls is None:
+            supported = sorted(name for name in dir(layers_module) if _lookup(layers_module, name, "layer", base))
             raise ValueError(
                 f"The model uses the layer '{config.get('name', '?')}' of class {class_name_}, which convlite does "
-                f"not support, so it cannot be loaded. Received: class_name={class_name_!r}"
+                f"not support, so it cannot be loaded. Supported layers: {', '.join(supported)}. "
+                f"Received: class_name={class_name_!r}"
             )
         try:
             built.append(cls.from_config(config))
