@@ -146,7 +146,8 @@ def build_layers(spec: _config.ModelSpec) -> list:
     for class_name_, config in spec.layers:
         cls = _lookup(layers_module, class_name_, "layer", base)
         if cls is None:
-            supported = sorted(name for name in dir(layers_module) if _lookup(layers_module, name, "layer", base))
+            supported = sorted(name for name in dir(layers_module)
+                               if name != "InputLayer" and _lookup(layers_module, name, "layer", base))
             raise ValueError(
                 f"The model uses the layer '{config.get('name', '?')}' of class {class_name_}, which convlite does "
                 f"not support, so it cannot be loaded. Supported layers: {', '.join(supported)}. "
