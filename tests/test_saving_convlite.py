@@ -28,6 +28,10 @@ ARCHITECTURES = {
         L.MaxPooling2D(2, padding="same"), L.Flatten(), L.Dropout(0.5), L.Dense(4)]),
     "dense": ((7,), lambda ns, L: [
         L.Dense(5, activation="relu"), L.Dropout(0.2), L.Dense(5), L.LeakyReLU(), L.Dense(1, activation="sigmoid")]),
+    # No Dropout: resumed training must be deterministic (dropout masks depend on each model's seed).
+    "trainable": ((16, 3), lambda ns, L: [
+        L.Conv1D(4, 3, activation="relu"), L.BatchNormalization(), L.MaxPooling1D(2), L.Flatten(),
+        L.Dense(3, activation="softmax")]),
     "global": ((12, 12, 2), lambda ns, L: [
         L.Conv2D(3, 3, strides=2, padding="same"), L.GlobalMaxPooling2D(), L.Dense(2), L.Softmax()]),
 }
@@ -171,3 +175,96 @@ def test_weights_of_a_different_model_are_refused(tmp_path, rng):
         target.load_weights(tmp_path / "m.weights.h5")
     for a, b in zip(before, target.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------------------------------ compiled models
+
+
+def _compiled_convlite(rng, optimizer="adam"):
+    model = _build(convlite, "trainable", rng)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = _inputs("trainable", rng)
+    y = rng.integers(0, 3, len(x))
+    model.fit(x, y, epochs=2, batch_size=2, shuffle=False, verbose=0)
+    return model, x, y
+
+
+def _optimizer_state(model):
+    return [np.asarray(v) for v in model.optimizer.variables]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd_momentum", "rmsprop"])
+def test_compiled_round_trip_resumes_training_identically(tmp_path, rng, optimizer):
+    from convlite import optimizers
+
+    make = {"adam": lambda: optimizers.Adam(0.01),
+            "sgd_momentum": lambda: optimizers.SGD(0.05, momentum=0.9),
+            "rmsprop": lambda: optimizers.RMSprop(0.01, momentum=0.5, centered=True)}[optimizer]
+    model, x, y = _compiled_convlite(rng, make())
+    model.save(tmp_path / "m.keras")
+    loaded = convlite.models.load_model(tmp_path / "m.keras")
+    assert type(loaded.optimizer) is type(model.optimizer)
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    assert loaded.optimizer.iterations == model.optimizer.iterations > 0
+    for a, b in zip(_optimizer_state(model), _optimizer_state(loaded)):
+        np.testing.assert_array_equal(a, b)
+    # Same weights, same optimizer state, same batches: one more epoch must agree bit for bit.
+    model.fit(x, y, epochs=1, batch_size=2, shuffle=False, verbose=0)
+    loaded.fit(x, y, epochs=1, batch_size=2, shuffle=False, verbose=0)
+    _assert_same_weights(model, loaded)
+
+
+def test_compile_config_matches_keras(tmp_path, rng):
+    model, _, _ = _compiled_convlite(rng)
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        compile_config = json.loads(archive.read("config.json"))["compile_config"]
+    assert compile_config["loss"] == "sparse_categorical_crossentropy"
+    assert compile_config["metrics"] == ["accuracy"]
+    assert compile_config["optimizer"]["class_name"] == "Adam"
+    assert compile_config["optimizer"]["module"] == "keras.optimizers"
+
+
+@pytest.mark.tensorflow
+def test_compiled_convlite_file_restores_optimizer_state_in_keras(tmp_path, rng):
+    keras = _keras()
+    model, x, _ = _compiled_convlite(rng)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(loaded.optimizer).__name__ == "Adam"
+    assert int(loaded.optimizer.iterations.numpy()) == model.optimizer.iterations
+    for ours, theirs in zip(_optimizer_state(model), loaded.optimizer.variables):
+        np.testing.assert_array_equal(ours, np.asarray(theirs))
+    np.testing.assert_allclose(_predict_keras(loaded, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.tensorflow
+def test_compiled_keras_file_restores_optimizer_state_in_convlite(tmp_path, rng):
+    keras = _keras()
+    model = _build(keras, "conv1d", rng)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss=keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=["accuracy"])
+    model.optimizer.build(model.trainable_variables)  # state set directly: tracing fit() costs seconds
+    model.optimizer.iterations.assign(5)
+    for slot in model.optimizer.variables[2:]:
+        slot.assign(rng.uniform(0.0, 1.0, slot.shape).astype(np.float32))
+    model.save(tmp_path / "m.keras")
+    loaded = convlite.models.load_model(tmp_path / "m.keras")
+    assert type(loaded.optimizer).__name__ == "Adam"
+    assert loaded.optimizer.iterations == 5
+    assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
+    for theirs, ours in zip(model.optimizer.variables, _optimizer_state(loaded)):
+        np.testing.assert_allclose(ours, np.asarray(theirs), rtol=0, atol=0)
+
+
+@pytest.mark.tensorflow
+def test_unsupported_compile_config_loads_uncompiled_with_a_warning(tmp_path, rng):
+    keras = _keras()
+    model = _build(keras, "dense", rng)
+    model.compile(optimizer=keras.optimizers.Adagrad(), loss="binary_crossentropy")
+    model.save(tmp_path / "m.keras")
+    with pytest.warns(UserWarning, match="Adagrad"):
+        loaded = saving.load_model(tmp_path / "m.keras")
+    assert loaded.optimizer is None
+    _assert_same_weights(model, loaded)
+    assert saving.load_model(tmp_path / "m.keras", compile=False).optimizer is None

@@ -84,6 +84,9 @@ def optimizer_specs(optimizer) -> list:
 
 
 def assign_optimizer(optimizer, arrays) -> None:
+    if callable(getattr(optimizer, "set_weights", None)):
+        optimizer.set_weights(arrays)  # convlite: iterations and learning_rate are plain numbers, not arrays
+        return
     for variable, value in zip(optimizer.variables, arrays):
         if hasattr(variable, "assign"):
             variable.assign(value)
@@ -92,13 +95,34 @@ def assign_optimizer(optimizer, arrays) -> None:
 
 
 def ensure_optimizer_built(model) -> None:
-    """Create the optimizer's slots now (as Keras does after compile_from_config) so its state can be loaded."""
+    """Create the optimizer's slots now (Keras does this in compile_from_config) so saved state can be loaded."""
     optimizer = optimizer_of(model)
     if optimizer is None or getattr(optimizer, "built", True):
         return
-    build = getattr(optimizer, "build", None)
-    if callable(build):
-        build(model.trainable_weights)
+    compiled_core = getattr(model, "_compiled_core", None)
+    if callable(compiled_core):
+        compiled_core()  # convlite's Sequential builds the optimizer for exactly the variables it trains
+    elif callable(getattr(optimizer, "build", None)):
+        optimizer.build(model.trainable_variables)
+
+
+def _is_default(obj) -> bool:
+    try:
+        return type(obj)().get_config() == obj.get_config()
+    except Exception:  # noqa: BLE001 - a class that needs arguments is simply not "default"
+        return False
+
+
+def _compile_value(obj, module: str):
+    """A loss or metric as Keras writes it when the user passed a name: the name, for a default-configured object."""
+    if isinstance(obj, (list, tuple)):
+        return [_compile_value(item, module) for item in obj]
+    name = getattr(obj, "name", None)
+    if module == "keras.metrics" and name in ("accuracy", "acc") and type(obj).__name__.endswith("Accuracy"):
+        return name  # Keras resolves "accuracy" from the loss exactly as convlite did
+    if module == "keras.losses" and isinstance(name, str) and _is_default(obj):
+        return name
+    return _config.serialize_object(obj, module)
 
 
 def compile_config(model):
@@ -109,12 +133,12 @@ def compile_config(model):
     get = getattr(model, "get_compile_config", None)
     base = dict(get() or {}) if callable(get) else {}
     loss = base.get("loss", getattr(model, "loss", None))
-    metrics = base.get("metrics", getattr(model, "metrics_config", getattr(model, "compiled_metrics_config", None)))
+    metrics = base.get("metrics", getattr(model, "_metrics", None)) or None
     return {
         "optimizer": _config.serialize_object(optimizer, "keras.optimizers"),
-        "loss": _config.serialize_object(loss, "keras.losses"),
+        "loss": _compile_value(loss, "keras.losses"),
         "loss_weights": base.get("loss_weights"),
-        "metrics": _config.serialize_object(metrics, "keras.metrics"),
+        "metrics": _compile_value(metrics, "keras.metrics") if metrics is not None else None,
         "weighted_metrics": base.get("weighted_metrics"),
         "run_eagerly": False,
         "steps_per_execution": 1,
