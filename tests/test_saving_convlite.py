@@ -268,3 +268,12 @@ def test_unsupported_compile_config_loads_uncompiled_with_a_warning(tmp_path, rn
     assert loaded.optimizer is None
     _assert_same_weights(model, loaded)
     assert saving.load_model(tmp_path / "m.keras", compile=False).optimizer is None
+
+
+def test_compiled_untrained_model_round_trips_without_warnings(tmp_path, rng):
+    model = _build(convlite, "trainable", rng)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.save(tmp_path / "m.keras")
+    loaded = convlite.models.load_model(tmp_path / "m.keras")  # warnings are errors in this suite
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    assert loaded.optimizer.iterations == 0

@@ -89,6 +89,8 @@ H5_CASES = {
                       "ExternalLink"),
     "external storage": (_replace("layers/dense/vars/1", lambda f, p: f.create_dataset(
         p, shape=(2,), dtype="f4", external=[("/dev/zero", 0, 8)])), "external file"),
+    "null dataspace": (_replace("layers/dense/vars/1", lambda f, p: f.create_dataset(p, data=h5py.Empty("f4"))),
+                       "null dataspace"),
     "missing weight": (lambda f: f.__delitem__("layers/dense/vars/1"), "should hold datasets"),
     "extra weight": (lambda f: f.create_dataset("layers/dense/vars/2", data=np.zeros(2, "f4")), "should hold datasets"),
     "missing layer": (lambda f: f.__delitem__("layers/conv1d_1"), "is missing"),

@@ -98,8 +98,13 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
 # ----------------------------------------------------------------------------------------------- loading
 
 
-def _read_state(model, source):
-    """Validated layer weights and optimizer state (or None) for `model` from an h5 source; nothing assigned."""
+def _read_state(model, source, build_optimizer: bool = False):
+    """Validated layer weights and optimizer state (or None) for `model` from an h5 source; nothing assigned.
+
+    With `build_optimizer` (a freshly loaded model), the optimizer's slots are created when the file holds
+    more state than the unbuilt optimizer has, as Keras does on load; a file saved before any training step
+    holds only iterations and learning_rate and loads into the unbuilt optimizer as it is.
+    """
     entries = _model.layer_entries(model, with_weights=False)
     with _h5.WeightsReader(source) as reader:
         layer_arrays = reader.layer_weights(entries)
@@ -108,6 +113,9 @@ def _read_state(model, source):
         stored = reader.optimizer_size()
         if optimizer is not None and stored:
             specs = _model.optimizer_specs(optimizer)
+            if build_optimizer and stored > len(specs):
+                _model.ensure_optimizer_built(model)
+                specs = _model.optimizer_specs(optimizer)
             if len(specs) == stored:
                 optimizer_arrays = reader.optimizer_weights(_h5.OptimizerEntry(_model.optimizer_name(optimizer), specs))
             else:
@@ -141,7 +149,7 @@ def load_weights(model, filepath) -> None:
     """
     _h5.require_h5py()
     path = _path(filepath)
-    _model.input_shape(model)
+    _model.input_shape(model, "loading weights into")
     if path.endswith(".keras"):
         with _zip.KerasArchive(path) as archive:
             source = _archive_weights(archive, model)
@@ -190,7 +198,6 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     if compile and spec.compile_config:
         try:
             _model.compile_from_config(model, spec.compile_config)
-            _model.ensure_optimizer_built(model)
         except (TypeError, ValueError) as error:
             warnings.warn(
                 f"The model was loaded uncompiled: its compile config cannot be restored ({error}). "
@@ -198,5 +205,5 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
                 stacklevel=2,
             )
             model = _model.build_sequential(spec)
-    _assign(model, *_read_state(model, weights))
+    _assign(model, *_read_state(model, weights, build_optimizer=True))
     return model

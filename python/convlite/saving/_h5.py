@@ -147,6 +147,8 @@ def _check_dataset(dataset, path: str, shape: tuple, integer: bool):
             f"Invalid weights file: weights must be float32 or float64, but dataset '{path}' has dtype {dtype}. "
             f"Received: dtype={dtype}"
         )
+    if dataset.shape is None:  # an HDF5 "null" dataspace: no array at all
+        raise ValueError(f"Invalid weights file: dataset '{path}' is empty (null dataspace), not an array.")
     if tuple(dataset.shape) != tuple(shape):
         raise ValueError(
             f"Invalid weights file: dataset '{path}' has shape {tuple(dataset.shape)} but the model expects "
@@ -234,7 +236,10 @@ def _check_group(h5py, group, path: str, specs: Sequence, what: str) -> list:
 
 
 def _read(dataset, dtype) -> np.ndarray:
-    return np.array(dataset[()], dtype=dtype).reshape(dataset.shape)
+    try:
+        return np.array(dataset[()], dtype=dtype).reshape(dataset.shape)
+    except (OSError, TypeError, ValueError) as error:  # corrupt chunks, a filter that is not available, ...
+        raise ValueError(f"Invalid weights file: dataset '{dataset.name}' cannot be read: {error}") from error
 
 
 def _reject_unknown_layers(h5py, f, known: set) -> None:

@@ -25,12 +25,12 @@ def layer_weights(layer) -> list:
     return [np.asarray(w) for w in layer.get_weights()]
 
 
-def input_shape(model) -> tuple:
+def input_shape(model, action: str = "saving") -> tuple:
     """The per-sample input shape of a built model."""
     shape = getattr(model, "input_shape", None)
     if shape is None or getattr(model, "built", True) is False:
         raise ValueError(
-            "You are saving a model that has not yet been built. Build it first by calling it on some data, "
+            f"You are {action} a model that has not yet been built. Build it first by calling it on some data, "
             "by fitting it, or with `model.build(input_shape)`."
         )
     shape = tuple(shape)
@@ -84,14 +84,18 @@ def optimizer_specs(optimizer) -> list:
 
 
 def assign_optimizer(optimizer, arrays) -> None:
-    if callable(getattr(optimizer, "set_weights", None)):
-        optimizer.set_weights(arrays)  # convlite: iterations and learning_rate are plain numbers, not arrays
-        return
-    for variable, value in zip(optimizer.variables, arrays):
-        if hasattr(variable, "assign"):
+    variables = list(optimizer.variables)
+    if variables and all(hasattr(v, "assign") for v in variables):  # variable objects (Keras's, for one)
+        for variable, value in zip(variables, arrays):
             variable.assign(value)
-        else:
-            variable[...] = value
+    elif getattr(optimizer, "built", True):
+        optimizer.set_weights(arrays)  # convlite: iterations and learning_rate are numbers, slots live arrays
+    else:
+        # An optimizer before its first step holds only Keras's vars 0 and 1: iterations and learning_rate
+        # (the latter absent when it is a schedule).
+        optimizer.iterations = int(arrays[0])
+        if len(arrays) > 1:
+            optimizer.learning_rate = float(arrays[1])
 
 
 def ensure_optimizer_built(model) -> None:
