@@ -8,4 +8,5 @@ void bind_activation(pybind11::module_& m);
 void bind_train(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
+void bind_peak(pybind11::module_& m);
 }  // namespace convlite::bindings
