@@ -17,8 +17,11 @@ h5py = pytest.importorskip("h5py")
 
 
 @pytest.fixture
-def good(tmp_path, rng):
-    """A valid .keras and .weights.h5 pair saved from a stand-in model, kept outside the test directory."""
+def good(tmp_path, rng, monkeypatch):
+    """A valid .keras and .weights.h5 pair saved from a stand-in model, kept outside the test directory.
+
+    The test runs inside that directory, so anything written to a relative path would show up in its listing.
+    """
     source = tmp_path / "source"
     source.mkdir()
     model = StandInModel(rng)
@@ -26,6 +29,7 @@ def good(tmp_path, rng):
     saving.save_weights(model, source / "m.weights.h5")
     work = tmp_path / "work"
     work.mkdir()
+    monkeypatch.chdir(work)
     return source / "m.keras", source / "m.weights.h5", work
 
 
