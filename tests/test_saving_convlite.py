@@ -32,6 +32,10 @@ ARCHITECTURES = {
     "trainable": ((16, 3), lambda ns, L: [
         L.Conv1D(4, 3, activation="relu"), L.BatchNormalization(), L.MaxPooling1D(2), L.Flatten(),
         L.Dense(3, activation="softmax")]),
+    "reshaping": ((8, 8, 2), lambda ns, L: [
+        L.ZeroPadding2D(1), L.Conv2D(3, 3), L.UpSampling2D(2), L.Activation("tanh"), L.MaxPooling2D(4), L.ELU(),
+        L.SpatialDropout2D(0.2), L.Reshape((16, 3)), L.Conv1D(2, 3), L.ZeroPadding1D(1), L.UpSampling1D(2),
+        L.SpatialDropout1D(0.1), L.GlobalAveragePooling1D(), L.Dense(2)]),
     "global": ((12, 12, 2), lambda ns, L: [
         L.Conv2D(3, 3, strides=2, padding="same"), L.GlobalMaxPooling2D(), L.Dense(2), L.Softmax()]),
 }

@@ -57,8 +57,12 @@ KERAS_NEUTRAL_KEYS = {
 _MOOT_WHEN = {"renorm_momentum": ("renorm", False), "renorm_clipping": ("renorm", False)}
 
 
+# Keys Keras 3.15's constructors of these classes reject although other layers take them.
+_KERAS_REJECTS = {"SpatialDropout1D": ("trainable",), "SpatialDropout2D": ("trainable",)}
+
+
 def with_keras_keys(class_name: str, config: dict) -> dict:
-    config = dict(config)
+    config = {k: v for k, v in config.items() if k not in _KERAS_REJECTS.get(class_name, ())}
     for key, value in KERAS_NEUTRAL_KEYS.get(class_name, {}).items():
         config.setdefault(key, value)
     return config
