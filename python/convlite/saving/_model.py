@@ -230,4 +230,8 @@ def compile_from_config(model, config: dict) -> None:
     }
     if config.get("metrics") is not None:
         kwargs["metrics"] = resolve(config.get("metrics"), metrics, "metric")
+    if config.get("weighted_metrics") is not None:
+        kwargs["weighted_metrics"] = resolve(config.get("weighted_metrics"), metrics, "metric")
+    if config.get("loss_weights") is not None:
+        kwargs["loss_weights"] = config["loss_weights"]  # plain JSON numbers, vetted by check_tree
     model.compile(**kwargs)
