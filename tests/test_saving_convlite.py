@@ -281,3 +281,23 @@ def test_compiled_untrained_model_round_trips_without_warnings(tmp_path, rng):
     loaded = convlite.models.load_model(tmp_path / "m.keras")  # warnings are errors in this suite
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     assert loaded.optimizer.iterations == 0
+
+
+@pytest.mark.tensorflow
+def test_frozen_layers_keep_keras_optimizer_order(tmp_path, rng):
+    keras = _keras()
+    model = _build(convlite, "trainable", rng)
+    model.layers[0].trainable = False  # its kernel and bias get no optimizer slots, in Keras as in convlite
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = _inputs("trainable", rng)
+    model.fit(x, rng.integers(0, 3, len(x)), epochs=1, batch_size=5, verbose=0)
+    model.save(tmp_path / "m.keras")
+    theirs = keras.saving.load_model(tmp_path / "m.keras")
+    assert not theirs.layers[0].trainable
+    assert len(theirs.optimizer.variables) == len(model.optimizer.variables)
+    for ours, their in zip(_optimizer_state(model), theirs.optimizer.variables):
+        np.testing.assert_array_equal(ours, np.asarray(their))
+    ours_again = convlite.models.load_model(tmp_path / "m.keras")
+    assert not ours_again.layers[0].trainable
+    for a, b in zip(_optimizer_state(model), _optimizer_state(ours_again)):
+        np.testing.assert_array_equal(a, b)
