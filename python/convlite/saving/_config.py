@@ -172,7 +172,9 @@ def parse_model_config(root: Any) -> ModelSpec:
             f"Received: class_name={class_name!r}"
         )
     if root.get("module") not in ("keras", "keras.models"):
-        raise ValueError(f"Invalid .keras file: unexpected module for the model. Received: module={root.get('module')!r}")
+        raise ValueError(
+            f"Invalid .keras file: unexpected module for the model. Received: module={root.get('module')!r}"
+        )
     config = root.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise ValueError("Invalid .keras file: the model config must be an object with a 'layers' list.")
