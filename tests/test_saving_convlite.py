@@ -301,3 +301,20 @@ def test_frozen_layers_keep_keras_optimizer_order(tmp_path, rng):
     assert not ours_again.layers[0].trainable
     for a, b in zip(_optimizer_state(model), _optimizer_state(ours_again)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_model_checkpoint_writes_loadable_files(tmp_path, rng):
+    model = _build(convlite, "trainable", rng)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = _inputs("trainable", rng)
+    y = rng.integers(0, 3, len(x))
+    checkpoints = [convlite.callbacks.ModelCheckpoint(str(tmp_path / "m.keras")),
+                   convlite.callbacks.ModelCheckpoint(str(tmp_path / "m.weights.h5"), save_weights_only=True)]
+    model.fit(x, y, epochs=2, batch_size=5, callbacks=checkpoints, verbose=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "m.weights.h5"]
+    loaded = convlite.models.load_model(tmp_path / "m.keras")
+    _assert_same_weights(model, loaded)
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+    twin = _build(convlite, "trainable", np.random.default_rng(3))
+    twin.load_weights(tmp_path / "m.weights.h5")
+    _assert_same_weights(model, twin)
