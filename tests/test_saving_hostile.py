@@ -87,10 +87,10 @@ H5_CASES = {
                       "float32 or float64"),
     "object dtype": (_replace("layers/dense/vars/1", lambda f, p: f.create_dataset(
         p, data=np.array(["__import__('os')", "x"], dtype=object), dtype=h5py.string_dtype())), "float32 or float64"),
-    "soft link": (_replace("layers/dense/vars/1", lambda f, p: f.__setitem__(p, h5py.SoftLink("/layers/conv1d/vars/1"))),
-                  "SoftLink"),
-    "external link": (_replace("layers/dense/vars/0", lambda f, p: f.__setitem__(p, h5py.ExternalLink("/etc/passwd", "/x"))),
-                      "ExternalLink"),
+    "soft link": (_replace("layers/dense/vars/1", lambda f, p: f.__setitem__(
+        p, h5py.SoftLink("/layers/conv1d/vars/1"))), "SoftLink"),
+    "external link": (_replace("layers/dense/vars/0", lambda f, p: f.__setitem__(
+        p, h5py.ExternalLink("/etc/passwd", "/x"))), "ExternalLink"),
     "external storage": (_replace("layers/dense/vars/1", lambda f, p: f.create_dataset(
         p, shape=(2,), dtype="f4", external=[("/dev/zero", 0, 8)])), "external file"),
     "null dataspace": (_replace("layers/dense/vars/1", lambda f, p: f.create_dataset(p, data=h5py.Empty("f4"))),

@@ -5,6 +5,7 @@ this checks our writer and reader byte layout against Keras's own saving_lib, in
 """
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 
@@ -31,9 +32,11 @@ def _models(keras):
     return {
         "conv1d": lambda: keras.Sequential([
             keras.Input((16, 3)), L.Conv1D(4, 3), L.BatchNormalization(), L.MaxPooling1D(),
-            L.SeparableConv1D(5, 3, depth_multiplier=2), L.Flatten(), L.Dropout(0.2), L.Dense(2, activation="softmax")]),
+            L.SeparableConv1D(5, 3, depth_multiplier=2), L.Flatten(), L.Dropout(0.2),
+            L.Dense(2, activation="softmax")]),
         "conv2d": lambda: keras.Sequential([
-            keras.Input((9, 9, 3)), L.Conv2D(4, 3, padding="same", activation="relu"), L.DepthwiseConv2D(3, depth_multiplier=2),
+            keras.Input((9, 9, 3)), L.Conv2D(4, 3, padding="same", activation="relu"),
+            L.DepthwiseConv2D(3, depth_multiplier=2),
             L.SeparableConv2D(5, 3, use_bias=False), L.LeakyReLU(), L.AveragePooling2D(2), L.Conv2D(3, 1),
             L.GlobalAveragePooling2D(), L.Dense(3)]),
     }
@@ -63,8 +66,6 @@ def _predict(model, x):
 def _tree(path):
     with zipfile.ZipFile(path) as archive:
         data = archive.read("model.weights.h5")
-    import io
-
     found = {}
     with h5py.File(io.BytesIO(data), "r") as f:
         f.visititems(lambda name, obj: found.__setitem__(

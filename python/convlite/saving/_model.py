@@ -153,7 +153,7 @@ def compile_config(model):
 # ----------------------------------------------------------------------------------------------- building
 
 
-def _lookup(module, class_name: str, kind: str, base=None):
+def _lookup(module, class_name: str, base=None):
     """A public class of a convlite module by its Keras name, or None; never anything private or foreign."""
     if class_name.startswith("_") or "__" in class_name:
         return None
@@ -172,10 +172,10 @@ def build_layers(spec: _config.ModelSpec) -> list:
     base = getattr(layers_module, "Layer", None)
     built = []
     for class_name_, config in spec.layers:
-        cls = _lookup(layers_module, class_name_, "layer", base)
+        cls = _lookup(layers_module, class_name_, base)
         if cls is None:
             supported = sorted(name for name in dir(layers_module)
-                               if name != "InputLayer" and _lookup(layers_module, name, "layer", base))
+                               if name != "InputLayer" and _lookup(layers_module, name, base))
             raise ValueError(
                 f"The model uses the layer '{config.get('name', '?')}' of class {class_name_}, which convlite does "
                 f"not support, so it cannot be loaded. Supported layers: {', '.join(supported)}. "
@@ -215,7 +215,7 @@ def compile_from_config(model, config: dict) -> None:
         if isinstance(value, dict) and value.get("class_name") == "function":
             return value["config"]  # a built-in function referenced by name, e.g. "sparse_categorical_crossentropy"
         if isinstance(value, dict) and "class_name" in value:
-            cls = _lookup(module, value["class_name"], kind)
+            cls = _lookup(module, value["class_name"])
             if cls is None:
                 raise ValueError(f"the {kind} {value['class_name']} is not supported by convlite")
             return cls.from_config(dict(value.get("config") or {}))
