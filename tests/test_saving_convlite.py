@@ -107,6 +107,31 @@ def test_convlite_file_loads_in_keras(tmp_path, rng, kind):
     np.testing.assert_allclose(_predict_keras(twin, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
 
 
+def _config_json(path):
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("config.json"))
+
+
+def _without_names(node):
+    """Drop what differs between two sessions: auto-numbered names and object ids."""
+    if isinstance(node, dict):
+        return {k: _without_names(v) for k, v in node.items() if k not in ("name", "shared_object_id")}
+    if isinstance(node, list):
+        return [_without_names(v) for v in node]
+    return node
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("kind", sorted(ARCHITECTURES))
+def test_config_json_is_what_keras_writes(tmp_path, rng, kind):
+    keras = _keras()
+    for ns, name in ((convlite, "ours.keras"), (keras, "theirs.keras")):
+        model = _build(ns, kind, rng)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.save(tmp_path / name)
+    assert _without_names(_config_json(tmp_path / "ours.keras")) == _without_names(_config_json(tmp_path / "theirs.keras"))
+
+
 @pytest.mark.tensorflow
 @pytest.mark.parametrize("kind", sorted(ARCHITECTURES))
 def test_keras_file_loads_in_convlite(tmp_path, rng, kind):

@@ -70,7 +70,7 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
     layers = _model.model_layers(model)
     shapes = _model.layer_input_shapes(model, layers)
     entries = [
-        _config.layer_entry(_model.class_name(layer), layer.get_config(), shape)
+        _config.layer_entry(_model.class_name(layer), _model.layer_config(layer), shape)
         for layer, shape in zip(layers, shapes)
     ]
     config = _config.model_config(str(model.name), _model.input_shape(model), entries, _model.compile_config(model))

@@ -52,6 +52,7 @@ KERAS_NEUTRAL_KEYS = {
                            "gamma_constraint": None, "synchronized": False, "renorm": False,
                            "renorm_clipping": None, "renorm_momentum": 0.99},
     "ZeroPadding1D": {"data_format": "channels_last"},
+    "SpatialDropout2D": {"data_format": "channels_last"},
 }
 # Keys that mean nothing once another key switches their feature off.
 _MOOT_WHEN = {"renorm_momentum": ("renorm", False), "renorm_clipping": ("renorm", False)}
@@ -59,6 +60,8 @@ _MOOT_WHEN = {"renorm_momentum": ("renorm", False), "renorm_clipping": ("renorm"
 
 # Keys Keras 3.15's constructors of these classes reject although other layers take them.
 _KERAS_REJECTS = {"SpatialDropout1D": ("trainable",), "SpatialDropout2D": ("trainable",)}
+# Classes whose Keras get_config writes the dtype policy by name rather than as a DTypePolicy object.
+_DTYPE_BY_NAME = frozenset({"SpatialDropout1D", "SpatialDropout2D"})
 
 
 def with_keras_keys(class_name: str, config: dict) -> dict:
@@ -220,7 +223,9 @@ def parse_model_config(root: Any) -> ModelSpec:
 def layer_entry(class_name: str, config: dict, input_shape: Optional[tuple]) -> dict:
     """One layer as Keras serializes it inside a Sequential config."""
     config = with_keras_keys(class_name, config)
-    if config.get("dtype") in (None, "float32"):
+    if class_name in _DTYPE_BY_NAME:
+        config["dtype"] = "float32" if config.get("dtype") is None else config["dtype"]
+    elif config.get("dtype") in (None, "float32"):
         config["dtype"] = dict(_FLOAT32_POLICY)
     entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
     if input_shape is not None and class_name not in NO_BUILD_CONFIG:

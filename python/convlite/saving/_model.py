@@ -52,6 +52,22 @@ def layer_input_shapes(model, layers) -> list:
     return shapes
 
 
+def layer_config(layer) -> dict:
+    """layer.get_config() with initializers written as Keras writes them (class + config, not a bare name)."""
+    config = dict(layer.get_config())
+    if not type(layer).__module__.startswith("convlite."):
+        return config
+    from .. import initializers
+
+    for key, value in config.items():
+        if key.endswith("_initializer") and value is not None and not isinstance(value, dict):
+            try:
+                config[key] = initializers.serialize(initializers.get(value))
+            except (TypeError, ValueError):
+                pass  # Keras reads the bare name too
+    return config
+
+
 def layer_entries(model, with_weights: bool) -> list:
     """The model's layers as the h5 code sees them: (class, name, weights or expected shapes)."""
     entries = []
