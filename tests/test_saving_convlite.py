@@ -19,7 +19,8 @@ h5py = pytest.importorskip("h5py")
 ARCHITECTURES = {
     "conv1d": ((16, 3), lambda ns, L: [
         L.Conv1D(4, 3, padding="same", activation="relu"), L.BatchNormalization(), L.MaxPooling1D(2),
-        L.Conv1D(5, 3, strides=2), L.DepthwiseConv1D(3, depth_multiplier=2, padding="same"),
+        L.Conv1D(5, 3, strides=2), L.Conv1D(5, 2, padding="causal", dilation_rate=2),
+        L.DepthwiseConv1D(3, depth_multiplier=2, padding="same"),
         L.SeparableConv1D(4, 3, activation="relu"), L.AveragePooling1D(2, padding="same"), L.Flatten(),
         L.Dropout(0.3), L.Dense(3, activation="softmax")]),
     "conv2d": ((10, 10, 3), lambda ns, L: [
