@@ -295,20 +295,25 @@ class Sequential:
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-        from ._training import run_fit
+        from ._training import reject_steps, run_fit
 
+        reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         return run_fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                        shuffle, class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, **kwargs):
-        from ._training import run_evaluate
+        from ._training import reject_steps, run_evaluate
 
+        reject_steps(steps=steps)
+        if kwargs:
+            raise TypeError(f"Invalid keyword arguments: {sorted(kwargs)}")
         return run_evaluate(self, x, y, batch_size, verbose, sample_weight, callbacks, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        from ._training import run_predict
+        from ._training import reject_steps, run_predict
 
+        reject_steps(steps=steps)
         return run_predict(self, x, batch_size, verbose, callbacks)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
