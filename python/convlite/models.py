@@ -380,5 +380,33 @@ class Sequential:
             model.build()
         return model
 
+    # ---------------------------------------------------------------- files (Keras 3 formats; see convlite.saving)
+    def save(self, filepath, overwrite=True):
+        """Save as a Keras 3 ``.keras`` file (config, weights, optimizer state) that ``keras.saving.load_model``
+        loads. Needs h5py: ``pip install "convlite[h5]"``."""
+        from . import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights in Keras 3's ``.weights.h5`` layout (``keras.Model.load_weights`` reads it)."""
+        from . import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Load weights from a ``.weights.h5`` or ``.keras`` file (convlite's or Keras 3's); on error the model is
+        left unchanged."""
+        from . import saving
+
+        saving.load_weights(self, filepath)
+
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002 - Keras's name
+    """Load a Sequential model from a ``.keras`` file written by convlite or Keras 3 (``convlite.saving``)."""
+    from . import saving
+
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
