@@ -19,11 +19,9 @@ using IndexArray = py::array_t<std::int64_t, py::array::c_style>;
 
 struct PyModel {
   Model model;
+  std::mutex busy;  // the model's buffers are shared: one step or predict at a time (taken without the GIL)
   std::vector<py::object> keep_alive;  // parameter and optimizer-slot arrays the C++ side points into
   std::int64_t label_size = 1;
-  // The model's activation/gradient buffers are reused across calls, so two threads must not run it at once:
-  // concurrent predict() calls from Python threads returned each other's activations before this lock.
-  std::mutex busy;
 
   float* param(py::handle obj, const char* name) {
     if (obj.is_none()) return nullptr;
@@ -32,17 +30,6 @@ struct PyModel {
     return a.mutable_data();
   }
 };
-
-// Serialises use of one model across Python threads. Waits with the GIL released (the holder may be computing
-// without the GIL and needs it back to finish); the lock is taken before the call releases the GIL for its work.
-std::unique_lock<std::mutex> lock_model(PyModel& s) {
-  std::unique_lock<std::mutex> lock(s.busy, std::try_to_lock);
-  if (!lock.owns_lock()) {
-    py::gil_scoped_release release;
-    lock.lock();
-  }
-  return lock;
-}
 
 std::int64_t get(const py::dict& d, const char* key, std::int64_t fallback) {
   return d.contains(key) ? d[key].cast<std::int64_t>() : fallback;
@@ -204,7 +191,6 @@ void bind_model(py::module_& m) {
              p.from_logits = from_logits;
              p.label_smoothing = label_smoothing;
              p.huber_delta = huber_delta;
-             const auto lock = lock_model(s);
              s.model.set_loss(p, label_size);
              s.label_size = label_size;
            })
@@ -212,16 +198,10 @@ void bind_model(py::module_& m) {
            [](PyModel& s, int kind, float threshold) {
              s.model.set_accuracy(static_cast<AccuracyKind>(kind < 0 || kind > 3 ? 0 : kind), threshold);
            })
-      .def("set_trainable",
-           [](PyModel& s, std::vector<bool> flags) {
-             const auto lock = lock_model(s);
-             s.model.set_trainable(flags);
-           })
-      .def("set_seed",
-           [](PyModel& s, std::uint64_t seed) {
-             const auto lock = lock_model(s);
-             s.model.set_seed(seed);
-           })
+      .def("set_trainable", [](PyModel& s, std::vector<bool> flags) { s.model.set_trainable(flags); })
+      .def("set_forward_flops_per_sample",
+           [](PyModel& s, double flops) { s.model.set_forward_flops_per_sample(flops); })
+      .def("set_seed", [](PyModel& s, std::uint64_t seed) { s.model.set_seed(seed); })
       .def("set_optimizer",
            [](PyModel& s, py::dict c, std::vector<std::vector<py::object>> slots) {
              OptimizerConfig o;
@@ -249,7 +229,6 @@ void bind_model(py::module_& m) {
                ptrs.emplace_back();
                for (auto& a : per_param) ptrs.back().push_back(s.param(a, "slot"));
              }
-             const auto lock = lock_model(s);
              s.model.set_optimizer(o, std::move(ptrs));
            })
       .def("train_step",
@@ -258,9 +237,9 @@ void bind_model(py::module_& m) {
              BatchArrays b = check_batch(s, x, y, sw, index, start, stop);
              float* pred = check_predictions(s, predictions, stop - start);
              StepResult r;
-             const auto lock = lock_model(s);
              {
                py::gil_scoped_release release;
+               std::lock_guard<std::mutex> lock(s.busy);
                r = s.model.train_step(b.x.data(), b.y.data(), b.sw ? b.sw->data() : nullptr, b.index.data() + start,
                                       stop - start, lr, step, dropout_step, pred);
              }
@@ -272,9 +251,9 @@ void bind_model(py::module_& m) {
              BatchArrays b = check_batch(s, x, y, sw, index, start, stop);
              float* pred = check_predictions(s, predictions, stop - start);
              StepResult r;
-             const auto lock = lock_model(s);
              {
                py::gil_scoped_release release;
+               std::lock_guard<std::mutex> lock(s.busy);
                r = s.model.test_step(b.x.data(), b.y.data(), b.sw ? b.sw->data() : nullptr, b.index.data() + start,
                                      stop - start, pred);
              }
@@ -292,9 +271,9 @@ void bind_model(py::module_& m) {
         FloatArray out = new_float_array({n, s.model.output_size()});
         const float* xp = x.data();
         float* op = out.mutable_data();
-        const auto lock = lock_model(s);
         {
           py::gil_scoped_release release;
+          std::lock_guard<std::mutex> lock(s.busy);
           if (n > 0) s.model.predict(xp, n, batch_size, op);
         }
         return out;
