@@ -99,6 +99,12 @@ class Layer:
         from .. import initializers
 
         init = initializers.get(initializer)
+        size = 1
+        for d in shape:
+            size *= int(d)
+        if size > 2**40:  # checked before the initializer allocates (numpy's overflow message names nothing)
+            raise ValueError(f"Layer '{self.name}' would create a weight with {size} values (at most 2**40 are "
+                             f"supported). Received: {name}.shape={tuple(shape)}")
         value = np.ascontiguousarray(init(tuple(shape), dtype="float32"), dtype=np.float32)
         var = Variable(value, name, trainable, f"{self.name}/{name}")
         var._always_frozen = not trainable  # e.g. BatchNormalization's moving statistics
