@@ -75,7 +75,7 @@ def _affordable(sizes, pads, outs, batch, channels):
     return padded <= 60_000 and int(np.prod([max(o, 0) for o in outs])) * max(batch, 1) * 8 <= 60_000
 
 
-@S.fuzz(1600)
+@S.fuzz(1200)
 @given(st.data())
 def test_conv2d(data):
     draw = data.draw
@@ -103,7 +103,7 @@ def test_conv2d(data):
             ok, ref, (n, *outs, f))
 
 
-@S.fuzz(900)
+@S.fuzz(700)
 @given(st.data())
 def test_conv1d(data):
     draw = data.draw
@@ -128,7 +128,7 @@ def test_conv1d(data):
             out >= 1, ref, (n, out, f))
 
 
-@S.fuzz(900)
+@S.fuzz(700)
 @given(st.data())
 def test_depthwise_conv2d(data):
     draw = data.draw
@@ -205,7 +205,7 @@ _OPS = {
 }
 
 
-@S.fuzz(1500)
+@S.fuzz(1100)
 @given(st.data())
 def test_hostile_arguments_are_rejected_cleanly(data):
     """Any mix of valid and hostile arguments: a float32 result or ValueError/TypeError with "Received"."""

@@ -59,7 +59,7 @@ def _valid(sizes, ks, ss, pads):
     return all(n >= 1 and a < k and b < k and n + a + b >= k for n, k, (a, b) in zip(sizes, ks, pads))
 
 
-@S.fuzz(1400)
+@S.fuzz(1100)
 @given(st.data())
 def test_pool2d(data):
     S.record("nn.pool2d")
@@ -77,7 +77,7 @@ def test_pool2d(data):
            _valid((h, w), ks, ss, pads))
 
 
-@S.fuzz(700)
+@S.fuzz(500)
 @given(st.data())
 def test_pool1d(data):
     S.record("nn.pool1d")
