@@ -36,7 +36,7 @@ ADAM_N = 1024 * 1024
 # Training data per "epoch": ECG200 is 100 series of length 100 (its training split); the image models use a slice
 # of MNIST-sized data so a full run stays within minutes on two cores (per-epoch ratios do not depend on the count).
 TRAIN_SAMPLES = {"ecg": 100, "mnist_convnet": 4096, "lenet5": 4096}
-TRAIN_SAMPLES_QUICK = {"ecg": 100, "mnist_convnet": 512, "lenet5": 1024}
+TRAIN_SAMPLES_QUICK = {"ecg": 100, "mnist_convnet": 256, "lenet5": 512}
 TRAIN_BATCH = {"ecg": 32, "mnist_convnet": 64, "lenet5": 64}
 BATCH_PREDICT_SAMPLES = 2048
 BATCH_PREDICT_SAMPLES_QUICK = 512

@@ -66,7 +66,7 @@ def time_calls(fn, settings: Settings, min_warmup_calls: int = 2, **extra) -> di
         for _ in range(k):
             fn()
         samples.append((time.perf_counter() - t0) / k)
-    return summarize(samples, calls_per_sample=k, **extra)
+    return summarize(samples, calls_per_sample=k, wall_seconds=time.perf_counter() - start, **extra)
 
 
 class EpochClock:
