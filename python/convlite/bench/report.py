@@ -78,9 +78,14 @@ def machine_lines(results: dict) -> list[str]:
     m = results["machine"]
     fw = results.get("frameworks", {})
     peak = m.get("fma_peak_gflops")
-    peak_text = (f"{peak:.0f} GFLOP/s with {results['settings']['threads']} thread(s)"
-                 + (f", {m['fma_peak_gflops_1thread']:.0f} on one" if m.get("fma_peak_gflops_1thread") else "")
-                 if peak else m.get("fma_peak_note", "n/a"))
+    peak_text = m.get("fma_peak_note", "n/a")
+    if peak:
+        peak_text = f"{peak:.0f} GFLOP/s with {results['settings']['threads']} thread(s)"
+        if m.get("fma_peak_gflops_1thread"):
+            peak_text += f" ({m['fma_peak_gflops_1thread']:.0f} on one)"
+        start, end = m.get("fma_peak_gflops_start"), m.get("fma_peak_gflops_end")
+        if start and end:
+            peak_text += f"; {start:.0f} at the start of the run, {end:.0f} at the end (% of peak uses the higher)"
     copy = m.get("copy_bandwidth_gbs")
     lines = [
         f"date: {m.get('date')}",
