@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import json
 import os
+import site
 import subprocess
 import sys
 import tempfile
@@ -80,8 +81,10 @@ def child_env(extra: dict, threads: int) -> dict:
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(threads)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")  # keep TF's "oneDNN custom operations are on" line visible
+    # The workers import this same convlite: from site-packages when installed, else from the source tree.
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = os.pathsep.join([package_parent] + [p for p in [env.get("PYTHONPATH")] if p])
+    if package_parent not in {os.path.abspath(p) for p in site.getsitepackages()}:
+        env["PYTHONPATH"] = os.pathsep.join([package_parent] + [p for p in [env.get("PYTHONPATH")] if p])
     for key, value in extra.items():
         if value is None:
             env.pop(key, None)
@@ -145,6 +148,11 @@ def measure(args) -> dict:
     if facts["fma_peak_gflops_end"] and (facts.get("fma_peak_gflops") or 0) < facts["fma_peak_gflops_end"]:
         facts["fma_peak_gflops"] = facts["fma_peak_gflops_end"]  # % of peak uses the higher of the two
     facts["load_after"] = machine.load_average()
+    cores = facts["cores"].get("usable") or 1
+    if max((facts["load_before"] or [0])[0], (facts["load_after"] or [0])[0]) > cores:
+        notes.append(f"The machine was busier than its {cores} core(s) during this run: absolute times are inflated "
+                     "and a multi-threaded OpenMP team stalls whenever one of its threads is descheduled; "
+                     "compare ratios from this run only, or rerun on a quiet machine (--threads 1 is steadier).")
     facts["load"] = machine.describe_load(facts["load_before"], facts["load_after"], facts["cores"].get("usable"))
     results["seconds"] = time.perf_counter() - start
     results["ratios"] = report.ratios(results)
