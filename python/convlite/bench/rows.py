@@ -35,7 +35,7 @@ ADAM_N = 1024 * 1024
 
 # Training data per "epoch": ECG200 is 100 series of length 100 (its training split); the image models use a slice
 # of MNIST-sized data so a full run stays within minutes on two cores (per-epoch ratios do not depend on the count).
-TRAIN_SAMPLES = {"ecg": 100, "mnist_convnet": 4096, "lenet5": 4096}
+TRAIN_SAMPLES = {"ecg": 100, "mnist_convnet": 2048, "lenet5": 2048}
 TRAIN_SAMPLES_QUICK = {"ecg": 100, "mnist_convnet": 256, "lenet5": 512}
 TRAIN_BATCH = {"ecg": 32, "mnist_convnet": 64, "lenet5": 64}
 BATCH_PREDICT_SAMPLES = 2048
@@ -59,14 +59,19 @@ def _rows() -> list[Row]:
     r = []
     add = r.append
     # Training, one epoch of fit (median over epochs after warm-up epochs).
-    add(Row("train/ecg", "training", "ECG seed model fit, 1 epoch (100x100x1, batch 32, Adam)", unit="epoch"))
-    add(Row("train/mnist_convnet", "training", "Keras MNIST convnet fit, 1 epoch (28x28x1, batch 64, Adam)",
+    def fit_label(name, what, shape):
+        n, quick, batch = TRAIN_SAMPLES[name], TRAIN_SAMPLES_QUICK[name], TRAIN_BATCH[name]
+        return f"{what} fit, 1 epoch of {n} x {shape}" + (f" (quick: {quick})" if quick != n else "") + \
+            f", batch {batch}, Adam"
+
+    add(Row("train/ecg", "training", fit_label("ecg", "ECG seed model", "(100, 1)"), unit="epoch"))
+    add(Row("train/mnist_convnet", "training", fit_label("mnist_convnet", "Keras MNIST convnet", "(28, 28, 1)"),
             unit="epoch"))
-    add(Row("train/lenet5", "training", "LeNet-5 fit, 1 epoch (28x28x1, batch 64, Adam)", unit="epoch"))
+    add(Row("train/lenet5", "training", fit_label("lenet5", "LeNet-5", "(28, 28, 1)"), unit="epoch"))
     # Kernels.
     add(Row("kernel/conv3x3_fwd", "kernels", "conv 3x3 64->64 56x56 b8 same: forward", flops=CONV_FLOPS))
     add(Row("kernel/conv3x3_dgrad", "kernels", "conv 3x3 64->64: input gradient", flops=CONV_FLOPS,
-            notes="convlite: (dx+dw+db) minus (dw+db); TF Conv2DBackpropInput; torch convolution_backward"))
+            notes="convlite: conv2d_backward(need_dw=False), or (dx+dw) - dw on older builds"))
     add(Row("kernel/conv3x3_wgrad", "kernels", "conv 3x3 64->64: weight (+bias) gradient", flops=CONV_FLOPS))
     add(Row("kernel/conv3x3_bwd", "kernels", "conv 3x3 64->64: input + weight gradient", flops=2 * CONV_FLOPS))
     add(Row("kernel/conv3x3_train", "kernels", "conv 3x3 64->64: forward + input grad + weight grad",

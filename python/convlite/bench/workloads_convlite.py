@@ -69,10 +69,16 @@ def _kernel_groups(core, settings: Settings):
             cells["kernel/conv3x3_fwd"] = time_calls(fwd, settings)
         if wanted & {"kernel/conv3x3_wgrad", "kernel/conv3x3_dgrad"}:
             cells["kernel/conv3x3_wgrad"] = time_calls(wgrad, settings)
-        if wanted & {"kernel/conv3x3_bwd", "kernel/conv3x3_dgrad"}:
+        if wanted & {"kernel/conv3x3_bwd", "kernel/conv3x3_dgrad"}:  # the dgrad fallback needs both
             cells["kernel/conv3x3_bwd"] = time_calls(both, settings)
         if "kernel/conv3x3_dgrad" in wanted:
-            cells["kernel/conv3x3_dgrad"] = _difference(cells["kernel/conv3x3_bwd"], cells["kernel/conv3x3_wgrad"])
+            try:  # need_dw=False computes dx alone (bindings since the conv engine's second round)
+                core.conv2d_backward(x, w, None, dy, padding=SAME_3X3, has_bias=False, need_dw=False)
+                cells["kernel/conv3x3_dgrad"] = time_calls(lambda: core.conv2d_backward(
+                    x, w, None, dy, padding=SAME_3X3, has_bias=False, need_dw=False), settings)
+            except TypeError:
+                cells["kernel/conv3x3_dgrad"] = _difference(cells["kernel/conv3x3_bwd"],
+                                                            cells["kernel/conv3x3_wgrad"])
         if "kernel/conv3x3_train" in wanted:
             cells["kernel/conv3x3_train"] = time_calls(lambda: (fwd(), both()), settings)
         return cells
@@ -182,7 +188,11 @@ def _kernel_groups(core, settings: Settings):
 def _copy_bandwidth(core, nbytes: int, quick: bool):
     """GB/s of a plain copy of `nbytes` (read + write counted), from _core when it has the probe, else numpy."""
     if hasattr(core, "measure_copy_bandwidth"):
-        return float(core.measure_copy_bandwidth(int(nbytes), 5 if quick else 20)), "_core.measure_copy_bandwidth"
+        # Median of several probes of many copies each: one probe on a shared machine can land on a quiet or a
+        # busy moment, and the kernel it is compared with was timed over several samples too.
+        repeats = max(5, min(200, int(0.02 / max(nbytes * 2 / 20e9, 1e-7))))
+        probes = sorted(float(core.measure_copy_bandwidth(int(nbytes), repeats)) for _ in range(3 if quick else 5))
+        return probes[len(probes) // 2], "_core.measure_copy_bandwidth"
     src = np.ones(int(nbytes) // 4, np.float32)
     dst = np.empty_like(src)
     cell = time_calls(lambda: np.copyto(dst, src), Settings(repeats=5, quick=quick))
