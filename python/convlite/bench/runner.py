@@ -141,12 +141,13 @@ def measure(args) -> dict:
         notes.append("--quick skips peak RSS (one more fresh process per framework); run without --quick for it.")
     for column in columns:
         _run_column(column, in_process, results, args)
-    _progress("machine probes again (the load on a shared machine drifts during a run)")
-    again = run_worker("convlite", child_env({}, args.threads), args, mode="machine").get("machine", {})
-    facts["fma_peak_gflops_start"] = facts.get("fma_peak_gflops")
-    facts["fma_peak_gflops_end"] = again.get("fma_peak_gflops")
-    if facts["fma_peak_gflops_end"] and (facts.get("fma_peak_gflops") or 0) < facts["fma_peak_gflops_end"]:
-        facts["fma_peak_gflops"] = facts["fma_peak_gflops_end"]  # % of peak uses the higher of the two
+    if not args.quick:
+        _progress("machine probes again (the load on a shared machine drifts during a run)")
+        again = run_worker("convlite", child_env({}, args.threads), args, mode="machine").get("machine", {})
+        facts["fma_peak_gflops_start"] = facts.get("fma_peak_gflops")
+        facts["fma_peak_gflops_end"] = again.get("fma_peak_gflops")
+        if facts["fma_peak_gflops_end"] and (facts.get("fma_peak_gflops") or 0) < facts["fma_peak_gflops_end"]:
+            facts["fma_peak_gflops"] = facts["fma_peak_gflops_end"]  # % of peak uses the higher of the two
     facts["load_after"] = machine.load_average()
     cores = facts["cores"].get("usable") or 1
     if max((facts["load_before"] or [0])[0], (facts["load_after"] or [0])[0]) > cores:
