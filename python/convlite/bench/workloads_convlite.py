@@ -213,16 +213,18 @@ def run(wanted: set, settings: Settings) -> dict:
         if not todo:
             continue
         try:
-            cells.update({k: v for k, v in measure(todo).items() if k in wanted})
+            measured = {k: v for k, v in measure(todo).items() if k in wanted}
         except Pending as missing:
-            cells.update({r: {"pending": str(missing)} for r in todo})
+            measured = {r: {"pending": str(missing)} for r in todo}
         except (TypeError, ValueError, RuntimeError) as error:  # a binding whose signature changed: say so
-            cells.update({r: _failure(error) for r in todo})
-    # Copy bandwidth on the same sizes as the memory-bound rows (issue 4 asks for both, printed side by side).
-    for row_id, cell in cells.items():
-        row = rows.ROWS_BY_ID[row_id]
-        if row.bytes and "median" in cell:
-            cell["copy_gbs"], cell["copy_probe"] = _copy_bandwidth(_core, row.bytes / 2, settings.quick)
+            measured = {r: _failure(error) for r in todo}
+        # Copy bandwidth on the same size as each memory-bound row, right after it (issue 4 asks for both side by
+        # side; on a shared machine the load drifts, so the two are measured as close together as possible).
+        for row_id, cell in measured.items():
+            row = rows.ROWS_BY_ID[row_id]
+            if row.bytes and "median" in cell:
+                cell["copy_gbs"], cell["copy_probe"] = _copy_bandwidth(_core, row.bytes / 2, settings.quick)
+        cells.update(measured)
     api_ready = all(hasattr(convlite, n) for n in ("Sequential", "Input", "layers"))
     callbacks = getattr(getattr(convlite, "callbacks", None), "Callback", None)
     for name in ("ecg", "mnist_convnet", "lenet5"):
