@@ -49,6 +49,7 @@ class Row:
     label: str
     flops: float | None = None  # per call, for GFLOP/s and % of the FMA peak
     bytes: float | None = None  # moved per call, for GB/s and % of the copy bandwidth
+    copy_bytes: float | None = None  # size of the comparison memcpy (default bytes / 2: same working set)
     unit: str = "time"  # time | epoch | bytes | seconds
     fresh_process: bool = False  # needs its own process (import time, peak RSS)
     notes: str = ""
@@ -100,6 +101,7 @@ def _rows() -> list[Row]:
     add(Row("kernel/softmax", "kernels", "softmax 8192x256 (8 MB), last axis",
             bytes=8.0 * SOFTMAX_SHAPE[0] * SOFTMAX_SHAPE[1]))
     add(Row("kernel/adam_1m", "kernels", "Adam step over 1M parameters", bytes=7 * 4.0 * ADAM_N,
+            copy_bytes=2 * 4.0 * ADAM_N,  # 4 arrays of 4 MB in cache: the working set of an 8 MB copy
             notes="TF ResourceApplyAdam; torch Adam(foreach); numpy vectorised Keras formulas"))
     # Inference.
     add(Row("infer/ecg_1_call", "inference", "ECG model, 1 sample: model(x)"))

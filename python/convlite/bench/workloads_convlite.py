@@ -223,7 +223,8 @@ def run(wanted: set, settings: Settings) -> dict:
         for row_id, cell in measured.items():
             row = rows.ROWS_BY_ID[row_id]
             if row.bytes and "median" in cell:
-                cell["copy_gbs"], cell["copy_probe"] = _copy_bandwidth(_core, row.bytes / 2, settings.quick)
+                cell["copy_gbs"], cell["copy_probe"] = _copy_bandwidth(_core, row.copy_bytes or row.bytes / 2,
+                                                                       settings.quick)
         cells.update(measured)
     api_ready = all(hasattr(convlite, n) for n in ("Sequential", "Input", "layers"))
     callbacks = getattr(getattr(convlite, "callbacks", None), "Callback", None)
