@@ -61,9 +61,16 @@ void set_num_threads(int n) {
 
 bool in_forked_child() { return g_forked_child.load(std::memory_order_relaxed); }
 
+namespace {
+thread_local bool t_serial_scope = false;
+}  // namespace
+
+SerialScope::SerialScope() : saved_(t_serial_scope) { t_serial_scope = true; }
+SerialScope::~SerialScope() { t_serial_scope = saved_; }
+
 int threads_for_work(std::int64_t items, double cost_per_item) {
 #if defined(CONVLITE_HAVE_OPENMP)
-  if (in_forked_child() || omp_in_parallel()) return 1;
+  if (t_serial_scope || in_forked_child() || omp_in_parallel()) return 1;
   const int wanted = thread_count().load(std::memory_order_relaxed);
   if (wanted <= 1) return 1;
   const double work = static_cast<double>(items) * std::max(cost_per_item, 1.0);

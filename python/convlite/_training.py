@@ -39,7 +39,7 @@ class _Trackers:
             m.update_state(y_batch, pred, sample_weight=sw_batch)
 
     def logs(self):
-        """Metrics first (compile order), then loss: Keras's log order."""
+        """Keras's logs: metric names and 'loss', sorted by name (history keys read accuracy, loss, mae)."""
         logs = {}
         for m in self.model._metrics:
             if m is self.cpp_metric:
@@ -47,7 +47,7 @@ class _Trackers:
             else:
                 logs[m.name] = float(np.asarray(m.result()))
         logs["loss"] = self.loss_sum / self.count if self.count else 0.0
-        return logs
+        return dict(sorted(logs.items()))
 
 
 def _overrides(callbacks, hook):
@@ -92,6 +92,14 @@ class _Data:
         pred = pred_buffer[: stop - start].reshape((stop - start,) + tuple(model._output_shape[1:]))
         y = self.y[rows]
         return y, pred, None if self.sw is None else self.sw[rows]
+
+
+def reject_steps(**kwargs):
+    """convlite takes numpy arrays, so the number of steps always follows from the data and batch size."""
+    for name, value in kwargs.items():
+        if value is not None:
+            raise ValueError(f"convlite trains on numpy arrays: `{name}` is not supported (the steps follow from "
+                             f"the number of samples and `batch_size`). Received: {name}={value!r}")
 
 
 def _predictions_buffer(model, data, batch_size):

@@ -6,10 +6,11 @@
 //   panels. Work is split over blocks of MC rows (the A block stays in L2 while every B panel streams past it)
 //   and, when rows are few, over groups of B panels. Each output element is computed by the same instructions
 //   whatever the partition, so results never depend on the thread count.
-// reduction_gemm: C (kdim x n) = sum over m of A(m, k) * B(m, j), the weight-gradient shape (m = pixels, long).
+// reduction_gemm: C (kdim x n) = sum over m of Xcol(m, k) * dz(m, j), the weight-gradient shape (m = pixels,
+//   long), computed as C^T so that Xcol rows (NHWC pixel slices) feed the microkernel's vector operand in place.
 //   The m range is cut into fixed chunks; fixed super-chunks of chunks reduce in order into partial buffers that
 //   are summed in order, so the result is bit-identical for any thread count. The bias gradient is the column
-//   sum of B, taken in the same pass while B is packed.
+//   sum of dz, taken in the same pass while dz (masked on the fly) is packed.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -24,6 +25,12 @@
 namespace convlite::gemm {
 
 const GemmKernels& kernels();
+
+// parallel_for's threshold counts about one unit per FLOP or byte; a packed-GEMM FLOP costs a small fraction of
+// a byte moved, so GEMM work is weighed at 1/32 per FLOP: a team forms only for about 3 MFLOP per thread
+// (~30 us). Below that, fork/join and (on a busy machine) a descheduled worker cost more than they save: the
+// ECG model's layers (~2 MFLOP) measured 0.2 ms on one thread and 24 ms on two under a load of 10 on 2 cores.
+constexpr double kFlopCost = 1.0 / 32.0;
 
 // A zero-initialised float buffer aligned to 64 bytes.
 class Buffer {
@@ -91,10 +98,11 @@ struct IndirectProblem {
 // Row callback: rows(m0, mv, a, tap_of, c, scratch) fills a[t*mr + r] and tap_of[t] for the taps it keeps
 // (taps whose rows are all zero may be dropped) and c[r] for r < mv; returns how many taps it kept.
 // a[t*mr + r] for r >= mv must be readable (zeros).
-// K blocks (KC): a single long segment is cut into pieces of kKc floats; several taps are grouped so that a
-// block holds about kKc * 2 floats. The B micro-panel of a block then stays in L1 while the tiles of an MC block
-// stream past it; blocks after the first accumulate into C (beta = 1), the epilogue runs on the last one.
-constexpr std::int64_t kKc = 256;
+// K blocks (KC): K is cut into blocks of about kKc floats (taps grouped whole). Measured here (Zen3), fewer passes
+// over C beat an L1-resident B micro-panel: with 12 FMAs per 2 B loads, B streams from L2 fast enough, while
+// every extra K block re-reads the C tile from L2/L3. Blocks after the first accumulate into C (beta = 1); the
+// epilogue runs on the last one.
+constexpr std::int64_t kKc = 1024;
 
 template <class Rows>
 void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
@@ -112,7 +120,7 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
     for (std::int64_t c0 = 0; c0 < std::max<std::int64_t>(p.kc, 1); c0 += kKc)
       kblocks.push_back({0, 1, c0, std::min(p.kc, c0 + kKc)});
   } else {
-    const std::int64_t per = std::max<std::int64_t>(1, (2 * kKc) / std::max<std::int64_t>(p.kc, 1));
+    const std::int64_t per = std::max<std::int64_t>(1, kKc / std::max<std::int64_t>(p.kc, 1));
     for (std::int64_t t0 = 0; t0 < p.taps; t0 += per) kblocks.push_back({t0, std::min(p.taps, t0 + per), 0, p.kc});
   }
   const std::int64_t k_block = std::min(k_total, std::max<std::int64_t>(kKc, p.kc));
@@ -124,7 +132,7 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
   const std::int64_t threads = get_num_threads();
   const std::int64_t panel_groups =
       (threads <= 1 || blocks >= 2 * threads) ? 1 : std::min<std::int64_t>(panels, (2 * threads + blocks - 1) / blocks);
-  const double cost = 2.0 * static_cast<double>(std::min(m_tiles, tiles_per_block) * mr) * k_total *
+  const double cost = kFlopCost * 2.0 * static_cast<double>(std::min(m_tiles, tiles_per_block) * mr) * k_total *
                       static_cast<double>(panels * nr) / static_cast<double>(panel_groups);
   parallel_for(blocks * panel_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
     std::vector<const float*> a(tiles_per_block * p.taps * mr), a_shift(mr);
