@@ -1,5 +1,6 @@
 #include <cmath>
 #include <optional>
+#include <string>
 
 #include <pybind11/stl.h>
 
@@ -24,6 +25,53 @@ ReluParams relu_params(float negative_slope, std::optional<float> max_value, flo
 }
 
 std::vector<std::int64_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
+
+struct KindName {
+  const char* name;
+  ActivationKind kind;
+};
+constexpr KindName kKinds[] = {
+    {"linear", ActivationKind::linear},       {"relu", ActivationKind::relu},
+    {"leaky_relu", ActivationKind::leaky_relu}, {"elu", ActivationKind::elu},
+    {"selu", ActivationKind::selu},           {"gelu", ActivationKind::gelu},
+    {"gelu_tanh", ActivationKind::gelu_tanh}, {"silu", ActivationKind::silu},
+    {"swish", ActivationKind::silu},          {"sigmoid", ActivationKind::sigmoid},
+    {"hard_sigmoid", ActivationKind::hard_sigmoid}, {"tanh", ActivationKind::tanh},
+    {"softplus", ActivationKind::softplus},   {"softsign", ActivationKind::softsign},
+    {"exponential", ActivationKind::exponential}, {"relu6", ActivationKind::relu6},
+    {"softmax", ActivationKind::softmax},     {"log_softmax", ActivationKind::log_softmax},
+};
+
+// Keras names (plus gelu_tanh) -> kernel parameters. alpha=None means the kind's Keras default.
+ActivationParams activation_params(const std::string& kind, std::optional<float> alpha, float negative_slope,
+                                   std::optional<float> max_value, float threshold, bool approximate) {
+  ActivationParams p;
+  bool found = false;
+  for (const auto& k : kKinds)
+    if (kind == k.name) p.kind = k.kind, found = true;
+  if (!found) {
+    std::string names;
+    for (const auto& k : kKinds) names += std::string(names.empty() ? "" : ", ") + "'" + k.name + "'";
+    throw py::value_error("Unknown activation kind. Expected one of " + names + ". Received: kind='" + kind + "'");
+  }
+  if (approximate && p.kind == ActivationKind::gelu) p.kind = ActivationKind::gelu_tanh;
+  p.relu = relu_params(negative_slope, max_value, threshold);
+  p.alpha = alpha ? *alpha : (p.kind == ActivationKind::elu ? 1.0f : 0.2f);
+  if (std::isnan(p.alpha)) throw py::value_error("Argument `alpha` must not be NaN. Received: alpha=nan");
+  return p;
+}
+
+bool is_softmax(ActivationKind kind) {
+  return kind == ActivationKind::softmax || kind == ActivationKind::log_softmax;
+}
+
+std::int64_t last_dim_of(const py::array& x, ActivationKind kind) {
+  if (!is_softmax(kind)) return 1;
+  if (x.ndim() < 1)
+    throw py::value_error("softmax and log_softmax act on the last axis: `x` needs at least 1 dimension. "
+                          "Received: x.shape=" + shape_text(x));
+  return x.shape(x.ndim() - 1);
+}
 
 }  // namespace
 
@@ -63,6 +111,61 @@ void bind_activation(py::module_& m) {
       },
       py::arg("x"), py::arg("dy"), py::arg("negative_slope") = 0.0f, py::arg("max_value") = py::none(),
       py::arg("threshold") = 0.0f);
+  m.def(
+      "activation",
+      [](py::handle x_obj, const std::string& kind, std::optional<float> alpha, float negative_slope,
+         std::optional<float> max_value, float threshold, bool approximate) {
+        const ActivationParams p = activation_params(kind, alpha, negative_slope, max_value, threshold, approximate);
+        const FloatArray x = require_float_array(x_obj, "x");
+        const std::int64_t last_dim = last_dim_of(x, p.kind);
+        FloatArray y = new_float_array(shape_of(x));
+        const float* xp = x.data();
+        float* yp = y.mutable_data();
+        const std::int64_t n = x.size();
+        {
+          py::gil_scoped_release release;
+          activation_forward(p, xp, yp, n, last_dim);
+        }
+        return y;
+      },
+      py::arg("x"), py::arg("kind"), py::arg("alpha") = py::none(), py::arg("negative_slope") = 0.0f,
+      py::arg("max_value") = py::none(), py::arg("threshold") = 0.0f, py::arg("approximate") = false,
+      "y = f(x) for a Keras activation name ('gelu' with approximate=True is 'gelu_tanh'); softmax and "
+      "log_softmax act on the last axis. alpha: leaky_relu slope (default 0.2) or elu alpha (default 1.0).");
+  m.def(
+      "activation_backward",
+      [](py::handle x_obj, py::handle y_obj, py::handle dy_obj, const std::string& kind, std::optional<float> alpha,
+         float negative_slope, std::optional<float> max_value, float threshold, bool approximate) {
+        const ActivationParams p = activation_params(kind, alpha, negative_slope, max_value, threshold, approximate);
+        const FloatArray dy = require_float_array(dy_obj, "dy");
+        const auto shape = shape_of(dy);
+        const bool needs_x = p.kind == ActivationKind::relu || activation_backward_needs_x(p.kind);
+        const bool needs_y = p.kind != ActivationKind::relu && activation_backward_needs_y(p.kind);
+        // An array given but not needed is still checked, so a wrong call never passes silently.
+        FloatArray x, y;
+        if (!x_obj.is_none()) x = require_float_array(x_obj, "x"), require_shape(x, "x", shape);
+        if (!y_obj.is_none()) y = require_float_array(y_obj, "y"), require_shape(y, "y", shape);
+        if (needs_x && x_obj.is_none())
+          throw py::value_error("The backward of '" + kind + "' needs the forward input. Received: x=None");
+        if (needs_y && y_obj.is_none())
+          throw py::value_error("The backward of '" + kind + "' needs the forward output. Received: y=None");
+        const std::int64_t last_dim = last_dim_of(dy, p.kind);
+        FloatArray dx = new_float_array(shape);
+        const float* xp = needs_x ? x.data() : nullptr;
+        const float* yp = needs_y ? y.data() : nullptr;
+        const float* dyp = dy.data();
+        float* dxp = dx.mutable_data();
+        const std::int64_t n = dy.size();
+        {
+          py::gil_scoped_release release;
+          activation_backward(p, xp, yp, dyp, dxp, n, last_dim);
+        }
+        return dx;
+      },
+      py::arg("x"), py::arg("y"), py::arg("dy"), py::arg("kind"), py::arg("alpha") = py::none(),
+      py::arg("negative_slope") = 0.0f, py::arg("max_value") = py::none(), py::arg("threshold") = 0.0f,
+      py::arg("approximate") = false,
+      "dx = dy * f'(x). x (forward input) or y (forward output) may be None when the kind does not read it.");
 }
 
 }  // namespace convlite::bindings

@@ -11,4 +11,8 @@ PYBIND11_MODULE(_core, m) {
   convlite::init_dispatch_from_environment();
   convlite::bindings::bind_config(m);
   convlite::bindings::bind_activation(m);
+  convlite::bindings::bind_train(m);
+  convlite::bindings::bind_pool(m);
+  convlite::bindings::bind_conv(m);
+  convlite::bindings::bind_peak(m);
 }

@@ -41,5 +41,8 @@ void activation_forward(const ActivationParams& p, const float* x, float* y, std
 // (softmax needs y; gelu needs x). dx may alias dy.
 void activation_backward(const ActivationParams& p, const float* x, const float* y, const float* dy, float* dx,
                          std::int64_t n, std::int64_t last_dim);
+// Which forward tensors activation_backward reads for `kind` (the other pointer may be null).
+bool activation_backward_needs_x(ActivationKind kind);
+bool activation_backward_needs_y(ActivationKind kind);
 
 }  // namespace convlite

@@ -22,12 +22,14 @@ double loss_forward_backward(const LossParams& p, std::int64_t batch, std::int64
 
 // ------------------------------------------------------------------ optimizers (Keras 3 formulas, one fused pass)
 // step is 1-based (Keras's iterations + 1). Buffers are zero-initialised by the caller.
+// beta_1, beta_2 and rho are double because Keras forms `1 - beta` in Python double before casting to float32:
+// 1 - float(0.999) is 1.3e-5 away (relative) from float(1 - 0.999), enough to drift from Keras within 20 steps.
 void sgd_update(float* param, const float* grad, float* velocity /*null when momentum == 0*/, std::int64_t n,
                 float learning_rate, float momentum, bool nesterov);
 void adam_update(float* param, const float* grad, float* m, float* v, float* v_hat /*amsgrad, else null*/,
-                 std::int64_t n, float learning_rate, float beta_1, float beta_2, float epsilon, std::int64_t step);
+                 std::int64_t n, float learning_rate, double beta_1, double beta_2, float epsilon, std::int64_t step);
 void rmsprop_update(float* param, const float* grad, float* velocity, float* momentum_buf /*null if momentum==0*/,
-                    float* average_grad /*centered, else null*/, std::int64_t n, float learning_rate, float rho,
+                    float* average_grad /*centered, else null*/, std::int64_t n, float learning_rate, double rho,
                     float momentum, float epsilon);
 // Decoupled weight decay as Keras applies it before the update: param -= param * weight_decay * learning_rate.
 void apply_weight_decay(float* param, std::int64_t n, float learning_rate, float weight_decay);
@@ -39,9 +41,10 @@ void clip_in_place(float* x, std::int64_t n, float low, float high);
 // ------------------------------------------------------------------ batch normalization (channels_last)
 // x: (rows, channels) where rows = batch * spatial. Training uses batch statistics (biased variance), writes
 // y, the saved mean and inverse std for the backward, and updates the moving statistics
-// (moving = moving * momentum + batch * (1 - momentum)). Inference uses the moving statistics.
+// (moving = moving * momentum + batch * (1 - momentum), 1 - momentum formed in double as Keras does).
+// Inference uses the moving statistics.
 void batch_norm_forward_training(std::int64_t rows, std::int64_t channels, const float* x, const float* gamma,
-                                 const float* beta, float* moving_mean, float* moving_var, float momentum,
+                                 const float* beta, float* moving_mean, float* moving_var, double momentum,
                                  float epsilon, float* y, float* saved_mean, float* saved_inv_std);
 void batch_norm_forward_inference(std::int64_t rows, std::int64_t channels, const float* x, const float* gamma,
                                   const float* beta, const float* moving_mean, const float* moving_var,

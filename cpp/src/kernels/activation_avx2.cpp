@@ -1,6 +1,15 @@
 // AVX2 activation kernels: 8 floats a step, then the scalar tail with the same operations in the same order
 // (mul and sub kept separate, never fused, so results match the scalar kernel bit for bit).
+// GCC contracts a*b + c into an FMA across statements by default (-ffp-contract=fast), intrinsics included: turn
+// that off for this file so the only FMAs are the explicit ones, exactly as in the scalar kernels.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 #include <immintrin.h>
+
+#include <cmath>
 
 #include "kernels/activation_kernels.hpp"
 
@@ -78,7 +87,61 @@ void relu_backward(const float* x, const float* dy, float* dx, std::int64_t n, c
   }
 }
 
-constexpr ActivationKernels kAvx2Table = {&relu_forward, &relu_backward};
+// ---- the vector vocabulary of activation_math.inc, 8 lanes.
+constexpr int kWidth = 8;
+using V = __m256;
+using M = __m256;
+V vset(float a) { return _mm256_set1_ps(a); }
+V vload(const float* p) { return _mm256_loadu_ps(p); }
+void vstore(float* p, V v) { _mm256_storeu_ps(p, v); }
+__m256i part_mask(int k) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+V vload_part(const float* p, int k) { return _mm256_maskload_ps(p, part_mask(k)); }  // zero in unused lanes
+void vstore_part(float* p, V v, int k) { _mm256_maskstore_ps(p, part_mask(k), v); }
+V vadd(V a, V b) { return _mm256_add_ps(a, b); }
+V vsub(V a, V b) { return _mm256_sub_ps(a, b); }
+V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
+V vdiv(V a, V b) { return _mm256_div_ps(a, b); }
+V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+V vmin(V a, V b) { return _mm256_min_ps(a, b); }
+V vmax(V a, V b) { return _mm256_max_ps(a, b); }
+V vabs(V a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+V vneg(V a) { return _mm256_xor_ps(_mm256_set1_ps(-0.0f), a); }
+M vgt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+M vlt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+M mand(M a, M b) { return _mm256_and_ps(a, b); }
+V vsel(M m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
+V vround(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+V vldexp(V y, V n) {
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i a = _mm256_srai_epi32(ni, 1), b = _mm256_sub_epi32(ni, a);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const V pa = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(a, bias), 23));
+  const V pb = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(b, bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(y, pa), pb);
+}
+V vfrexp(V x, V* e) {
+  const __m256i u = _mm256_castps_si256(x);
+  const __m256i exponent = _mm256_and_si256(_mm256_srli_epi32(u, 23), _mm256_set1_epi32(0xff));
+  *e = _mm256_cvtepi32_ps(_mm256_sub_epi32(exponent, _mm256_set1_epi32(126)));
+  const __m256i m = _mm256_or_si256(_mm256_and_si256(u, _mm256_set1_epi32(static_cast<int>(0x807fffffu))),
+                                    _mm256_set1_epi32(0x3f000000));
+  return _mm256_castsi256_ps(m);
+}
+float vhsum(V v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+float vhmax(V v) {
+  const __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+#include "kernels/activation_math.inc"
+
+constexpr ActivationKernels kAvx2Table = {&relu_forward,  &relu_backward,   &elementwise_forward,
+                                          &elementwise_backward, &softmax_rows, &softmax_backward_rows};
 
 }  // namespace
 

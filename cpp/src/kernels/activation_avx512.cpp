@@ -1,6 +1,14 @@
 // AVX-512 activation kernels: 16 floats a step; the tail uses a masked load/store of the same vector code.
 // Not chosen by default until tested on AVX-512 hardware (DESIGN.md); CONVLITE_ISA=avx512 opts in.
+// fp-contract off for the same reason as in activation_avx2.cpp: the only FMAs are the explicit ones.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 #include <immintrin.h>
+
+#include <cmath>
 
 #include "kernels/activation_kernels.hpp"
 
@@ -72,7 +80,55 @@ void relu_backward(const float* x, const float* dy, float* dx, std::int64_t n, c
   }
 }
 
-constexpr ActivationKernels kAvx512Table = {&relu_forward, &relu_backward};
+// ---- the vector vocabulary of activation_math.inc, 16 lanes.
+constexpr int kWidth = 16;
+using V = __m512;
+using M = __mmask16;
+V vset(float a) { return _mm512_set1_ps(a); }
+V vload(const float* p) { return _mm512_loadu_ps(p); }
+void vstore(float* p, V v) { _mm512_storeu_ps(p, v); }
+__mmask16 part_mask(int k) { return static_cast<__mmask16>((1u << k) - 1u); }
+V vload_part(const float* p, int k) { return _mm512_maskz_loadu_ps(part_mask(k), p); }
+void vstore_part(float* p, V v, int k) { _mm512_mask_storeu_ps(p, part_mask(k), v); }
+V vadd(V a, V b) { return _mm512_add_ps(a, b); }
+V vsub(V a, V b) { return _mm512_sub_ps(a, b); }
+V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
+V vdiv(V a, V b) { return _mm512_div_ps(a, b); }
+V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+V vmin(V a, V b) { return _mm512_min_ps(a, b); }
+V vmax(V a, V b) { return _mm512_max_ps(a, b); }
+V vabs(V a) { return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7fffffff))); }
+V vneg(V a) {
+  return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(static_cast<int>(0x80000000u))));
+}
+M vgt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+M vlt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+M mand(M a, M b) { return static_cast<M>(a & b); }
+V vsel(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
+V vround(V a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+V vldexp(V y, V n) {
+  const __m512i ni = _mm512_cvtps_epi32(n);
+  const __m512i a = _mm512_srai_epi32(ni, 1), b = _mm512_sub_epi32(ni, a);
+  const __m512i bias = _mm512_set1_epi32(127);
+  const V pa = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(a, bias), 23));
+  const V pb = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(b, bias), 23));
+  return _mm512_mul_ps(_mm512_mul_ps(y, pa), pb);
+}
+V vfrexp(V x, V* e) {
+  const __m512i u = _mm512_castps_si512(x);
+  const __m512i exponent = _mm512_and_si512(_mm512_srli_epi32(u, 23), _mm512_set1_epi32(0xff));
+  *e = _mm512_cvtepi32_ps(_mm512_sub_epi32(exponent, _mm512_set1_epi32(126)));
+  const __m512i m = _mm512_or_si512(_mm512_and_si512(u, _mm512_set1_epi32(static_cast<int>(0x807fffffu))),
+                                    _mm512_set1_epi32(0x3f000000));
+  return _mm512_castsi512_ps(m);
+}
+float vhsum(V v) { return _mm512_reduce_add_ps(v); }
+float vhmax(V v) { return _mm512_reduce_max_ps(v); }
+
+#include "kernels/activation_math.inc"
+
+constexpr ActivationKernels kAvx512Table = {&relu_forward,  &relu_backward,   &elementwise_forward,
+                                            &elementwise_backward, &softmax_rows, &softmax_backward_rows};
 
 }  // namespace
 

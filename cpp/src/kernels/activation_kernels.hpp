@@ -10,6 +10,15 @@ namespace convlite {
 struct ActivationKernels {
   void (*relu_forward)(const float* x, float* y, std::int64_t n, const ReluParams& p);
   void (*relu_backward)(const float* x, const float* dy, float* dx, std::int64_t n, const ReluParams& p);
+  // Every elementwise kind but relu (which keeps its own kernels above) and softmax / log_softmax.
+  void (*forward)(const ActivationParams& p, const float* x, float* y, std::int64_t n);
+  // Reads x and y only where activation_backward_needs_x / _needs_y say so; dx may alias dy.
+  void (*backward)(const ActivationParams& p, const float* x, const float* y, const float* dy, float* dx,
+                   std::int64_t n);
+  // `rows` rows of length d; log_output selects log_softmax.
+  void (*softmax_forward)(const float* x, float* y, std::int64_t rows, std::int64_t d, bool log_output);
+  void (*softmax_backward)(const float* y, const float* dy, float* dx, std::int64_t rows, std::int64_t d,
+                           bool log_output);
 };
 
 const ActivationKernels& activation_kernels_scalar();

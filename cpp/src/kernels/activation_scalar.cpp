@@ -1,4 +1,7 @@
 // Scalar activation kernels: these define the semantics every SIMD kernel must reproduce.
+#include <cmath>
+#include <cstring>
+
 #include "kernels/activation_kernels.hpp"
 
 namespace convlite {
@@ -48,7 +51,53 @@ void relu_backward(const float* x, const float* dy, float* dx, std::int64_t n, c
   for (std::int64_t i = 0; i < n; ++i) dx[i] = dy[i] * relu_grad_one(x[i], p);
 }
 
-constexpr ActivationKernels kScalarTable = {&relu_forward, &relu_backward};
+// ---- the vector vocabulary of activation_math.inc, one lane wide. Each operation is what the SIMD lane does.
+constexpr int kWidth = 1;
+using V = float;
+using M = bool;
+V vset(float a) { return a; }
+V vload(const float* p) { return *p; }
+void vstore(float* p, V v) { *p = v; }
+V vload_part(const float* p, int) { return *p; }
+void vstore_part(float* p, V v, int) { *p = v; }
+V vadd(V a, V b) { return a + b; }
+V vsub(V a, V b) { return a - b; }
+V vmul(V a, V b) { return a * b; }
+V vdiv(V a, V b) { return a / b; }
+V vfma(V a, V b, V c) { return std::fma(a, b, c); }
+V vmin(V a, V b) { return a < b ? a : b; }
+V vmax(V a, V b) { return a > b ? a : b; }
+V vabs(V a) { return std::fabs(a); }
+V vneg(V a) { return -a; }
+M vgt(V a, V b) { return a > b; }
+M vlt(V a, V b) { return a < b; }
+M mand(M a, M b) { return a && b; }
+V vsel(M m, V a, V b) { return m ? a : b; }
+V vround(V a) { return std::nearbyint(a); }
+float bits_to_float(std::uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+V vldexp(V y, V n) {
+  const std::int32_t ni = n == n ? static_cast<std::int32_t>(n) : 0;  // NaN: y is NaN already
+  const std::int32_t a = ni >> 1, b = ni - a;
+  return y * bits_to_float(static_cast<std::uint32_t>(a + 127) << 23) *
+         bits_to_float(static_cast<std::uint32_t>(b + 127) << 23);
+}
+V vfrexp(V x, V* e) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  *e = static_cast<float>(static_cast<std::int32_t>((u >> 23) & 0xffu) - 126);
+  return bits_to_float((u & 0x807fffffu) | 0x3f000000u);
+}
+float vhsum(V v) { return v; }
+float vhmax(V v) { return v; }
+
+#include "kernels/activation_math.inc"
+
+constexpr ActivationKernels kScalarTable = {&relu_forward,  &relu_backward,   &elementwise_forward,
+                                            &elementwise_backward, &softmax_rows, &softmax_backward_rows};
 
 }  // namespace
 

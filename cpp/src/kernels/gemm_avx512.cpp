@@ -1,0 +1,110 @@
+// AVX-512 GEMM microkernel: an 8x32 tile in 16 named zmm accumulators. Compiles everywhere the compiler knows
+// AVX-512; runs only when forced (CONVLITE_ISA=avx512) until tested on real hardware (see DESIGN.md).
+#include <immintrin.h>
+
+#include "kernels/gemm_kernels.hpp"
+
+namespace convlite {
+namespace {
+
+constexpr int kMr = 8, kNr = 32;
+
+__m512 activate(__m512 v, int activation, __m512 slope) {
+  if (activation == 1) return _mm512_max_ps(v, _mm512_setzero_ps());
+  if (activation == 2) {
+    const __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+    return _mm512_mask_blend_ps(pos, _mm512_mul_ps(v, slope), v);
+  }
+  return v;
+}
+
+void finish_row(__m512 v0, __m512 v1, float* c, const MicroTile& t) {
+  const int n0 = t.nv < 16 ? static_cast<int>(t.nv) : 16;
+  const int n1 = t.nv > 16 ? static_cast<int>(t.nv) - 16 : 0;
+  const __mmask16 m0 = static_cast<__mmask16>((1u << n0) - 1u);
+  const __mmask16 m1 = static_cast<__mmask16>((1u << n1) - 1u);
+  if (t.beta != 0.0f) {
+    const __m512 beta = _mm512_set1_ps(t.beta);
+    v0 = _mm512_add_ps(v0, _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(m0, c)));
+    v1 = _mm512_add_ps(v1, _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(m1, c + 16)));
+  }
+  if (t.bias) {
+    v0 = _mm512_add_ps(v0, _mm512_loadu_ps(t.bias));
+    v1 = _mm512_add_ps(v1, _mm512_loadu_ps(t.bias + 16));
+  }
+  if (t.activation != 0) {
+    const __m512 slope = _mm512_set1_ps(t.negative_slope);
+    v0 = activate(v0, t.activation, slope);
+    v1 = activate(v1, t.activation, slope);
+  }
+  _mm512_mask_storeu_ps(c, m0, v0);
+  _mm512_mask_storeu_ps(c + 16, m1, v1);
+}
+
+#define CONVLITE_ROW_FMA(r)                   \
+  av = _mm512_set1_ps(*a##r);                 \
+  c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0); \
+  c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1); \
+  a##r += step;
+
+void tile_8x32(const MicroTile& t) {
+  __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(),
+         c11 = _mm512_setzero_ps(), c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(),
+         c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps(), c40 = _mm512_setzero_ps(),
+         c41 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps(),
+         c60 = _mm512_setzero_ps(), c61 = _mm512_setzero_ps(), c70 = _mm512_setzero_ps(),
+         c71 = _mm512_setzero_ps();
+  const std::int64_t kc = t.kc, step = t.a_step;
+  for (std::int64_t tap = 0; tap < t.taps; ++tap) {
+    const float* const* ap = t.a + tap * kMr;
+    const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5], *a6 = ap[6],
+                *a7 = ap[7];
+    const float* b = t.b[tap];
+    for (std::int64_t k = 0; k < kc; ++k) {
+      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+      __m512 av;
+      CONVLITE_ROW_FMA(0)
+      CONVLITE_ROW_FMA(1)
+      CONVLITE_ROW_FMA(2)
+      CONVLITE_ROW_FMA(3)
+      CONVLITE_ROW_FMA(4)
+      CONVLITE_ROW_FMA(5)
+      CONVLITE_ROW_FMA(6)
+      CONVLITE_ROW_FMA(7)
+      b += kNr;
+    }
+  }
+  const std::int64_t mv = t.mv;
+  finish_row(c00, c01, t.c[0], t);
+  if (mv > 1) finish_row(c10, c11, t.c[1], t);
+  if (mv > 2) finish_row(c20, c21, t.c[2], t);
+  if (mv > 3) finish_row(c30, c31, t.c[3], t);
+  if (mv > 4) finish_row(c40, c41, t.c[4], t);
+  if (mv > 5) finish_row(c50, c51, t.c[5], t);
+  if (mv > 6) finish_row(c60, c61, t.c[6], t);
+  if (mv > 7) finish_row(c70, c71, t.c[7], t);
+}
+
+#undef CONVLITE_ROW_FMA
+
+void activation_grad(const float* dy, const float* y, float* dz, std::int64_t n, int activation, float slope) {
+  const __m512 zero = _mm512_setzero_ps(), s = _mm512_set1_ps(slope);
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const std::int64_t left = n - i;
+    const __mmask16 m = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+    const __m512 g = _mm512_maskz_loadu_ps(m, dy + i);
+    const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, y + i), zero, _CMP_GT_OQ);
+    __m512 v = g;
+    if (activation == 1) v = _mm512_maskz_mov_ps(pos, g);
+    if (activation == 2) v = _mm512_mask_blend_ps(pos, _mm512_mul_ps(g, s), g);
+    _mm512_mask_storeu_ps(dz + i, m, v);
+  }
+}
+
+constexpr GemmKernels kAvx512Table = {kMr, kNr, &tile_8x32, &activation_grad};
+
+}  // namespace
+
+const GemmKernels& gemm_kernels_avx512() { return kAvx512Table; }
+
+}  // namespace convlite

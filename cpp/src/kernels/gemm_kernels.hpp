@@ -1,0 +1,43 @@
+// The GEMM family's kernel table: one register-blocked microkernel per ISA (gemm_<isa>.cpp, internal linkage;
+// only the getter is exported). Every GEMM-shaped op (sgemm, dense, conv forward/backward) drives it.
+#pragma once
+#include <cstdint>
+
+namespace convlite {
+
+// One mr x nr output tile: C = act(beta * C + sum_t sum_k A_t[r][k] * B_t[k][j] + bias[j]).
+// A is indirect: row r of tap t starts at a[t*mr + r] and steps by a_step floats per k (1 for a row of an
+// NHWC tensor, mr for a packed MR-panel whose row r starts at panel + r). Pointers of rows >= mv must still be
+// readable (the driver points them at zeros). B_t is packed: kc rows of nr floats (zero-padded columns).
+// Rows >= mv and columns >= nv are never written; C is read only when beta != 0; bias has nr readable floats.
+struct MicroTile {
+  std::int64_t taps = 1;
+  std::int64_t kc = 0;
+  const float* const* a = nullptr;
+  std::int64_t a_step = 1;
+  const float* const* b = nullptr;
+  float* const* c = nullptr;
+  std::int64_t mv = 0, nv = 0;
+  float beta = 0.0f;
+  const float* bias = nullptr;
+  int activation = 0;  // FusedActivation: 0 none, 1 relu, 2 leaky_relu
+  float negative_slope = 0.0f;
+};
+
+struct GemmKernels {
+  int mr, nr;
+  void (*tile)(const MicroTile& t);
+  // dz = dy * act'(y) where act' is taken from the forward output y (relu: y > 0; leaky: y > 0 ? 1 : slope).
+  void (*activation_grad)(const float* dy, const float* y, float* dz, std::int64_t n, int activation,
+                          float negative_slope);
+};
+
+const GemmKernels& gemm_kernels_scalar();
+#if defined(CONVLITE_HAVE_AVX2)
+const GemmKernels& gemm_kernels_avx2();
+#endif
+#if defined(CONVLITE_HAVE_AVX512)
+const GemmKernels& gemm_kernels_avx512();
+#endif
+
+}  // namespace convlite

@@ -1,0 +1,55 @@
+// Scalar GEMM microkernel (4x8): defines the semantics. Compiled with -ffp-contract=off: every product is rounded
+// before it is added, k in order, taps in order; then beta * C, then bias, then the activation.
+#include "kernels/gemm_kernels.hpp"
+
+namespace convlite {
+namespace {
+
+constexpr int kMr = 4, kNr = 8;
+
+float activate(float v, int activation, float slope) {
+  if (activation == 1) return v > 0.0f ? v : 0.0f;  // NaN -> 0, as max(v, 0) in the SIMD kernels
+  if (activation == 2) return v > 0.0f ? v : v * slope;
+  return v;
+}
+
+void tile_4x8(const MicroTile& t) {
+  float acc[kMr][kNr] = {};
+  for (std::int64_t tap = 0; tap < t.taps; ++tap) {
+    const float* const* a = t.a + tap * kMr;
+    const float* b = t.b[tap];
+    for (std::int64_t k = 0; k < t.kc; ++k, b += kNr)
+      for (int r = 0; r < kMr; ++r) {
+        const float av = a[r][k * t.a_step];
+        for (int j = 0; j < kNr; ++j) acc[r][j] += av * b[j];
+      }
+  }
+  for (std::int64_t r = 0; r < t.mv; ++r) {
+    float* c = t.c[r];
+    for (std::int64_t j = 0; j < t.nv; ++j) {
+      float v = acc[r][j];
+      if (t.beta != 0.0f) v += t.beta * c[j];
+      if (t.bias) v += t.bias[j];
+      c[j] = activate(v, t.activation, t.negative_slope);
+    }
+  }
+}
+
+void activation_grad(const float* dy, const float* y, float* dz, std::int64_t n, int activation, float slope) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (activation == 1)
+      dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    else if (activation == 2)
+      dz[i] = y[i] > 0.0f ? dy[i] : dy[i] * slope;
+    else
+      dz[i] = dy[i];
+  }
+}
+
+constexpr GemmKernels kScalarTable = {kMr, kNr, &tile_4x8, &activation_grad};
+
+}  // namespace
+
+const GemmKernels& gemm_kernels_scalar() { return kScalarTable; }
+
+}  // namespace convlite

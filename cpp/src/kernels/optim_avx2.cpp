@@ -1,0 +1,152 @@
+// AVX2 optimizer kernels: 8 floats a step, tails through masked loads/stores of the same vector code. Same float
+// operations in the same order as optim_scalar.cpp, no FMA (ISO mode keeps mul and add separate; sqrt and div are
+// correctly rounded), so results are bit-identical to scalar. These kernels are memory-bound: one pass per tensor.
+// GCC contracts vector mul+add into FMA by default in C++ (-ffp-contract=fast, even with -std=c++17); the
+// scalar kernels are built with -ffp-contract=off, so turn contraction off here too to stay bit-identical.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+#include <immintrin.h>
+
+#include "kernels/optim_kernels.hpp"
+
+namespace convlite {
+namespace {
+
+__m256i tail_mask(std::int64_t rest) {
+  alignas(32) static const int kBits[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kBits + 8 - rest));
+}
+
+// Runs body(i, mask) over the array: full vectors with an all-ones mask, then one masked tail.
+template <class Body>
+void for_each_vector(std::int64_t n, Body&& body) {
+  std::int64_t i = 0;
+  const __m256i all = _mm256_set1_epi32(-1);
+  for (; i + 8 <= n; i += 8) body(i, all);
+  if (i < n) body(i, tail_mask(n - i));
+}
+
+inline __m256 load(const float* p, __m256i mask) { return _mm256_maskload_ps(p, mask); }
+inline void store(float* p, __m256i mask, __m256 v) { _mm256_maskstore_ps(p, mask, v); }
+
+void sgd(float* p, const float* g, float* vel, std::int64_t n, float lr, float momentum, bool nesterov) {
+  const __m256 vlr = _mm256_set1_ps(lr), vmom = _mm256_set1_ps(momentum);
+  if (!vel) {
+    for_each_vector(n, [&](std::int64_t i, __m256i k) {
+      store(p + i, k, _mm256_sub_ps(load(p + i, k), _mm256_mul_ps(load(g + i, k), vlr)));
+    });
+    return;
+  }
+  for_each_vector(n, [&](std::int64_t i, __m256i k) {
+    const __m256 gl = _mm256_mul_ps(load(g + i, k), vlr);
+    const __m256 m = _mm256_sub_ps(_mm256_mul_ps(load(vel + i, k), vmom), gl);
+    store(vel + i, k, m);
+    const __m256 step = nesterov ? _mm256_sub_ps(_mm256_mul_ps(m, vmom), gl) : m;
+    store(p + i, k, _mm256_add_ps(load(p + i, k), step));
+  });
+}
+
+void adam(float* p, const float* g, float* m, float* v, float* vh, std::int64_t n, float alpha, float omb1,
+          float omb2, float eps) {
+  const __m256 va = _mm256_set1_ps(alpha), vb1 = _mm256_set1_ps(omb1), vb2 = _mm256_set1_ps(omb2),
+               veps = _mm256_set1_ps(eps);
+  for_each_vector(n, [&](std::int64_t i, __m256i k) {
+    const __m256 gi = load(g + i, k), m0 = load(m + i, k), v0 = load(v + i, k);
+    const __m256 mi = _mm256_add_ps(m0, _mm256_mul_ps(_mm256_sub_ps(gi, m0), vb1));
+    __m256 vi = _mm256_add_ps(v0, _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(gi, gi), v0), vb2));
+    store(m + i, k, mi);
+    store(v + i, k, vi);
+    if (vh) {
+      vi = _mm256_max_ps(load(vh + i, k), vi);  // vh > v ? vh : v, as the scalar kernel
+      store(vh + i, k, vi);
+    }
+    const __m256 step = _mm256_div_ps(_mm256_mul_ps(mi, va), _mm256_add_ps(_mm256_sqrt_ps(vi), veps));
+    store(p + i, k, _mm256_sub_ps(load(p + i, k), step));
+  });
+}
+
+void rmsprop(float* p, const float* g, float* vel, float* mom, float* avg, std::int64_t n, float lr, float rho,
+             float omr, float momentum, float eps) {
+  const __m256 vlr = _mm256_set1_ps(lr), vrho = _mm256_set1_ps(rho), vomr = _mm256_set1_ps(omr),
+               vmom = _mm256_set1_ps(momentum), veps = _mm256_set1_ps(eps);
+  for_each_vector(n, [&](std::int64_t i, __m256i k) {
+    const __m256 gi = load(g + i, k);
+    const __m256 ve =
+        _mm256_add_ps(_mm256_mul_ps(vrho, load(vel + i, k)), _mm256_mul_ps(vomr, _mm256_mul_ps(gi, gi)));
+    store(vel + i, k, ve);
+    __m256 denominator;
+    if (avg) {
+      const __m256 a = _mm256_add_ps(_mm256_mul_ps(vrho, load(avg + i, k)), _mm256_mul_ps(vomr, gi));
+      store(avg + i, k, a);
+      denominator = _mm256_add_ps(_mm256_sub_ps(ve, _mm256_mul_ps(a, a)), veps);
+    } else {
+      denominator = _mm256_add_ps(ve, veps);
+    }
+    const __m256 increment = _mm256_div_ps(_mm256_mul_ps(vlr, gi), _mm256_sqrt_ps(denominator));
+    if (mom) {
+      const __m256 mo = _mm256_add_ps(_mm256_mul_ps(vmom, load(mom + i, k)), increment);
+      store(mom + i, k, mo);
+      store(p + i, k, _mm256_sub_ps(load(p + i, k), mo));
+    } else {
+      store(p + i, k, _mm256_sub_ps(load(p + i, k), increment));
+    }
+  });
+}
+
+void weight_decay(float* p, std::int64_t n, float wd, float lr) {
+  const __m256 vwd = _mm256_set1_ps(wd), vlr = _mm256_set1_ps(lr);
+  for_each_vector(n, [&](std::int64_t i, __m256i k) {
+    const __m256 x = load(p + i, k);
+    store(p + i, k, _mm256_sub_ps(x, _mm256_mul_ps(_mm256_mul_ps(x, vwd), vlr)));
+  });
+}
+
+inline __m256d square_pd(__m128 x) {
+  const __m256d d = _mm256_cvtps_pd(x);
+  return _mm256_mul_pd(d, d);
+}
+
+double sum_of_squares(const float* x, std::int64_t n) {
+  __m256d acc0 = _mm256_setzero_pd(), acc1 = acc0, acc2 = acc0, acc3 = acc0;  // lanes 0-3, 4-7, 8-11, 12-15
+  auto add16 = [&](const float* q) {
+    const __m256 lo = _mm256_loadu_ps(q), hi = _mm256_loadu_ps(q + 8);
+    acc0 = _mm256_add_pd(acc0, square_pd(_mm256_castps256_ps128(lo)));
+    acc1 = _mm256_add_pd(acc1, square_pd(_mm256_extractf128_ps(lo, 1)));
+    acc2 = _mm256_add_pd(acc2, square_pd(_mm256_castps256_ps128(hi)));
+    acc3 = _mm256_add_pd(acc3, square_pd(_mm256_extractf128_ps(hi, 1)));
+  };
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) add16(x + i);
+  if (i < n) {  // zero padding adds +0.0 to non-negative lanes: no change
+    float pad[16] = {0};
+    for (std::int64_t j = i; j < n; ++j) pad[j - i] = x[j];
+    add16(pad);
+  }
+  const __m256d t = _mm256_add_pd(_mm256_add_pd(acc0, acc2), _mm256_add_pd(acc1, acc3));
+  const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd(t, 1));  // (t0+t2, t1+t3)
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+void scale(float* x, std::int64_t n, float f) {
+  const __m256 vf = _mm256_set1_ps(f);
+  for_each_vector(n, [&](std::int64_t i, __m256i k) { store(x + i, k, _mm256_mul_ps(load(x + i, k), vf)); });
+}
+
+void clip(float* x, std::int64_t n, float low, float high) {
+  const __m256 lo = _mm256_set1_ps(low), hi = _mm256_set1_ps(high);
+  // max_ps(a, b) = a > b ? a : b, min_ps(a, b) = a < b ? a : b: a NaN x comes through both, as in scalar.
+  for_each_vector(n, [&](std::int64_t i, __m256i k) {
+    store(x + i, k, _mm256_min_ps(hi, _mm256_max_ps(lo, load(x + i, k))));
+  });
+}
+
+constexpr OptimKernels kAvx2Table = {&sgd, &adam, &rmsprop, &weight_decay, &sum_of_squares, &scale, &clip};
+
+}  // namespace
+
+const OptimKernels& optim_kernels_avx2() { return kAvx2Table; }
+
+}  // namespace convlite

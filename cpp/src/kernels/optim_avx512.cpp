@@ -1,0 +1,133 @@
+// AVX-512 optimizer kernels: 16 floats a step, masked tails; the scalar kernel's operations in the same order.
+// Not chosen by default until tested on AVX-512 hardware (DESIGN.md); CONVLITE_ISA=avx512 opts in.
+// GCC contracts vector mul+add into FMA by default in C++ (-ffp-contract=fast, even with -std=c++17); the
+// scalar kernels are built with -ffp-contract=off, so turn contraction off here too to stay bit-identical.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+#include <immintrin.h>
+
+#include "kernels/optim_kernels.hpp"
+
+namespace convlite {
+namespace {
+
+template <class Body>
+void for_each_vector(std::int64_t n, Body&& body) {
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) body(i, static_cast<__mmask16>(0xFFFF));
+  if (i < n) body(i, static_cast<__mmask16>((1u << (n - i)) - 1u));
+}
+
+inline __m512 load(const float* p, __mmask16 k) { return _mm512_maskz_loadu_ps(k, p); }
+inline void store(float* p, __mmask16 k, __m512 v) { _mm512_mask_storeu_ps(p, k, v); }
+
+void sgd(float* p, const float* g, float* vel, std::int64_t n, float lr, float momentum, bool nesterov) {
+  const __m512 vlr = _mm512_set1_ps(lr), vmom = _mm512_set1_ps(momentum);
+  if (!vel) {
+    for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+      store(p + i, k, _mm512_sub_ps(load(p + i, k), _mm512_mul_ps(load(g + i, k), vlr)));
+    });
+    return;
+  }
+  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+    const __m512 gl = _mm512_mul_ps(load(g + i, k), vlr);
+    const __m512 m = _mm512_sub_ps(_mm512_mul_ps(load(vel + i, k), vmom), gl);
+    store(vel + i, k, m);
+    const __m512 step = nesterov ? _mm512_sub_ps(_mm512_mul_ps(m, vmom), gl) : m;
+    store(p + i, k, _mm512_add_ps(load(p + i, k), step));
+  });
+}
+
+void adam(float* p, const float* g, float* m, float* v, float* vh, std::int64_t n, float alpha, float omb1,
+          float omb2, float eps) {
+  const __m512 va = _mm512_set1_ps(alpha), vb1 = _mm512_set1_ps(omb1), vb2 = _mm512_set1_ps(omb2),
+               veps = _mm512_set1_ps(eps);
+  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+    const __m512 gi = load(g + i, k), m0 = load(m + i, k), v0 = load(v + i, k);
+    const __m512 mi = _mm512_add_ps(m0, _mm512_mul_ps(_mm512_sub_ps(gi, m0), vb1));
+    __m512 vi = _mm512_add_ps(v0, _mm512_mul_ps(_mm512_sub_ps(_mm512_mul_ps(gi, gi), v0), vb2));
+    store(m + i, k, mi);
+    store(v + i, k, vi);
+    if (vh) {
+      vi = _mm512_max_ps(load(vh + i, k), vi);
+      store(vh + i, k, vi);
+    }
+    const __m512 step = _mm512_div_ps(_mm512_mul_ps(mi, va), _mm512_add_ps(_mm512_sqrt_ps(vi), veps));
+    store(p + i, k, _mm512_sub_ps(load(p + i, k), step));
+  });
+}
+
+void rmsprop(float* p, const float* g, float* vel, float* mom, float* avg, std::int64_t n, float lr, float rho,
+             float omr, float momentum, float eps) {
+  const __m512 vlr = _mm512_set1_ps(lr), vrho = _mm512_set1_ps(rho), vomr = _mm512_set1_ps(omr),
+               vmom = _mm512_set1_ps(momentum), veps = _mm512_set1_ps(eps);
+  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+    const __m512 gi = load(g + i, k);
+    const __m512 ve =
+        _mm512_add_ps(_mm512_mul_ps(vrho, load(vel + i, k)), _mm512_mul_ps(vomr, _mm512_mul_ps(gi, gi)));
+    store(vel + i, k, ve);
+    __m512 denominator;
+    if (avg) {
+      const __m512 a = _mm512_add_ps(_mm512_mul_ps(vrho, load(avg + i, k)), _mm512_mul_ps(vomr, gi));
+      store(avg + i, k, a);
+      denominator = _mm512_add_ps(_mm512_sub_ps(ve, _mm512_mul_ps(a, a)), veps);
+    } else {
+      denominator = _mm512_add_ps(ve, veps);
+    }
+    const __m512 increment = _mm512_div_ps(_mm512_mul_ps(vlr, gi), _mm512_sqrt_ps(denominator));
+    if (mom) {
+      const __m512 mo = _mm512_add_ps(_mm512_mul_ps(vmom, load(mom + i, k)), increment);
+      store(mom + i, k, mo);
+      store(p + i, k, _mm512_sub_ps(load(p + i, k), mo));
+    } else {
+      store(p + i, k, _mm512_sub_ps(load(p + i, k), increment));
+    }
+  });
+}
+
+void weight_decay(float* p, std::int64_t n, float wd, float lr) {
+  const __m512 vwd = _mm512_set1_ps(wd), vlr = _mm512_set1_ps(lr);
+  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+    const __m512 x = load(p + i, k);
+    store(p + i, k, _mm512_sub_ps(x, _mm512_mul_ps(_mm512_mul_ps(x, vwd), vlr)));
+  });
+}
+
+double sum_of_squares(const float* x, std::int64_t n) {
+  __m512d lanes_lo = _mm512_setzero_pd(), lanes_hi = lanes_lo;  // lanes 0-7 and 8-15
+  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {  // masked-off elements load as +0.0: no change
+    const __m512d lo = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(static_cast<__mmask8>(k), x + i));
+    const __m512d hi = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(static_cast<__mmask8>(k >> 8), x + i + 8));
+    lanes_lo = _mm512_add_pd(lanes_lo, _mm512_mul_pd(lo, lo));
+    lanes_hi = _mm512_add_pd(lanes_hi, _mm512_mul_pd(hi, hi));
+  });
+  // Final combination in memory (GCC 12 warns on the 512->256 extract intrinsics): u_k = l_k + l_{8+k},
+  // t_k = u_k + u_{4+k}, result (t_0 + t_2) + (t_1 + t_3), the association every ISA uses.
+  alignas(64) double u[8];
+  _mm512_store_pd(u, _mm512_add_pd(lanes_lo, lanes_hi));
+  const double t0 = u[0] + u[4], t1 = u[1] + u[5], t2 = u[2] + u[6], t3 = u[3] + u[7];
+  return (t0 + t2) + (t1 + t3);
+}
+
+void scale(float* x, std::int64_t n, float f) {
+  const __m512 vf = _mm512_set1_ps(f);
+  for_each_vector(n, [&](std::int64_t i, __mmask16 k) { store(x + i, k, _mm512_mul_ps(load(x + i, k), vf)); });
+}
+
+void clip(float* x, std::int64_t n, float low, float high) {
+  const __m512 lo = _mm512_set1_ps(low), hi = _mm512_set1_ps(high);
+  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+    store(x + i, k, _mm512_min_ps(hi, _mm512_max_ps(lo, load(x + i, k))));
+  });
+}
+
+constexpr OptimKernels kAvx512Table = {&sgd, &adam, &rmsprop, &weight_decay, &sum_of_squares, &scale, &clip};
+
+}  // namespace
+
+const OptimKernels& optim_kernels_avx512() { return kAvx512Table; }
+
+}  // namespace convlite

@@ -1,0 +1,34 @@
+// The pooling family's kernel table, one per ISA (pool_<isa>.cpp, internal linkage, one exported getter).
+// Ranges: r0..r1 are rows of the flattened (batch * out_h) output; b0..b1 are batch items.
+#pragma once
+#include <cstdint>
+
+#include "convlite/pool.hpp"
+
+namespace convlite {
+
+struct PoolKernels {
+  void (*max_forward)(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax, std::int64_t r0,
+                      std::int64_t r1);
+  void (*avg_forward)(const Pool2dShape& s, const float* x, float* y, std::int64_t r0, std::int64_t r1);
+  // Windows must not overlap (stride >= pool); writes every covered cell, leaves uncovered cells alone.
+  void (*max_backward_disjoint)(const Pool2dShape& s, const std::int32_t* argmax, const float* dy, float* dx,
+                                std::int64_t r0, std::int64_t r1);
+  // accumulate=false needs disjoint windows; accumulate=true adds into a zeroed dx.
+  void (*avg_backward)(const Pool2dShape& s, const float* dy, float* dx, std::int64_t r0, std::int64_t r1,
+                       bool accumulate);
+  void (*global_avg_forward)(std::int64_t b0, std::int64_t b1, std::int64_t spatial, std::int64_t channels,
+                             const float* x, float* y);
+  void (*global_max_forward)(std::int64_t b0, std::int64_t b1, std::int64_t spatial, std::int64_t channels,
+                             const float* x, float* y, std::int32_t* argmax);
+};
+
+const PoolKernels& pool_kernels_scalar();
+#if defined(CONVLITE_HAVE_AVX2)
+const PoolKernels& pool_kernels_avx2();
+#endif
+#if defined(CONVLITE_HAVE_AVX512)
+const PoolKernels& pool_kernels_avx512();
+#endif
+
+}  // namespace convlite

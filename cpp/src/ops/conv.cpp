@@ -1,0 +1,218 @@
+// conv2d as implicit GEMM over NHWC: M = batch * out_h * out_w pixels, N = filters, K = kh * kw * C_in / groups.
+// The microkernel reads A through per-row, per-tap pointers into the input (a shared zero row stands for
+// padding), so no im2col buffer is ever written. With groups == 1 and dilation_w == 1 the kw taps of one kernel
+// row are contiguous in NHWC, so a tap becomes a whole kernel row (kc = kw * C_in): long inner loops even for
+// C_in = 1. Border pixels of that mode get a small zero-padded copy of their row in per-tile scratch.
+#include <algorithm>
+#include <vector>
+
+#include "convlite/conv.hpp"
+#include "gemm/gemm_driver.hpp"
+
+namespace convlite {
+namespace {
+
+int activation_code(const Epilogue& e) { return static_cast<int>(e.activation); }
+
+// dz = dy * act'(y) over the whole tensor (needed twice in backward: for dW and dx).
+void masked_gradient(const float* dy, const float* y, float* dz, std::int64_t n, const Epilogue& e) {
+  const GemmKernels& kt = gemm::kernels();
+  constexpr std::int64_t kBlock = 4096;
+  parallel_for((n + kBlock - 1) / kBlock, 12.0 * kBlock, [&](std::int64_t b0, std::int64_t b1) {
+    const std::int64_t begin = b0 * kBlock, end = std::min(n, b1 * kBlock);
+    kt.activation_grad(dy + begin, y + begin, dz + begin, end - begin, activation_code(e), e.negative_slope);
+  });
+}
+
+}  // namespace
+
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
+                    const Epilogue& epilogue) {
+  const std::int64_t groups = s.groups, cg = s.in_c / groups, fg = s.out_c / groups;
+  const std::int64_t m = s.batch * s.out_h * s.out_w;
+  if (m <= 0 || s.out_c <= 0) return;
+  const std::int64_t mr = gemm::kernels().mr, nr = gemm::kernels().nr;
+  const bool rows_mode = groups == 1 && s.dilation_w == 1 && s.kernel_w > 1;
+  const std::int64_t taps = rows_mode ? s.kernel_h : s.kernel_h * s.kernel_w;
+  const std::int64_t kc = rows_mode ? s.kernel_w * s.in_c : cg;
+  const std::int64_t k_total = s.kernel_h * s.kernel_w * cg;
+  gemm::Buffer zeros(std::max<std::int64_t>(kc, 1));
+  const float* zero_row = zeros.data();
+  const std::int64_t hw_out = s.out_h * s.out_w;
+  for (std::int64_t g = 0; g < groups; ++g) {
+    gemm::PackedB packed;
+    gemm::pack_b(packed, w + g * fg, k_total, fg, s.out_c, 1);
+    gemm::Buffer padded_bias;
+    if (bias) gemm::pad_bias(padded_bias, bias + g * fg, fg, nr);
+    gemm::IndirectProblem p;
+    p.m = m;
+    p.taps = taps;
+    p.kc = kc;
+    p.b = &packed;
+    p.bias = bias ? padded_bias.data() : nullptr;
+    p.activation = activation_code(epilogue);
+    p.negative_slope = epilogue.negative_slope;
+    p.scratch_per_tile = rows_mode ? taps * mr * kc : 0;
+    gemm::indirect_gemm(p, [&](std::int64_t m0, std::int64_t mv, const float** a, std::int64_t* tap_of,
+                               float** c, float* scratch) {
+      std::int64_t bi[16], iy0[16], ix0[16];
+      for (std::int64_t r = 0; r < mv; ++r) {
+        const std::int64_t pix = m0 + r, b = pix / hw_out, rem = pix % hw_out;
+        bi[r] = b;
+        iy0[r] = (rem / s.out_w) * s.stride_h - s.pad_top;
+        ix0[r] = (rem % s.out_w) * s.stride_w - s.pad_left;
+        c[r] = y + pix * s.out_c + g * fg;
+      }
+      std::int64_t kept = 0;
+      for (std::int64_t t = 0; t < taps; ++t) {
+        const std::int64_t i = rows_mode ? t : t / s.kernel_w, j = rows_mode ? 0 : t % s.kernel_w;
+        bool any = false;
+        for (std::int64_t r = 0; r < mr; ++r) {
+          const float* ptr = zero_row;
+          const std::int64_t ih = r < mv ? iy0[r] + i * s.dilation_h : -1;
+          if (r < mv && ih >= 0 && ih < s.in_h) {
+            const float* row = x + (bi[r] * s.in_h + ih) * s.in_w * s.in_c;
+            if (rows_mode) {
+              const std::int64_t x0 = ix0[r];
+              if (x0 >= 0 && x0 + s.kernel_w <= s.in_w) {
+                ptr = row + x0 * s.in_c;
+              } else {  // partly outside: a zero-padded copy of the visible part
+                float* copy = scratch + (t * mr + r) * kc;
+                for (std::int64_t jj = 0; jj < s.kernel_w; ++jj) {
+                  const std::int64_t iw = x0 + jj;
+                  for (std::int64_t ci = 0; ci < s.in_c; ++ci)
+                    copy[jj * s.in_c + ci] = (iw >= 0 && iw < s.in_w) ? row[iw * s.in_c + ci] : 0.0f;
+                }
+                ptr = copy;
+              }
+            } else {
+              const std::int64_t iw = ix0[r] + j * s.dilation_w;
+              if (iw >= 0 && iw < s.in_w) ptr = row + iw * s.in_c + g * cg;
+            }
+          }
+          a[kept * mr + r] = ptr;
+          any = any || ptr != zero_row;
+        }
+        if (any) tap_of[kept++] = t;
+      }
+      return kept;
+    });
+  }
+}
+
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
+                     float* dx, float* dw, float* db, const Epilogue& epilogue) {
+  const std::int64_t groups = s.groups, cg = s.in_c / groups, fg = s.out_c / groups;
+  const std::int64_t m = s.batch * s.out_h * s.out_w;
+  const std::int64_t taps = s.kernel_h * s.kernel_w;
+  const int act = y ? activation_code(epilogue) : 0;
+  // The mask is applied on the fly while dW packs dz; dx reads dz through pointers, so when dx is wanted too
+  // the masked gradient is formed once.
+  const float* dz = dy;
+  const float* mask_y = act ? y : nullptr;
+  gemm::Buffer dz_buffer;
+  if (act && dx && m > 0) {
+    dz_buffer.resize(m * s.out_c);
+    masked_gradient(dy, y, dz_buffer.data(), m * s.out_c, epilogue);
+    dz = dz_buffer.data();
+    mask_y = nullptr;
+  }
+  const std::int64_t hw_out = s.out_h * s.out_w;
+  if (dw || db) {
+    for (std::int64_t g = 0; g < groups; ++g) {
+      gemm::ReductionProblem p;
+      p.m = m;
+      p.taps = taps;
+      p.kc = cg;
+      p.n = fg;
+      p.dz = dz + g * fg;
+      p.y = mask_y ? mask_y + g * fg : nullptr;
+      p.ldz = s.out_c;
+      p.activation = mask_y ? act : 0;
+      p.negative_slope = epilogue.negative_slope;
+      p.c = dw ? dw + g * fg : nullptr;
+      p.ldc = s.out_c;
+      p.db = db ? db + g * fg : nullptr;
+      gemm::reduction_gemm(p, [&](std::int64_t m0, std::int64_t m1, const float** seg) {
+        for (std::int64_t pix = m0; pix < m1; ++pix) {
+          const std::int64_t b = pix / hw_out, rem = pix % hw_out;
+          const std::int64_t iy0 = (rem / s.out_w) * s.stride_h - s.pad_top;
+          const std::int64_t ix0 = (rem % s.out_w) * s.stride_w - s.pad_left;
+          for (std::int64_t t = 0; t < taps; ++t) {
+            const std::int64_t ih = iy0 + (t / s.kernel_w) * s.dilation_h;
+            const std::int64_t iw = ix0 + (t % s.kernel_w) * s.dilation_w;
+            const bool inside = ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w;
+            *seg++ = inside ? x + ((b * s.in_h + ih) * s.in_w + iw) * s.in_c + g * cg : nullptr;
+          }
+        }
+      });
+    }
+  }
+  if (!dx) return;
+  const std::int64_t hw_in = s.in_h * s.in_w;
+  const std::int64_t m_in = s.batch * hw_in;
+  if (m_in <= 0) return;
+  if (m <= 0 || s.out_c <= 0) {
+    std::fill(dx, dx + m_in * s.in_c, 0.0f);
+    return;
+  }
+  // dx = dz convolved with the flipped, transposed kernel: for input pixel (ih, iw) and tap (i, j) the output
+  // pixel is ((ih + pad - i*d) / stride) when that divides. Pixels are visited phase by phase (ih mod stride_h,
+  // iw mod stride_w) so that a tile's pixels share their live taps and dead taps are skipped whole: stride > 1
+  // costs no wasted FLOPs.
+  std::vector<std::int64_t> order;
+  order.reserve(hw_in);
+  for (std::int64_t ph = 0; ph < std::min(s.stride_h, s.in_h); ++ph)
+    for (std::int64_t pw = 0; pw < std::min(s.stride_w, s.in_w); ++pw)
+      for (std::int64_t ih = ph; ih < s.in_h; ih += s.stride_h)
+        for (std::int64_t iw = pw; iw < s.in_w; iw += s.stride_w) order.push_back(ih * s.in_w + iw);
+  gemm::Buffer zeros(std::max<std::int64_t>(fg, 1));
+  const float* zero_row = zeros.data();
+  const std::int64_t mr = gemm::kernels().mr;
+  for (std::int64_t g = 0; g < groups; ++g) {
+    gemm::Buffer wt(taps * fg * cg);  // wt[(t*fg + f) * cg + c] = w[t, c, g*fg + f]
+    for (std::int64_t t = 0; t < taps; ++t)
+      for (std::int64_t c = 0; c < cg; ++c)
+        for (std::int64_t f = 0; f < fg; ++f)
+          wt.data()[(t * fg + f) * cg + c] = w[(t * cg + c) * s.out_c + g * fg + f];
+    gemm::PackedB packed;
+    gemm::pack_b(packed, wt.data(), taps * fg, cg, cg, 1);
+    gemm::IndirectProblem p;
+    p.m = m_in;
+    p.taps = taps;
+    p.kc = fg;
+    p.b = &packed;
+    gemm::indirect_gemm(p, [&](std::int64_t m0, std::int64_t mv, const float** a, std::int64_t* tap_of,
+                               float** c, float*) {
+      std::int64_t bi[16], yy[16], xx[16];
+      for (std::int64_t r = 0; r < mv; ++r) {
+        const std::int64_t idx = m0 + r, b = idx / hw_in, pix = order[idx % hw_in];
+        bi[r] = b;
+        yy[r] = pix / s.in_w + s.pad_top;
+        xx[r] = pix % s.in_w + s.pad_left;
+        c[r] = dx + (b * hw_in + pix) * s.in_c + g * cg;
+      }
+      std::int64_t kept = 0;
+      for (std::int64_t t = 0; t < taps; ++t) {
+        const std::int64_t i = t / s.kernel_w, j = t % s.kernel_w;
+        bool any = false;
+        for (std::int64_t r = 0; r < mr; ++r) {
+          const float* ptr = zero_row;
+          if (r < mv) {
+            const std::int64_t nh = yy[r] - i * s.dilation_h, nw = xx[r] - j * s.dilation_w;
+            if (nh >= 0 && nw >= 0 && nh % s.stride_h == 0 && nw % s.stride_w == 0) {
+              const std::int64_t oh = nh / s.stride_h, ow = nw / s.stride_w;
+              if (oh < s.out_h && ow < s.out_w) ptr = dz + ((bi[r] * s.out_h + oh) * s.out_w + ow) * s.out_c + g * fg;
+            }
+          }
+          a[kept * mr + r] = ptr;
+          any = any || ptr != zero_row;
+        }
+        if (any) tap_of[kept++] = t;
+      }
+      return kept;
+    });
+  }
+}
+
+}  // namespace convlite

@@ -1,0 +1,196 @@
+"""Learning-rate schedules with Keras 3's names, arguments, configs and values.
+
+A schedule is called with the optimizer's ``iterations`` (the number of updates done so far) and returns the
+learning rate for the next update. Values are computed in float32 with Keras's operation order, so they match
+``keras.optimizers.schedules`` to float32 rounding.
+
+>>> from convlite.optimizers import schedules
+>>> s = schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+>>> round(s(10), 6)
+0.05
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "CosineDecay",
+           "PiecewiseConstantDecay", "serialize", "deserialize"]
+
+f32 = np.float32
+
+
+def _positive_steps(decay_steps):
+    if not decay_steps > 0:
+        raise ValueError(f"Argument `decay_steps` must be > 0. Received: decay_steps={decay_steps}")
+
+
+class LearningRateSchedule:
+    """Base class: subclasses define ``__call__(step) -> float`` and ``get_config()``."""
+
+    def __call__(self, step):
+        raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override `__call__(step)`.")
+
+    def get_config(self):
+        raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override `get_config()`.")
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.get_config()})"
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (integer division if ``staircase``)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+        _positive_steps(decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def __call__(self, step):
+        p = f32(step) / f32(self.decay_steps)
+        if self.staircase:
+            p = np.floor(p)
+        return float(f32(self.initial_learning_rate) * np.power(f32(self.decay_rate), p))
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (floored ratio if ``staircase``)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
+        _positive_steps(decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def __call__(self, step):
+        p = f32(step) / f32(self.decay_steps)
+        if self.staircase:
+            p = np.floor(p)
+        return float(f32(self.initial_learning_rate) / (f32(1) + f32(self.decay_rate) * p))
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """``(initial - end) * (1 - step / decay_steps) ** power + end``, step capped at decay_steps (or, with
+    ``cycle``, decay_steps stretched to the next multiple above step)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
+                 name="PolynomialDecay"):
+        _positive_steps(decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.end_learning_rate = end_learning_rate
+        self.power = power
+        self.cycle = cycle
+        self.name = name
+
+    def __call__(self, step):
+        initial, end = f32(self.initial_learning_rate), f32(self.end_learning_rate)
+        step, decay_steps = f32(step), f32(self.decay_steps)
+        if self.cycle:
+            multiplier = f32(1) if step == 0 else np.ceil(step / decay_steps)
+            decay_steps = decay_steps * multiplier
+        else:
+            step = min(step, decay_steps)
+        p = step / decay_steps
+        return float((initial - end) * np.power(f32(1) - p, f32(self.power)) + end)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle,
+                "name": self.name}
+
+
+class CosineDecay(LearningRateSchedule):
+    """Optional linear warmup from ``initial_learning_rate`` to ``warmup_target`` over ``warmup_steps``, then
+    cosine decay over ``decay_steps`` down to ``alpha`` times the starting rate, constant afterwards."""
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
+                 warmup_steps=0):
+        _positive_steps(decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.alpha = alpha
+        self.name = name
+        self.warmup_steps = warmup_steps
+        self.warmup_target = warmup_target
+
+    def _decay(self, step, decay_steps, decay_from):
+        fraction = step / decay_steps
+        cosine = f32(0.5) * (f32(1) + np.cos(f32(math.pi) * fraction))
+        decayed = f32(1 - self.alpha) * cosine + f32(self.alpha)
+        return decay_from * decayed
+
+    def __call__(self, step):
+        initial = f32(self.initial_learning_rate)
+        decay_steps, step = f32(self.decay_steps), f32(step)
+        if self.warmup_target is None:
+            return float(self._decay(min(step, decay_steps), decay_steps, initial))
+        target, warmup_steps = f32(self.warmup_target), f32(self.warmup_steps)
+        step = min(step, decay_steps + warmup_steps)
+        if step < warmup_steps:
+            return float((target - initial) * (step / warmup_steps) + initial)
+        return float(self._decay(step - warmup_steps, decay_steps, target))
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
+                "warmup_steps": self.warmup_steps}
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` for ``boundaries[i-1] < step <=
+    boundaries[i]``, ``values[-1]`` after the last boundary."""
+
+    def __init__(self, boundaries, values, name="PiecewiseConstant"):
+        if len(boundaries) != len(values) - 1:
+            raise ValueError("The length of boundaries should be 1 less than the length of values. Received: "
+                             f"boundaries={boundaries} of length {len(boundaries)}, and values={values} of length "
+                             f"{len(values)}.")
+        self.boundaries = boundaries
+        self.values = values
+        self.name = name
+
+    def __call__(self, step):
+        for boundary, value in zip(self.boundaries, self.values):
+            if step <= boundary:
+                return float(f32(value))
+        return float(f32(self.values[-1]))
+
+    def get_config(self):
+        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
+
+
+_SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, PolynomialDecay, CosineDecay,
+                                            PiecewiseConstantDecay)}
+
+
+def serialize(schedule) -> dict:
+    """The dict Keras writes for a schedule (inside an optimizer's config)."""
+    return {"module": "keras.optimizers.schedules", "class_name": type(schedule).__name__,
+            "config": schedule.get_config(), "registered_name": None}
+
+
+def deserialize(config: dict) -> LearningRateSchedule:
+    name = config.get("class_name")
+    if name not in _SCHEDULES:
+        raise ValueError(f"Unknown learning rate schedule. Allowed: {sorted(_SCHEDULES)}. "
+                         f"Received: class_name={name!r}")
+    return _SCHEDULES[name].from_config(dict(config.get("config", {})))

@@ -1,0 +1,93 @@
+"""dense forward/backward: float64 reference, epilogue, every ISA, threads bit-identical, finite differences."""
+import numpy as np
+import pytest
+
+from convlite import _core
+
+from helpers import tensorflow_or_skip, using_threads
+import ref_conv as ref
+
+SHAPES = [(1, 1, 1), (3, 7, 5), (13, 37, 19), (32, 100, 10), (65, 17, 129), (2, 300, 3)]
+
+
+@pytest.mark.parametrize("act,slope", [("linear", 0.0), ("relu", 0.0), ("leaky_relu", 0.1)])
+@pytest.mark.parametrize("batch,inp,units", SHAPES)
+def test_dense_matches_reference(each_isa, rng, batch, inp, units, act, slope):
+    x = rng.standard_normal((batch, inp)).astype(np.float32)
+    w = rng.standard_normal((inp, units)).astype(np.float32)
+    bias = rng.standard_normal(units).astype(np.float32)
+    y = _core.dense(x, w, bias, act, slope)
+    want = ref.dense(x, w, bias, act, slope)
+    tol = 1e-5 * max(1.0, np.abs(want).max())
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=tol)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    got = _core.dense_backward(x, w, y if act != "linear" else None, dy, True, True, act, slope)
+    for g, r in zip(got, ref.dense_grads(x, w, dy, y.astype(np.float64), act, slope)):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(r).max()))
+
+
+def test_dense_without_bias_or_dx(rng):
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    w = rng.standard_normal((6, 3)).astype(np.float32)
+    dy = rng.standard_normal((4, 3)).astype(np.float32)
+    dx, dw, db = _core.dense_backward(x, w, None, dy, False, False)
+    assert dx is None and db is None
+    np.testing.assert_allclose(dw, x.T.astype(np.float64) @ dy, rtol=1e-5, atol=1e-5)
+
+
+def test_dense_gradient_matches_finite_differences(rng):
+    x = rng.standard_normal((3, 5)).astype(np.float32)
+    w = rng.standard_normal((5, 4)).astype(np.float32)
+    r = rng.standard_normal((3, 4))
+    y = _core.dense(x, w, None, "leaky_relu", 0.2)
+    dx, dw, _ = _core.dense_backward(x, w, y, r.astype(np.float32), False, True, "leaky_relu", 0.2)
+    eps = 1e-2
+    for arr, grad, idx in [(x, dx, (1, 2)), (w, dw, (4, 3))]:
+        plus, minus = arr.copy(), arr.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        f = lambda a: float(np.sum(_core.dense(a if arr is x else x, a if arr is w else w, None, "leaky_relu",
+                                               0.2) * r))
+        assert abs((f(plus) - f(minus)) / (2 * eps) - grad[idx]) < 1e-2
+
+
+def test_dense_weight_gradient_threads_bit_identical(rng):
+    x = rng.standard_normal((20000, 24)).astype(np.float32)
+    w = rng.standard_normal((24, 10)).astype(np.float32)
+    dy = rng.standard_normal((20000, 10)).astype(np.float32)
+    out = []
+    for n in (1, 2):
+        with using_threads(n):
+            out.append(_core.dense_backward(x, w, None, dy, True, True))
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_dense_rejects_mismatch():
+    with pytest.raises(ValueError, match=r"x.shape=\(2, 3\), w.shape=\(4, 5\)"):
+        _core.dense(np.zeros((2, 3), np.float32), np.zeros((4, 5), np.float32))
+    with pytest.raises(ValueError, match=r"bias.shape=\(4,\)"):
+        _core.dense(np.zeros((2, 3), np.float32), np.zeros((3, 5), np.float32), np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="activation='gelu'"):
+        _core.dense(np.zeros((2, 3), np.float32), np.zeros((3, 5), np.float32), None, "gelu")
+    with pytest.raises(ValueError, match="y=None"):
+        _core.dense_backward(np.zeros((2, 3), np.float32), np.zeros((3, 5), np.float32), None,
+                             np.zeros((2, 5), np.float32), True, True, "relu")
+
+
+@pytest.mark.tensorflow
+def test_dense_matches_keras_gradients(rng):
+    tf = tensorflow_or_skip()
+    x = rng.standard_normal((9, 13)).astype(np.float32)
+    w = rng.standard_normal((13, 7)).astype(np.float32)
+    b = rng.standard_normal(7).astype(np.float32)
+    dy = rng.standard_normal((9, 7)).astype(np.float32)
+    xt, wt, bt = tf.constant(x), tf.constant(w), tf.constant(b)
+    with tf.GradientTape() as tape:
+        tape.watch([xt, wt, bt])
+        yt = tf.nn.relu(tf.matmul(xt, wt) + bt)
+    grads = tape.gradient(yt, [xt, wt, bt], output_gradients=tf.constant(dy))
+    y = _core.dense(x, w, b, "relu")
+    np.testing.assert_allclose(y, yt.numpy(), rtol=1e-5, atol=1e-5)
+    for g, t in zip(_core.dense_backward(x, w, y, dy, True, True, "relu"), grads):
+        np.testing.assert_allclose(g, t.numpy(), rtol=1e-5, atol=1e-5)
