@@ -235,3 +235,22 @@ def test_matches_keras_activation_and_gradient(rng, kind, kw):
     # TensorFlow differentiates gelu's tanh form in float32 term by term: near x = -3 its cancellation errors reach
     # 5e-6 (ours is within 1e-6 of float64 there, test_matches_float64_reference).
     np.testing.assert_allclose(dx, gt, rtol=2e-5, atol=1e-5 if kind == "gelu" else 2e-6)
+
+
+@pytest.mark.parametrize("params", [{}, {"negative_slope": 0.1, "max_value": 3.0, "threshold": 0.5}], ids=str)
+def test_relu_kind_uses_the_relu_kernels(rng, params):
+    x = sample(rng, 101)
+    dy = rng.standard_normal(x.size).astype(np.float32)
+    np.testing.assert_array_equal(_core.activation(x, "relu", **params), _core.relu(x, **params))
+    np.testing.assert_array_equal(_core.activation_backward(x, None, dy, "relu", **params),
+                                  _core.relu_backward(x, dy, **params))
+
+
+def test_unneeded_forward_arrays_may_be_omitted(rng):
+    x = sample(rng, 33)
+    dy = rng.standard_normal(x.size).astype(np.float32)
+    y = _core.activation(x, "tanh")
+    np.testing.assert_array_equal(_core.activation_backward(None, y, dy, "tanh"),
+                                  _core.activation_backward(x, y, dy, "tanh"))
+    np.testing.assert_array_equal(_core.activation_backward(x, None, dy, "gelu"),
+                                  _core.activation_backward(x, _core.activation(x, "gelu"), dy, "gelu"))

@@ -89,6 +89,11 @@ def test_optional_gradients_are_skipped_and_agree(rng):
     no_dx = _core.conv2d_backward(x, k, None, dy, case[7], case[8], pad, case[10], False, False, "linear", 0.0)
     assert no_dx[0] is None and no_dx[2] is None
     np.testing.assert_array_equal(no_dx[1], full[1])
+    only_dx = _core.conv2d_backward(x, k, None, dy, case[7], case[8], pad, case[10], True, True, "linear", 0.0,
+                                    need_dw=False)
+    assert only_dx[1] is None
+    np.testing.assert_array_equal(only_dx[0], full[0])
+    np.testing.assert_array_equal(only_dx[2], full[2])
 
 
 def test_conv2d_gradients_match_finite_differences(rng):

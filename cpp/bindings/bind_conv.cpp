@@ -13,6 +13,7 @@
 #include "bindings.hpp"
 #include "convlite/conv.hpp"
 #include "convlite/geometry.hpp"
+#include "gemm/gemm_driver.hpp"
 
 namespace convlite::bindings {
 namespace {
@@ -174,21 +175,24 @@ FloatArray run_forward(const Conv2dShape& s, const FloatArray& x, const FloatArr
 
 template <class Backward>
 Grads run_backward(const Conv2dShape& s, const FloatArray& x, const FloatArray& w, py::handle y_obj,
-                   py::handle dy_obj, bool has_bias, bool need_dx, const Epilogue& e, Backward backward) {
+                   py::handle dy_obj, bool has_bias, bool need_dx, bool need_dw, const Epilogue& e,
+                   Backward backward) {
   const FloatArray dy = require_float_array(dy_obj, "dy", 4);
   check_like(dy, "dy", s);
   const std::optional<FloatArray> y = forward_y(y_obj, s, e);
-  FloatArray dw = new_float_array({w.shape(0), w.shape(1), w.shape(2), w.shape(3)});
-  std::optional<FloatArray> dx, db;
+  std::optional<FloatArray> dx, dw, db;
+  if (need_dw) dw = new_float_array({w.shape(0), w.shape(1), w.shape(2), w.shape(3)});
   if (need_dx) dx = new_float_array({s.batch, s.in_h, s.in_w, s.in_c});
   if (has_bias) db = new_float_array({s.out_c});
   const float *xp = x.data(), *wp = w.data(), *yp = y ? y->data() : nullptr, *dyp = dy.data();
-  float *dxp = dx ? dx->mutable_data() : nullptr, *dwp = dw.mutable_data(), *dbp = db ? db->mutable_data() : nullptr;
+  float *dxp = dx ? dx->mutable_data() : nullptr, *dwp = dw ? dw->mutable_data() : nullptr,
+        *dbp = db ? db->mutable_data() : nullptr;
   {
     py::gil_scoped_release release;
     backward(s, xp, wp, yp, dyp, dxp, dwp, dbp, e);
   }
-  return {dx ? py::object(*dx) : py::none(), py::object(dw), db ? py::object(*db) : py::none()};
+  return {dx ? py::object(*dx) : py::none(), dw ? py::object(*dw) : py::none(),
+          db ? py::object(*db) : py::none()};
 }
 
 void check_matrix_pair(const FloatArray& x, const FloatArray& w) {
@@ -219,17 +223,18 @@ void bind_conv(py::module_& m) {
       "conv2d_backward",
       [](py::handle x_obj, py::handle w_obj, py::handle y_obj, py::handle dy_obj, Pair strides, Pair dilations,
          Quad padding, std::int64_t groups, bool has_bias, bool need_dx, const std::string& activation,
-         float negative_slope) {
+         float negative_slope, bool need_dw) {
         const FloatArray x = require_float_array(x_obj, "x", 4), w = require_float_array(w_obj, "w", 4);
         const Epilogue e = parse_epilogue(activation, negative_slope);
         const Conv2dShape s = conv2d_args(x, w, strides, dilations, padding, groups);
-        return run_backward(s, x, w, y_obj, dy_obj, has_bias, need_dx, e,
+        return run_backward(s, x, w, y_obj, dy_obj, has_bias, need_dx, need_dw, e,
                             [](auto&&... a) { conv2d_backward(a...); });
       },
       py::arg("x"), py::arg("w"), py::arg("y"), py::arg("dy"), py::arg("strides") = Pair{1, 1},
       py::arg("dilations") = Pair{1, 1}, py::arg("padding") = Quad{0, 0, 0, 0}, py::arg("groups") = 1,
       py::arg("has_bias") = true, py::arg("need_dx") = true, py::arg("activation") = "linear",
-      py::arg("negative_slope") = 0.0f, "Returns (dx or None, dw, db or None).");
+      py::arg("negative_slope") = 0.0f, py::arg("need_dw") = true,
+      "Returns (dx or None, dw or None, db or None).");
   m.def(
       "depthwise2d",
       [](py::handle x_obj, py::handle w_obj, py::handle bias_obj, Pair strides, Pair dilations, Quad padding,
@@ -246,17 +251,18 @@ void bind_conv(py::module_& m) {
   m.def(
       "depthwise2d_backward",
       [](py::handle x_obj, py::handle w_obj, py::handle y_obj, py::handle dy_obj, Pair strides, Pair dilations,
-         Quad padding, bool has_bias, bool need_dx, const std::string& activation, float negative_slope) {
+         Quad padding, bool has_bias, bool need_dx, const std::string& activation, float negative_slope,
+         bool need_dw) {
         const FloatArray x = require_float_array(x_obj, "x", 4), w = require_float_array(w_obj, "w", 4);
         const Epilogue e = parse_epilogue(activation, negative_slope);
         const Conv2dShape s = depthwise_args(x, w, strides, dilations, padding);
-        return run_backward(s, x, w, y_obj, dy_obj, has_bias, need_dx, e,
+        return run_backward(s, x, w, y_obj, dy_obj, has_bias, need_dx, need_dw, e,
                             [](auto&&... a) { depthwise2d_backward(a...); });
       },
       py::arg("x"), py::arg("w"), py::arg("y"), py::arg("dy"), py::arg("strides") = Pair{1, 1},
       py::arg("dilations") = Pair{1, 1}, py::arg("padding") = Quad{0, 0, 0, 0}, py::arg("has_bias") = true,
       py::arg("need_dx") = true, py::arg("activation") = "linear", py::arg("negative_slope") = 0.0f,
-      "Returns (dx or None, dw, db or None).");
+      py::arg("need_dw") = true, "Returns (dx or None, dw or None, db or None).");
   m.def(
       "dense",
       [](py::handle x_obj, py::handle w_obj, py::handle bias_obj, const std::string& activation,
@@ -281,7 +287,7 @@ void bind_conv(py::module_& m) {
   m.def(
       "dense_backward",
       [](py::handle x_obj, py::handle w_obj, py::handle y_obj, py::handle dy_obj, bool has_bias, bool need_dx,
-         const std::string& activation, float negative_slope) {
+         const std::string& activation, float negative_slope, bool need_dw) {
         const FloatArray x = require_float_array(x_obj, "x", 2), w = require_float_array(w_obj, "w", 2);
         check_matrix_pair(x, w);
         const Epilogue e = parse_epilogue(activation, negative_slope);
@@ -296,22 +302,23 @@ void bind_conv(py::module_& m) {
           throw py::value_error("The forward output `y` is required to back-propagate a fused activation. "
                                 "Received: y=None with activation set");
         }
-        FloatArray dw = new_float_array({in, units});
-        std::optional<FloatArray> dx, db;
+        std::optional<FloatArray> dx, dw, db;
+        if (need_dw) dw = new_float_array({in, units});
         if (need_dx) dx = new_float_array({batch, in});
         if (has_bias) db = new_float_array({units});
         const float *xp = x.data(), *wp = w.data(), *yp = y ? y->data() : nullptr, *dyp = dy.data();
-        float *dxp = dx ? dx->mutable_data() : nullptr, *dwp = dw.mutable_data(),
+        float *dxp = dx ? dx->mutable_data() : nullptr, *dwp = dw ? dw->mutable_data() : nullptr,
               *dbp = db ? db->mutable_data() : nullptr;
         {
           py::gil_scoped_release release;
           dense_backward(batch, in, units, xp, wp, yp, dyp, dxp, dwp, dbp, e);
         }
-        return Grads{dx ? py::object(*dx) : py::none(), py::object(dw), db ? py::object(*db) : py::none()};
+        return Grads{dx ? py::object(*dx) : py::none(), dw ? py::object(*dw) : py::none(),
+                     db ? py::object(*db) : py::none()};
       },
       py::arg("x"), py::arg("w"), py::arg("y"), py::arg("dy"), py::arg("has_bias") = true,
       py::arg("need_dx") = true, py::arg("activation") = "linear", py::arg("negative_slope") = 0.0f,
-      "Returns (dx or None, dw, db or None).");
+      py::arg("need_dw") = true, "Returns (dx or None, dw or None, db or None).");
   m.def(
       "sgemm",
       [](py::handle a_obj, py::handle b_obj, bool transpose_a, bool transpose_b) {
@@ -336,6 +343,17 @@ void bind_conv(py::module_& m) {
       },
       py::arg("a"), py::arg("b"), py::arg("transpose_a") = false, py::arg("transpose_b") = false,
       "c = op(a) @ op(b) in float32 with the packed, cache-blocked SGEMM.");
+  m.def(
+      "fma_peak_flops",
+      [](std::int64_t iterations) {
+        if (iterations < 1)
+          throw py::value_error("`iterations` must be positive. Received: iterations=" + std::to_string(iterations));
+        py::gil_scoped_release release;
+        return gemm::kernels().fma_peak(iterations);
+      },
+      py::arg("iterations"),
+      "FLOPs of a latency-hidden FMA loop on the active ISA, run on the calling thread: divide by the time taken "
+      "for the measured peak of one core (benchmarks only).");
 }
 
 }  // namespace convlite::bindings

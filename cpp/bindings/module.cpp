@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
   convlite::bindings::bind_pool(m);
   convlite::bindings::bind_conv(m);
   convlite::bindings::bind_peak(m);
+  convlite::bindings::bind_model(m);
 }

@@ -11,8 +11,36 @@ from ._config import (
     set_num_threads,
     show_config,
 )
+from . import layers, models
+from .layers import Input
+from .models import Sequential
+
+# Imported on first attribute access (PEP 562), as `keras.optimizers` etc. are reached: keeps `import convlite` fast.
+_LAZY_SUBMODULES = ("activations", "callbacks", "initializers", "losses", "metrics", "optimizers", "utils")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
+    "Input",
+    "Sequential",
+    "activations",
+    "callbacks",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "utils",
     "__version__",
     "available_isas",
     "get_isa",

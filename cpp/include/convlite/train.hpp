@@ -54,6 +54,13 @@ void batch_norm_backward(std::int64_t rows, std::int64_t channels, const float* 
                          const float* saved_mean, const float* saved_inv_std, const float* dy, float* dx,
                          float* dgamma, float* dbeta);
 
+// Backward of the inference form (fixed moving statistics: Keras's BatchNormalization with training=False, or a
+// frozen layer): dx = dy * gamma / sqrt(moving_var + epsilon); dgamma = sum dy * xhat and dbeta = sum dy when
+// not null (x and moving_mean are read only for dgamma).
+void batch_norm_backward_inference(std::int64_t rows, std::int64_t channels, const float* x, const float* gamma,
+                                   const float* moving_mean, const float* moving_var, float epsilon, const float* dy,
+                                   float* dx, float* dgamma, float* dbeta);
+
 // ------------------------------------------------------------------ dropout
 // Counter-based random stream: element i of call (seed, offset) is kept iff uniform(seed, offset + i) >= rate;
 // the same seed gives the same mask whatever the thread count. Kept units are scaled by 1 / (1 - rate).

@@ -17,12 +17,34 @@ const GemmKernels& kernels() {
   }
 }
 
+float* workspace(Slot slot, std::int64_t n) {
+  struct Store {
+    float* data[static_cast<int>(Slot::count)] = {};
+    std::int64_t size[static_cast<int>(Slot::count)] = {};
+    ~Store() {
+      for (float* d : data) std::free(d);
+    }
+  };
+  thread_local Store store;
+  const int i = static_cast<int>(slot);
+  if (n > store.size[i]) {
+    std::free(store.data[i]);
+    store.data[i] = nullptr;
+    store.size[i] = 0;
+    const std::size_t bytes = (static_cast<std::size_t>(n) * sizeof(float) + 63) / 64 * 64;
+    store.data[i] = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!store.data[i]) throw std::bad_alloc();
+    store.size[i] = n;
+  }
+  return store.data[i];
+}
+
 void pack_b(PackedB& out, const float* src, std::int64_t k, std::int64_t n, std::int64_t row_stride,
             std::int64_t col_stride) {
   const std::int64_t nr = kernels().nr;
   out.k = k, out.n = n, out.nr = nr, out.panels = (n + nr - 1) / nr;
-  out.data.resize(out.panels * k * nr);
-  float* base = out.data.data();
+  out.data = workspace(Slot::packed_b, out.panels * k * nr);
+  float* base = out.data;
   parallel_for(out.panels, 2.0 * k * nr, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       float* dst = base + p * k * nr;
@@ -33,6 +55,7 @@ void pack_b(PackedB& out, const float* src, std::int64_t k, std::int64_t n, std:
           std::memcpy(dst, row, static_cast<std::size_t>(nv) * sizeof(float));
         else
           for (std::int64_t j = 0; j < nv; ++j) dst[j] = row[j * col_stride];
+        for (std::int64_t j = nv; j < nr; ++j) dst[j] = 0.0f;
       }
     }
   });
@@ -55,13 +78,16 @@ float masked(float dz, const float* y, std::int64_t i, int activation, float slo
 
 }  // namespace
 
+// Computed transposed: C^T (n x kdim) = dz^T * Xcol, so that the long, contiguous Xcol rows are packed into NR
+// panels with whole-vector copies (each reused by every MR-tile of dz^T), while the small dz side is packed into
+// MR panels; the transposed result is written out once at the end.
 void reduction_gemm_impl(const ReductionProblem& p,
                          void (*segs)(const void* ctx, std::int64_t m0, std::int64_t m1, const float** ptr),
                          const void* ctx) {
   const GemmKernels& kt = kernels();
   const std::int64_t mr = kt.mr, nr = kt.nr;
   const std::int64_t kdim = p.taps * p.kc, n = p.n;
-  if (p.m <= 0) {
+  if (p.m <= 0 || (p.c && kdim <= 0 && !p.db)) {
     if (p.c)
       for (std::int64_t k = 0; k < kdim; ++k) std::fill(p.c + k * p.ldc, p.c + k * p.ldc + n, 0.0f);
     if (p.db) std::fill(p.db, p.db + n, 0.0f);
@@ -70,102 +96,107 @@ void reduction_gemm_impl(const ReductionProblem& p,
   const std::int64_t chunks = (p.m + kChunk - 1) / kChunk;
   // Super-chunks depend on m alone, never on the thread count: that is what makes the sum reproducible.
   const std::int64_t supers = std::clamp<std::int64_t>(p.m / 4096, 1, std::min<std::int64_t>(8, chunks));
-  const std::int64_t k_tiles = (kdim + mr - 1) / mr, panels = (n + nr - 1) / nr;
-  const std::int64_t k_groups = (!p.c || supers >= 4) ? 1 : std::min<std::int64_t>(k_tiles, 4);
-  Buffer partial, partial_db;
-  if (supers > 1) {
-    if (p.c) partial.resize(supers * kdim * n);
-    if (p.db) partial_db.resize(supers * n);
-  }
+  const std::int64_t f_tiles = (n + mr - 1) / mr, k_panels = (kdim + nr - 1) / nr;
+  const bool want_c = p.c && kdim > 0;
+  const std::int64_t threads = get_num_threads();
+  const std::int64_t k_groups =
+      (!want_c || supers >= 2 * threads) ? 1 : std::min<std::int64_t>(k_panels, (2 * threads + supers - 1) / supers);
+  // partial[s] is C^T of super-chunk s: n rows of kdim floats.
+  float* partial = want_c ? workspace(Slot::partial, supers * n * kdim) : nullptr;
+  float* partial_db = p.db ? workspace(Slot::partial_db, supers * n) : nullptr;
   const double cost = 2.0 * static_cast<double>(kdim + 1) * n * (static_cast<double>(p.m) / supers) / k_groups;
   parallel_for(supers * k_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
-    Buffer b_pack(kChunk * panels * nr), a_pack(kChunk * mr);
+    float* a_pack = workspace(Slot::reduce_a, kChunk * f_tiles * mr);
+    float* b_pack = workspace(Slot::reduce_b, kChunk * k_panels * nr);
     std::vector<const float*> seg(kChunk * p.taps);
-    std::vector<const float*> a_rows(mr);
-    std::vector<const float*> b_rows(1);
+    std::vector<std::int64_t> seg_of(nr), off_of(nr);
+    std::vector<const float*> a_rows(mr), b_rows(1);
     std::vector<float*> c_rows(mr);
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t s = item / k_groups, g = item % k_groups;
       const std::int64_t ch0 = chunks * s / supers, ch1 = chunks * (s + 1) / supers;
-      float* out = supers == 1 ? p.c : partial.data() + s * kdim * n;
-      const std::int64_t ldo = supers == 1 ? p.ldc : n;
-      float* db = (p.db && g == 0) ? (supers == 1 ? p.db : partial_db.data() + s * n) : nullptr;
+      float* out = want_c ? partial + s * n * kdim : nullptr;
+      float* db = (p.db && g == 0) ? partial_db + s * n : nullptr;
       if (db) std::fill(db, db + n, 0.0f);
-      const std::int64_t kt0 = k_tiles * g / k_groups, kt1 = k_tiles * (g + 1) / k_groups;
+      const std::int64_t kp0 = k_panels * g / k_groups, kp1 = k_panels * (g + 1) / k_groups;
       for (std::int64_t ch = ch0; ch < ch1; ++ch) {
         const std::int64_t m0 = ch * kChunk, m1 = std::min(p.m, m0 + kChunk), len = m1 - m0;
-        // B: the chunk of dz (masked), in NR panels; the bias gradient sums the same values in m order.
-        for (std::int64_t mm = 0; mm < len; ++mm) {
-          const std::int64_t row = (m0 + mm) * p.ldz;
-          for (std::int64_t pj = 0; pj < panels; ++pj) {
-            float* dst = b_pack.data() + (pj * len + mm) * nr;
-            const std::int64_t j0 = pj * nr, nv = std::min(nr, n - j0);
-            for (std::int64_t j = 0; j < nv; ++j) {
-              const float v = masked(p.dz[row + j0 + j], p.y, row + j0 + j, p.activation, p.negative_slope);
-              dst[j] = v;
-              if (db) db[j0 + j] += v;
+        // dz^T in MR panels (masked on the fly); the bias gradient sums the same values in m order.
+        for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
+          const std::int64_t f0 = ft * mr, fv = std::min(mr, n - f0);
+          float* dst = a_pack + ft * len * mr;
+          for (std::int64_t mm = 0; mm < len; ++mm, dst += mr) {
+            const std::int64_t row = (m0 + mm) * p.ldz + f0;
+            for (std::int64_t r = 0; r < fv; ++r) {
+              const float v = masked(p.dz[row + r], p.y, row + r, p.activation, p.negative_slope);
+              dst[r] = v;
+              if (db) db[f0 + r] += v;
             }
-            for (std::int64_t j = nv; j < nr; ++j) dst[j] = 0.0f;
+            for (std::int64_t r = fv; r < mr; ++r) dst[r] = 0.0f;
           }
         }
-        if (!p.c) continue;
+        if (!want_c) continue;
+        // Xcol in NR panels: a panel inside one segment is one contiguous copy per pixel.
         segs(ctx, m0, m1, seg.data());
-        for (std::int64_t ktile = kt0; ktile < kt1; ++ktile) {
-          const std::int64_t k0 = ktile * mr, kv = std::min(mr, kdim - k0);
-          // A: an MR-panel of Xcol^T, k-major (row r of the panel is Xcol column k0 + r).
-          float* ap = a_pack.data();
+        for (std::int64_t kp = kp0; kp < kp1; ++kp) {
+          const std::int64_t k0 = kp * nr, kv = std::min(nr, kdim - k0);
+          float* dst = b_pack + kp * len * nr;
           const std::int64_t t0 = k0 / p.kc, c0 = k0 % p.kc;
-          if (c0 + kv <= p.kc) {  // the whole panel lies in one segment: copy kv contiguous floats per pixel
-            for (std::int64_t mm = 0; mm < len; ++mm, ap += mr) {
+          if (kv == nr && c0 + nr <= p.kc) {
+            for (std::int64_t mm = 0; mm < len; ++mm, dst += nr) {
               const float* src = seg[mm * p.taps + t0];
-              std::int64_t r = 0;
               if (src)
-                for (; r < kv; ++r) ap[r] = src[c0 + r];
-              for (; r < mr; ++r) ap[r] = 0.0f;
+                for (std::int64_t j = 0; j < nr; ++j) dst[j] = src[c0 + j];  // inlined: a call per 64 bytes costs
+              else
+                for (std::int64_t j = 0; j < nr; ++j) dst[j] = 0.0f;
             }
           } else {
-            for (std::int64_t mm = 0; mm < len; ++mm, ap += mr)
-              for (std::int64_t r = 0; r < mr; ++r) {
-                const std::int64_t k = k0 + r, t = k / p.kc;
-                const float* src = r < kv ? seg[mm * p.taps + t] : nullptr;
-                ap[r] = src ? src[k % p.kc] : 0.0f;
+            for (std::int64_t j = 0; j < nr; ++j) {
+              seg_of[j] = j < kv ? (k0 + j) / p.kc : -1;
+              off_of[j] = j < kv ? (k0 + j) % p.kc : 0;
+            }
+            for (std::int64_t mm = 0; mm < len; ++mm, dst += nr)
+              for (std::int64_t j = 0; j < nr; ++j) {
+                const float* src = seg_of[j] < 0 ? nullptr : seg[mm * p.taps + seg_of[j]];
+                dst[j] = src ? src[off_of[j]] : 0.0f;
               }
           }
-          for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = a_pack.data() + r;
-          MicroTile t;
-          t.taps = 1;
-          t.kc = len;
-          t.a = a_rows.data();
-          t.a_step = mr;
-          t.b = b_rows.data();
-          t.c = c_rows.data();
-          t.mv = kv;
-          t.beta = ch == ch0 ? 0.0f : 1.0f;
-          for (std::int64_t pj = 0; pj < panels; ++pj) {
-            b_rows[0] = b_pack.data() + pj * len * nr;
-            t.nv = std::min(nr, n - pj * nr);
-            for (std::int64_t r = 0; r < kv; ++r) c_rows[r] = out + (k0 + r) * ldo + pj * nr;
+        }
+        MicroTile t;
+        t.taps = 1;
+        t.kc = len;
+        t.a = a_rows.data();
+        t.a_step = mr;
+        t.b = b_rows.data();
+        t.c = c_rows.data();
+        t.beta = ch == ch0 ? 0.0f : 1.0f;
+        for (std::int64_t kp = kp0; kp < kp1; ++kp) {
+          b_rows[0] = b_pack + kp * len * nr;
+          t.nv = std::min(nr, kdim - kp * nr);
+          for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
+            const std::int64_t f0 = ft * mr;
+            for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = a_pack + ft * len * mr + r;
+            t.mv = std::min(mr, n - f0);
+            for (std::int64_t r = 0; r < t.mv; ++r) c_rows[r] = out + (f0 + r) * kdim + kp * nr;
             kt.tile(t);
           }
         }
       }
     }
   });
-  if (supers > 1) {  // partial sums added in super-chunk order
-    if (p.c)
-      for (std::int64_t k = 0; k < kdim; ++k) {
-        float* dst = p.c + k * p.ldc;
-        for (std::int64_t j = 0; j < n; ++j) dst[j] = partial.data()[k * n + j];
-        for (std::int64_t s = 1; s < supers; ++s) {
-          const float* src = partial.data() + (s * kdim + k) * n;
-          for (std::int64_t j = 0; j < n; ++j) dst[j] += src[j];
-        }
+  if (want_c)  // transpose out, adding the super-chunk partials in order
+    for (std::int64_t k = 0; k < kdim; ++k) {
+      float* dst = p.c + k * p.ldc;
+      for (std::int64_t j = 0; j < n; ++j) dst[j] = partial[j * kdim + k];
+      for (std::int64_t s = 1; s < supers; ++s) {
+        const float* src = partial + s * n * kdim;
+        for (std::int64_t j = 0; j < n; ++j) dst[j] += src[j * kdim + k];
       }
-    if (p.db) {
-      for (std::int64_t j = 0; j < n; ++j) p.db[j] = partial_db.data()[j];
-      for (std::int64_t s = 1; s < supers; ++s)
-        for (std::int64_t j = 0; j < n; ++j) p.db[j] += partial_db.data()[s * n + j];
     }
+  if (p.db) {
+    for (std::int64_t j = 0; j < n; ++j) p.db[j] = partial_db[j];
+    for (std::int64_t s = 1; s < supers; ++s)
+      for (std::int64_t j = 0; j < n; ++j) p.db[j] += partial_db[s * n + j];
   }
 }
 

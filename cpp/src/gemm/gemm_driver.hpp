@@ -52,11 +52,17 @@ class Buffer {
   std::int64_t size_ = 0;
 };
 
+// Per-thread scratch that survives between calls (grow-only, 64-byte aligned, contents undefined): packing
+// buffers are reused instead of being mapped and page-faulted afresh on every call. One slot per purpose, so
+// that nested users on one thread never share memory.
+enum class Slot : int { packed_b, packed_a, scratch, reduce_a, reduce_b, partial, partial_db, masked_dz, weights_t, count };
+float* workspace(Slot slot, std::int64_t n);
+
 // B packed into NR-column panels: panel p holds k rows of nr floats, columns beyond n are zero.
 struct PackedB {
-  Buffer data;
+  float* data = nullptr;
   std::int64_t k = 0, n = 0, nr = 0, panels = 0;
-  const float* panel(std::int64_t p) const { return data.data() + p * k * nr; }
+  const float* panel(std::int64_t p) const { return data + p * k * nr; }
 };
 
 // Packs B(kk, j) = src[kk * row_stride + j * col_stride] (k x n).
@@ -71,6 +77,10 @@ struct IndirectProblem {
   std::int64_t kc = 0;     // floats per segment
   std::int64_t a_step = 1;
   std::int64_t scratch_per_tile = 0;  // floats the row callback may use per tile
+  // Copy each tile's rows into a contiguous MR-panel per K block before use (BLIS packing). Needed when rows
+  // are far apart (a matrix with a large leading dimension aliases in L1) or strided (a transposed A, where
+  // a_step is the leading dimension). Only with taps == 1. Rows >= mv are not read.
+  bool pack_a = false;
   const PackedB* b = nullptr;         // (taps * kc) x n
   const float* bias = nullptr;        // padded, or null
   float beta = 0.0f;
@@ -81,6 +91,11 @@ struct IndirectProblem {
 // Row callback: rows(m0, mv, a, tap_of, c, scratch) fills a[t*mr + r] and tap_of[t] for the taps it keeps
 // (taps whose rows are all zero may be dropped) and c[r] for r < mv; returns how many taps it kept.
 // a[t*mr + r] for r >= mv must be readable (zeros).
+// K blocks (KC): a single long segment is cut into pieces of kKc floats; several taps are grouped so that a
+// block holds about kKc * 2 floats. The B micro-panel of a block then stays in L1 while the tiles of an MC block
+// stream past it; blocks after the first accumulate into C (beta = 1), the epilogue runs on the last one.
+constexpr std::int64_t kKc = 256;
+
 template <class Rows>
 void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
   const GemmKernels& kt = kernels();
@@ -88,24 +103,39 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
   const std::int64_t n = p.b->n, panels = p.b->panels;
   if (p.m <= 0 || n <= 0) return;
   const std::int64_t k_total = std::max<std::int64_t>(p.taps * p.kc, 1);
+  // K blocks: [tap0, tap1) x [c0, c1).
+  struct KBlock {
+    std::int64_t tap0, tap1, c0, c1;
+  };
+  std::vector<KBlock> kblocks;
+  if (p.taps == 1) {
+    for (std::int64_t c0 = 0; c0 < std::max<std::int64_t>(p.kc, 1); c0 += kKc)
+      kblocks.push_back({0, 1, c0, std::min(p.kc, c0 + kKc)});
+  } else {
+    const std::int64_t per = std::max<std::int64_t>(1, (2 * kKc) / std::max<std::int64_t>(p.kc, 1));
+    for (std::int64_t t0 = 0; t0 < p.taps; t0 += per) kblocks.push_back({t0, std::min(p.taps, t0 + per), 0, p.kc});
+  }
+  const std::int64_t k_block = std::min(k_total, std::max<std::int64_t>(kKc, p.kc));
   const std::int64_t m_tiles = (p.m + mr - 1) / mr;
-  // MC: an A block of about 64K floats (L2), at most 32 tiles.
-  const std::int64_t tiles_per_block = std::clamp<std::int64_t>(65536 / (k_total * mr), 1, 32);
+  // MC: an A block of about 48K floats (L2), at most 32 tiles.
+  const std::int64_t tiles_per_block = std::clamp<std::int64_t>(49152 / (k_block * mr), 1, 32);
   const std::int64_t blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
-  const std::int64_t panel_groups = blocks >= 8 ? 1 : std::min<std::int64_t>(panels, 8 / blocks);
+  // With few row blocks, threads also split the B panels (each group re-runs the row callback: only then).
+  const std::int64_t threads = get_num_threads();
+  const std::int64_t panel_groups =
+      (threads <= 1 || blocks >= 2 * threads) ? 1 : std::min<std::int64_t>(panels, (2 * threads + blocks - 1) / blocks);
   const double cost = 2.0 * static_cast<double>(std::min(m_tiles, tiles_per_block) * mr) * k_total *
                       static_cast<double>(panels * nr) / static_cast<double>(panel_groups);
   parallel_for(blocks * panel_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
-    std::vector<const float*> a(tiles_per_block * p.taps * mr);
+    std::vector<const float*> a(tiles_per_block * p.taps * mr), a_shift(mr);
     std::vector<std::int64_t> tap_of(tiles_per_block * p.taps), kept(tiles_per_block);
     std::vector<float*> c(tiles_per_block * mr);
     std::vector<const float*> bp(p.taps);
     std::vector<float*> cp(mr);
-    Buffer scratch(tiles_per_block * p.scratch_per_tile);
+    float* scratch = workspace(Slot::scratch, tiles_per_block * p.scratch_per_tile);
+    float* packed_a = workspace(Slot::packed_a, p.pack_a ? tiles_per_block * mr * kKc : 0);
     MicroTile t;
-    t.kc = p.kc;
-    t.a_step = p.a_step;
-    t.beta = p.beta;
+    t.a_step = p.pack_a ? mr : p.a_step;
     t.activation = p.activation;
     t.negative_slope = p.negative_slope;
     t.b = bp.data();
@@ -117,21 +147,59 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
       for (std::int64_t i = 0; i < tiles; ++i) {
         const std::int64_t m0 = (tile0 + i) * mr;
         kept[i] = rows(m0, std::min(mr, p.m - m0), a.data() + i * p.taps * mr, tap_of.data() + i * p.taps,
-                       c.data() + i * mr, scratch.data() + i * p.scratch_per_tile);
+                       c.data() + i * mr, scratch + i * p.scratch_per_tile);
       }
       const std::int64_t p0 = panels * group / panel_groups, p1 = panels * (group + 1) / panel_groups;
-      for (std::int64_t pj = p0; pj < p1; ++pj) {
-        const float* panel = p.b->panel(pj);
-        t.nv = std::min(nr, n - pj * nr);
-        t.bias = p.bias ? p.bias + pj * nr : nullptr;
-        for (std::int64_t i = 0; i < tiles; ++i) {
-          const std::int64_t m0 = (tile0 + i) * mr;
-          t.mv = std::min(mr, p.m - m0);
-          t.taps = kept[i];
-          t.a = a.data() + i * p.taps * mr;
-          for (std::int64_t tap = 0; tap < kept[i]; ++tap) bp[tap] = panel + tap_of[i * p.taps + tap] * p.kc * nr;
-          for (std::int64_t r = 0; r < t.mv; ++r) cp[r] = c[i * mr + r] + pj * nr;
-          kt.tile(t);
+      for (std::size_t kb = 0; kb < kblocks.size(); ++kb) {
+        const KBlock& blk = kblocks[kb];
+        const bool first = kb == 0, last = kb + 1 == kblocks.size();
+        t.kc = blk.c1 - blk.c0;
+        t.beta = first ? p.beta : 1.0f;
+        t.activation = last ? p.activation : 0;
+        if (p.pack_a) {  // this block's MR-panels, k-major: panel[(k - c0) * mr + r]
+          for (std::int64_t i = 0; i < tiles; ++i) {
+            const std::int64_t mv = std::min(mr, p.m - (tile0 + i) * mr);
+            float* dst = packed_a + i * mr * t.kc;
+            const float* const* src = a.data() + i * mr;
+            for (std::int64_t r = 0; r < mr; ++r) {
+              if (r >= mv || kept[i] == 0) {
+                for (std::int64_t k = 0; k < t.kc; ++k) dst[k * mr + r] = 0.0f;
+              } else if (p.a_step == 1) {
+                const float* row = src[r] + blk.c0;
+                for (std::int64_t k = 0; k < t.kc; ++k) dst[k * mr + r] = row[k];
+              } else {
+                const float* row = src[r] + blk.c0 * p.a_step;
+                for (std::int64_t k = 0; k < t.kc; ++k) dst[k * mr + r] = row[k * p.a_step];
+              }
+            }
+          }
+        }
+        for (std::int64_t pj = p0; pj < p1; ++pj) {
+          const float* panel = p.b->panel(pj);
+          t.nv = std::min(nr, n - pj * nr);
+          t.bias = (last && p.bias) ? p.bias + pj * nr : nullptr;
+          for (std::int64_t i = 0; i < tiles; ++i) {
+            const std::int64_t m0 = (tile0 + i) * mr;
+            const std::int64_t* tl = tap_of.data() + i * p.taps;
+            std::int64_t k0 = 0, k1 = 0;  // this tile's kept taps inside the block
+            while (k0 < kept[i] && tl[k0] < blk.tap0) ++k0;
+            k1 = k0;
+            while (k1 < kept[i] && tl[k1] < blk.tap1) ++k1;
+            t.mv = std::min(mr, p.m - m0);
+            t.taps = k1 - k0;
+            const float* const* ai = a.data() + (i * p.taps + k0) * mr;
+            if (p.pack_a) {
+              for (std::int64_t r = 0; r < mr; ++r) a_shift[r] = packed_a + i * mr * t.kc + r;
+              ai = a_shift.data();
+            } else if (blk.c0 != 0) {
+              for (std::int64_t r = 0; r < mr; ++r) a_shift[r] = ai[r] + blk.c0 * p.a_step;
+              ai = a_shift.data();
+            }
+            t.a = ai;
+            for (std::int64_t tap = k0; tap < k1; ++tap) bp[tap - k0] = panel + (tl[tap] * p.kc + blk.c0) * nr;
+            for (std::int64_t r = 0; r < t.mv; ++r) cp[r] = c[i * mr + r] + pj * nr;
+            kt.tile(t);
+          }
         }
       }
     }

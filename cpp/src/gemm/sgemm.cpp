@@ -1,5 +1,5 @@
-// sgemm: C = op(A) * op(B) + beta * C on the shared driver. B is packed once into NR panels; A rows are read in
-// place (row pointers) or, when transposed, packed per tile into an MR-panel.
+// sgemm: C = op(A) * op(B) + beta * C on the shared driver, BLIS style: B packed once into NR-column panels, A
+// packed per MC x KC block into MR-row panels (also what makes a transposed A cheap).
 #include <algorithm>
 #include <vector>
 
@@ -26,24 +26,13 @@ void sgemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, s
   p.kc = k;
   p.b = &packed;
   p.beta = beta;
-  p.a_step = transpose_a ? mr : 1;
-  p.scratch_per_tile = transpose_a ? k * mr : 0;
+  p.a_step = transpose_a ? lda : 1;  // a transposed A is read down its columns while it is packed
+  p.pack_a = true;
   gemm::indirect_gemm(p, [&](std::int64_t m0, std::int64_t mv, const float** rows, std::int64_t* tap_of,
-                             float** c_rows, float* scratch) {
+                             float** c_rows, float*) {
     tap_of[0] = 0;
     for (std::int64_t r = 0; r < mv; ++r) c_rows[r] = c + (m0 + r) * ldc;
-    if (!transpose_a) {
-      for (std::int64_t r = 0; r < mr; ++r) rows[r] = r < mv ? a + (m0 + r) * lda : zero_row;
-    } else {
-      for (std::int64_t kk = 0; kk < k; ++kk) {
-        const float* src = a + kk * lda + m0;
-        float* dst = scratch + kk * mr;
-        std::int64_t r = 0;
-        for (; r < mv; ++r) dst[r] = src[r];
-        for (; r < mr; ++r) dst[r] = 0.0f;
-      }
-      for (std::int64_t r = 0; r < mr; ++r) rows[r] = scratch + r;
-    }
+    for (std::int64_t r = 0; r < mr; ++r) rows[r] = r < mv ? (transpose_a ? a + m0 + r : a + (m0 + r) * lda) : zero_row;
     return std::int64_t{1};
   });
 }

@@ -101,7 +101,26 @@ void activation_grad(const float* dy, const float* y, float* dz, std::int64_t n,
   }
 }
 
-constexpr GemmKernels kAvx512Table = {kMr, kNr, &tile_8x32, &activation_grad};
+double fma_peak(std::int64_t iterations) {
+  __m512 a0 = _mm512_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  for (std::int64_t i = 0; i < iterations; ++i) {
+    a0 = _mm512_fmadd_ps(a0, m, c), a1 = _mm512_fmadd_ps(a1, m, c), a2 = _mm512_fmadd_ps(a2, m, c);
+    a3 = _mm512_fmadd_ps(a3, m, c), a4 = _mm512_fmadd_ps(a4, m, c), a5 = _mm512_fmadd_ps(a5, m, c);
+    a6 = _mm512_fmadd_ps(a6, m, c), a7 = _mm512_fmadd_ps(a7, m, c), a8 = _mm512_fmadd_ps(a8, m, c);
+    a9 = _mm512_fmadd_ps(a9, m, c);
+  }
+  const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                                   _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)),
+                                                 _mm512_add_ps(a8, a9)));
+  alignas(64) float out[16];
+  _mm512_store_ps(out, sum);
+  volatile float sink = out[0];
+  (void)sink;
+  return 2.0 * 16 * 10 * static_cast<double>(iterations);
+}
+
+constexpr GemmKernels kAvx512Table = {kMr, kNr, &tile_8x32, &activation_grad, &fma_peak};
 
 }  // namespace
 

@@ -30,6 +30,9 @@ struct GemmKernels {
   // dz = dy * act'(y) where act' is taken from the forward output y (relu: y > 0; leaky: y > 0 ? 1 : slope).
   void (*activation_grad)(const float* dy, const float* y, float* dz, std::int64_t n, int activation,
                           float negative_slope);
+  // Runs `iterations` rounds of independent FMAs (enough accumulators to hide latency) and returns the FLOPs
+  // done; the benchmark divides by the time to print the machine's measured FMA peak.
+  double (*fma_peak)(std::int64_t iterations);
 };
 
 const GemmKernels& gemm_kernels_scalar();

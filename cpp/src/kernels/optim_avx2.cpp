@@ -20,32 +20,39 @@ __m256i tail_mask(std::int64_t rest) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kBits + 8 - rest));
 }
 
-// Runs body(i, mask) over the array: full vectors with an all-ones mask, then one masked tail.
+// Full vectors use plain loads/stores; only the tail uses vmaskmov (its store form is microcoded and very slow on
+// AMD Zen, so it must stay out of the main loop). body(i, io) is written once for both.
+struct FullIo {
+  __m256 load(const float* p) const { return _mm256_loadu_ps(p); }
+  void store(float* p, __m256 v) const { _mm256_storeu_ps(p, v); }
+};
+struct TailIo {
+  __m256i mask;
+  __m256 load(const float* p) const { return _mm256_maskload_ps(p, mask); }
+  void store(float* p, __m256 v) const { _mm256_maskstore_ps(p, mask, v); }
+};
+
 template <class Body>
 void for_each_vector(std::int64_t n, Body&& body) {
   std::int64_t i = 0;
-  const __m256i all = _mm256_set1_epi32(-1);
-  for (; i + 8 <= n; i += 8) body(i, all);
-  if (i < n) body(i, tail_mask(n - i));
+  for (; i + 8 <= n; i += 8) body(i, FullIo{});
+  if (i < n) body(i, TailIo{tail_mask(n - i)});
 }
-
-inline __m256 load(const float* p, __m256i mask) { return _mm256_maskload_ps(p, mask); }
-inline void store(float* p, __m256i mask, __m256 v) { _mm256_maskstore_ps(p, mask, v); }
 
 void sgd(float* p, const float* g, float* vel, std::int64_t n, float lr, float momentum, bool nesterov) {
   const __m256 vlr = _mm256_set1_ps(lr), vmom = _mm256_set1_ps(momentum);
   if (!vel) {
-    for_each_vector(n, [&](std::int64_t i, __m256i k) {
-      store(p + i, k, _mm256_sub_ps(load(p + i, k), _mm256_mul_ps(load(g + i, k), vlr)));
+    for_each_vector(n, [&](std::int64_t i, auto io) {
+      io.store(p + i, _mm256_sub_ps(io.load(p + i), _mm256_mul_ps(io.load(g + i), vlr)));
     });
     return;
   }
-  for_each_vector(n, [&](std::int64_t i, __m256i k) {
-    const __m256 gl = _mm256_mul_ps(load(g + i, k), vlr);
-    const __m256 m = _mm256_sub_ps(_mm256_mul_ps(load(vel + i, k), vmom), gl);
-    store(vel + i, k, m);
+  for_each_vector(n, [&](std::int64_t i, auto io) {
+    const __m256 gl = _mm256_mul_ps(io.load(g + i), vlr);
+    const __m256 m = _mm256_sub_ps(_mm256_mul_ps(io.load(vel + i), vmom), gl);
+    io.store(vel + i, m);
     const __m256 step = nesterov ? _mm256_sub_ps(_mm256_mul_ps(m, vmom), gl) : m;
-    store(p + i, k, _mm256_add_ps(load(p + i, k), step));
+    io.store(p + i, _mm256_add_ps(io.load(p + i), step));
   });
 }
 
@@ -53,18 +60,18 @@ void adam(float* p, const float* g, float* m, float* v, float* vh, std::int64_t 
           float omb2, float eps) {
   const __m256 va = _mm256_set1_ps(alpha), vb1 = _mm256_set1_ps(omb1), vb2 = _mm256_set1_ps(omb2),
                veps = _mm256_set1_ps(eps);
-  for_each_vector(n, [&](std::int64_t i, __m256i k) {
-    const __m256 gi = load(g + i, k), m0 = load(m + i, k), v0 = load(v + i, k);
+  for_each_vector(n, [&](std::int64_t i, auto io) {
+    const __m256 gi = io.load(g + i), m0 = io.load(m + i), v0 = io.load(v + i);
     const __m256 mi = _mm256_add_ps(m0, _mm256_mul_ps(_mm256_sub_ps(gi, m0), vb1));
     __m256 vi = _mm256_add_ps(v0, _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(gi, gi), v0), vb2));
-    store(m + i, k, mi);
-    store(v + i, k, vi);
+    io.store(m + i, mi);
+    io.store(v + i, vi);
     if (vh) {
-      vi = _mm256_max_ps(load(vh + i, k), vi);  // vh > v ? vh : v, as the scalar kernel
-      store(vh + i, k, vi);
+      vi = _mm256_max_ps(io.load(vh + i), vi);  // vh > v ? vh : v, as the scalar kernel
+      io.store(vh + i, vi);
     }
     const __m256 step = _mm256_div_ps(_mm256_mul_ps(mi, va), _mm256_add_ps(_mm256_sqrt_ps(vi), veps));
-    store(p + i, k, _mm256_sub_ps(load(p + i, k), step));
+    io.store(p + i, _mm256_sub_ps(io.load(p + i), step));
   });
 }
 
@@ -72,35 +79,35 @@ void rmsprop(float* p, const float* g, float* vel, float* mom, float* avg, std::
              float omr, float momentum, float eps) {
   const __m256 vlr = _mm256_set1_ps(lr), vrho = _mm256_set1_ps(rho), vomr = _mm256_set1_ps(omr),
                vmom = _mm256_set1_ps(momentum), veps = _mm256_set1_ps(eps);
-  for_each_vector(n, [&](std::int64_t i, __m256i k) {
-    const __m256 gi = load(g + i, k);
+  for_each_vector(n, [&](std::int64_t i, auto io) {
+    const __m256 gi = io.load(g + i);
     const __m256 ve =
-        _mm256_add_ps(_mm256_mul_ps(vrho, load(vel + i, k)), _mm256_mul_ps(vomr, _mm256_mul_ps(gi, gi)));
-    store(vel + i, k, ve);
+        _mm256_add_ps(_mm256_mul_ps(vrho, io.load(vel + i)), _mm256_mul_ps(vomr, _mm256_mul_ps(gi, gi)));
+    io.store(vel + i, ve);
     __m256 denominator;
     if (avg) {
-      const __m256 a = _mm256_add_ps(_mm256_mul_ps(vrho, load(avg + i, k)), _mm256_mul_ps(vomr, gi));
-      store(avg + i, k, a);
+      const __m256 a = _mm256_add_ps(_mm256_mul_ps(vrho, io.load(avg + i)), _mm256_mul_ps(vomr, gi));
+      io.store(avg + i, a);
       denominator = _mm256_add_ps(_mm256_sub_ps(ve, _mm256_mul_ps(a, a)), veps);
     } else {
       denominator = _mm256_add_ps(ve, veps);
     }
     const __m256 increment = _mm256_div_ps(_mm256_mul_ps(vlr, gi), _mm256_sqrt_ps(denominator));
     if (mom) {
-      const __m256 mo = _mm256_add_ps(_mm256_mul_ps(vmom, load(mom + i, k)), increment);
-      store(mom + i, k, mo);
-      store(p + i, k, _mm256_sub_ps(load(p + i, k), mo));
+      const __m256 mo = _mm256_add_ps(_mm256_mul_ps(vmom, io.load(mom + i)), increment);
+      io.store(mom + i, mo);
+      io.store(p + i, _mm256_sub_ps(io.load(p + i), mo));
     } else {
-      store(p + i, k, _mm256_sub_ps(load(p + i, k), increment));
+      io.store(p + i, _mm256_sub_ps(io.load(p + i), increment));
     }
   });
 }
 
 void weight_decay(float* p, std::int64_t n, float wd, float lr) {
   const __m256 vwd = _mm256_set1_ps(wd), vlr = _mm256_set1_ps(lr);
-  for_each_vector(n, [&](std::int64_t i, __m256i k) {
-    const __m256 x = load(p + i, k);
-    store(p + i, k, _mm256_sub_ps(x, _mm256_mul_ps(_mm256_mul_ps(x, vwd), vlr)));
+  for_each_vector(n, [&](std::int64_t i, auto io) {
+    const __m256 x = io.load(p + i);
+    io.store(p + i, _mm256_sub_ps(x, _mm256_mul_ps(_mm256_mul_ps(x, vwd), vlr)));
   });
 }
 
@@ -132,14 +139,14 @@ double sum_of_squares(const float* x, std::int64_t n) {
 
 void scale(float* x, std::int64_t n, float f) {
   const __m256 vf = _mm256_set1_ps(f);
-  for_each_vector(n, [&](std::int64_t i, __m256i k) { store(x + i, k, _mm256_mul_ps(load(x + i, k), vf)); });
+  for_each_vector(n, [&](std::int64_t i, auto io) { io.store(x + i, _mm256_mul_ps(io.load(x + i), vf)); });
 }
 
 void clip(float* x, std::int64_t n, float low, float high) {
   const __m256 lo = _mm256_set1_ps(low), hi = _mm256_set1_ps(high);
   // max_ps(a, b) = a > b ? a : b, min_ps(a, b) = a < b ? a : b: a NaN x comes through both, as in scalar.
-  for_each_vector(n, [&](std::int64_t i, __m256i k) {
-    store(x + i, k, _mm256_min_ps(hi, _mm256_max_ps(lo, load(x + i, k))));
+  for_each_vector(n, [&](std::int64_t i, auto io) {
+    io.store(x + i, _mm256_min_ps(hi, _mm256_max_ps(lo, io.load(x + i))));
   });
 }
 

@@ -1,4 +1,8 @@
 // AVX-512 pooling kernels: 16 channels a step, masked tails. Opt-in until tested on AVX-512 hardware (DESIGN.md).
+// GCC 12's AVX-512 headers trip -Wuninitialized on their own `__m512 __Y = __Y;` idiom (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #include <immintrin.h>
 
 #include "kernels/pool_kernels.hpp"

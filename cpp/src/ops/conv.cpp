@@ -110,11 +110,10 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   // the masked gradient is formed once.
   const float* dz = dy;
   const float* mask_y = act ? y : nullptr;
-  gemm::Buffer dz_buffer;
   if (act && dx && m > 0) {
-    dz_buffer.resize(m * s.out_c);
-    masked_gradient(dy, y, dz_buffer.data(), m * s.out_c, epilogue);
-    dz = dz_buffer.data();
+    float* masked = gemm::workspace(gemm::Slot::masked_dz, m * s.out_c);
+    masked_gradient(dy, y, masked, m * s.out_c, epilogue);
+    dz = masked;
     mask_y = nullptr;
   }
   const std::int64_t hw_out = s.out_h * s.out_w;
@@ -170,13 +169,13 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   const float* zero_row = zeros.data();
   const std::int64_t mr = gemm::kernels().mr;
   for (std::int64_t g = 0; g < groups; ++g) {
-    gemm::Buffer wt(taps * fg * cg);  // wt[(t*fg + f) * cg + c] = w[t, c, g*fg + f]
+    float* wt = gemm::workspace(gemm::Slot::weights_t, taps * fg * cg);  // wt[(t*fg + f)*cg + c] = w[t, c, g*fg + f]
     for (std::int64_t t = 0; t < taps; ++t)
       for (std::int64_t c = 0; c < cg; ++c)
         for (std::int64_t f = 0; f < fg; ++f)
-          wt.data()[(t * fg + f) * cg + c] = w[(t * cg + c) * s.out_c + g * fg + f];
+          wt[(t * fg + f) * cg + c] = w[(t * cg + c) * s.out_c + g * fg + f];
     gemm::PackedB packed;
-    gemm::pack_b(packed, wt.data(), taps * fg, cg, cg, 1);
+    gemm::pack_b(packed, wt, taps * fg, cg, cg, 1);
     gemm::IndirectProblem p;
     p.m = m_in;
     p.taps = taps;

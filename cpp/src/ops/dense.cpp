@@ -37,11 +37,10 @@ void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, con
   const int act = y ? static_cast<int>(epilogue.activation) : 0;
   const float* dz = dy;
   const float* mask_y = act ? y : nullptr;
-  gemm::Buffer dz_buffer;
   if (act && dx && batch > 0) {
-    dz_buffer.resize(batch * units);
-    gemm::kernels().activation_grad(dy, y, dz_buffer.data(), batch * units, act, epilogue.negative_slope);
-    dz = dz_buffer.data();
+    float* masked = gemm::workspace(gemm::Slot::masked_dz, batch * units);
+    gemm::kernels().activation_grad(dy, y, masked, batch * units, act, epilogue.negative_slope);
+    dz = masked;
     mask_y = nullptr;
   }
   if (dw || db) {

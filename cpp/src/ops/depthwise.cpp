@@ -61,22 +61,23 @@ void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, 
   const std::int64_t m = s.batch * s.out_h * s.out_w;
   const int act = y ? static_cast<int>(epilogue.activation) : 0;
   const float* dz = dy;
-  gemm::Buffer dz_buffer;
   if (act && m > 0) {  // the masked gradient is read by both passes
-    dz_buffer.resize(m * cout);
-    gemm::kernels().activation_grad(dy, y, dz_buffer.data(), m * cout, act, epilogue.negative_slope);
-    dz = dz_buffer.data();
+    float* masked = gemm::workspace(gemm::Slot::masked_dz, m * cout);
+    gemm::kernels().activation_grad(dy, y, masked, m * cout, act, epilogue.negative_slope);
+    dz = masked;
   }
   if (dw || db) {
-    gemm::Buffer scratch_dw, scratch_db;
     const std::int64_t supers = std::clamp<std::int64_t>(m / 1024, 1, 8);  // from m alone: reproducible
-    gemm::Buffer partial_dw(supers * taps * cout), partial_db(supers * cout);
+    float* partial_dw = gemm::workspace(gemm::Slot::partial, supers * taps * cout);
+    float* partial_db = gemm::workspace(gemm::Slot::partial_db, supers * cout);
+    std::fill(partial_dw, partial_dw + supers * taps * cout, 0.0f);
+    std::fill(partial_db, partial_db + supers * cout, 0.0f);
     parallel_for(supers, 2.0 * taps * cout * (static_cast<double>(m) / supers), [&](std::int64_t s0, std::int64_t s1) {
       std::vector<const float*> xp(taps);
       std::vector<float*> dwp(taps);
       for (std::int64_t sc = s0; sc < s1; ++sc) {
-        float* pdw = partial_dw.data() + sc * taps * cout;
-        float* pdb = partial_db.data() + sc * cout;
+        float* pdw = partial_dw + sc * taps * cout;
+        float* pdb = partial_db + sc * cout;
         for (std::int64_t pix = m * sc / supers; pix < m * (sc + 1) / supers; ++pix) {
           const std::int64_t b = pix / (s.out_h * s.out_w), rem = pix % (s.out_h * s.out_w);
           const std::int64_t oh = rem / s.out_w, ow = rem % s.out_w;
@@ -93,11 +94,11 @@ void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, 
       }
     });
     for (std::int64_t sc = 1; sc < supers; ++sc) {  // partial sums in super-chunk order
-      for (std::int64_t i = 0; i < taps * cout; ++i) partial_dw.data()[i] += partial_dw.data()[sc * taps * cout + i];
-      for (std::int64_t i = 0; i < cout; ++i) partial_db.data()[i] += partial_db.data()[sc * cout + i];
+      for (std::int64_t i = 0; i < taps * cout; ++i) partial_dw[i] += partial_dw[sc * taps * cout + i];
+      for (std::int64_t i = 0; i < cout; ++i) partial_db[i] += partial_db[sc * cout + i];
     }
-    if (dw) std::copy(partial_dw.data(), partial_dw.data() + taps * cout, dw);
-    if (db) std::copy(partial_db.data(), partial_db.data() + cout, db);
+    if (dw) std::copy(partial_dw, partial_dw + taps * cout, dw);
+    if (db) std::copy(partial_db, partial_db + cout, db);
   }
   if (!dx) return;
   const std::int64_t rows = s.batch * s.in_h;

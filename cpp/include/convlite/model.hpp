@@ -1,0 +1,159 @@
+// The compiled model behind convlite.Sequential: a chain of layers whose whole training step (forward, loss,
+// backward, metrics, optimizer update) runs in one call, so small models pay microseconds of framework overhead
+// per batch instead of milliseconds. Parameters live in memory owned by Python (numpy arrays); the model keeps raw
+// pointers to them and updates them in place. Activation/gradient buffers are sized once per batch size and reused.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "convlite/activation.hpp"
+#include "convlite/conv.hpp"
+#include "convlite/pool.hpp"
+#include "convlite/train.hpp"
+
+namespace convlite {
+
+// A trainable parameter: `value` points into a Python-owned array, `grad` into the layer's own buffer.
+struct ParamRef {
+  float* value = nullptr;
+  float* grad = nullptr;
+  std::int64_t size = 0;
+  bool trainable = true;  // frozen parameters (layer.trainable = False) keep their values
+};
+
+// Per-call state a layer may need (dropout draws its mask from (seed, stream offset)).
+struct StepContext {
+  bool training = false;
+  std::uint64_t seed = 0;
+  std::uint64_t step = 0;
+};
+
+// One layer of the chain. Sizes are per sample; `batch` is passed to every call.
+class ModelLayer {
+ public:
+  virtual ~ModelLayer() = default;
+  virtual std::int64_t in_size() const = 0;
+  virtual std::int64_t out_size() const = 0;
+  // True when the output is the input reinterpreted (Flatten, Reshape): no buffer, no work.
+  virtual bool is_view() const { return false; }
+  // Sizes scratch (masks, argmax, saved statistics) for `batch` samples; called before a pass of a new size.
+  virtual void reserve(std::int64_t batch) { (void)batch; }
+  virtual void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) = 0;
+  // dy: dL/dy; writes dx (when not null) and the gradients of params(). Outputs are overwritten.
+  virtual void backward(std::int64_t batch, const float* x, const float* y, const float* dy, float* dx) = 0;
+  // Activation layers expose their kind so the model can fuse sigmoid/softmax into the loss.
+  virtual const ActivationParams* activation() const { return nullptr; }
+  std::vector<ParamRef>& params() { return params_; }
+
+ protected:
+  // Registers a parameter and allocates its gradient buffer.
+  void add_param(float* value, std::int64_t size);
+  std::vector<ParamRef> params_;
+  std::vector<std::vector<float>> grads_;
+};
+
+// ------------------------------------------------------------------ layer factories (per-sample geometry)
+// conv2d / depthwise2d: `s.batch` is ignored. Bias may be null.
+std::unique_ptr<ModelLayer> make_conv2d_layer(const Conv2dShape& s, const Epilogue& e, float* kernel, float* bias);
+std::unique_ptr<ModelLayer> make_depthwise2d_layer(const Conv2dShape& s, const Epilogue& e, float* kernel,
+                                                   float* bias);
+// Dense on the last axis: `rows` = product of the other per-sample dims.
+std::unique_ptr<ModelLayer> make_dense_layer(std::int64_t rows, std::int64_t in, std::int64_t units,
+                                             const Epilogue& e, float* kernel, float* bias);
+std::unique_ptr<ModelLayer> make_activation_layer(const ActivationParams& p, std::int64_t size,
+                                                  std::int64_t last_dim);
+std::unique_ptr<ModelLayer> make_view_layer(std::int64_t size);
+enum class PoolKind : int { max = 0, average = 1 };
+std::unique_ptr<ModelLayer> make_pool2d_layer(PoolKind kind, const Pool2dShape& s);
+std::unique_ptr<ModelLayer> make_global_pool_layer(PoolKind kind, std::int64_t spatial, std::int64_t channels);
+// spatial = 0: plain dropout over all `size` values; else one draw per (sample, channel).
+std::unique_ptr<ModelLayer> make_dropout_layer(float rate, std::int64_t size, std::int64_t spatial,
+                                               std::int64_t channels, std::uint64_t seed_salt);
+// frozen: always inference mode (Keras runs a non-trainable BatchNormalization with its moving statistics).
+std::unique_ptr<ModelLayer> make_batch_norm_layer(std::int64_t spatial, std::int64_t channels, double momentum,
+                                                  float epsilon, float* gamma, float* beta, float* moving_mean,
+                                                  float* moving_var, bool frozen);
+std::unique_ptr<ModelLayer> make_zero_pad_layer(std::int64_t in_h, std::int64_t in_w, std::int64_t channels,
+                                                std::int64_t top, std::int64_t bottom, std::int64_t left,
+                                                std::int64_t right);
+std::unique_ptr<ModelLayer> make_upsample_layer(std::int64_t in_h, std::int64_t in_w, std::int64_t channels,
+                                                std::int64_t size_h, std::int64_t size_w);
+
+// ------------------------------------------------------------------ optimizer
+enum class OptimizerKind : int { sgd = 0, adam = 1, rmsprop = 2 };
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::sgd;
+  float momentum = 0.0f;  // sgd, rmsprop
+  bool nesterov = false;
+  float beta_1 = 0.9f, beta_2 = 0.999f, epsilon = 1e-7f;
+  bool amsgrad = false;
+  float rho = 0.9f;
+  bool centered = false;
+  float weight_decay = 0.0f;  // decoupled, applied before the update (Keras 3)
+  // Keras applies exactly one: clipnorm (per tensor), else global_clipnorm, else clipvalue. 0 = off.
+  float clipnorm = 0.0f, clipvalue = 0.0f, global_clipnorm = 0.0f;
+  std::vector<bool> decay_mask;  // per trainable parameter; empty = decay all (when weight_decay > 0)
+};
+
+// Accuracy-type metrics computed inside the step (cheap, exact); others are computed in Python from predictions.
+enum class AccuracyKind : int { none = 0, binary = 1, categorical = 2, sparse_categorical = 3 };
+
+struct StepResult {
+  double loss = 0.0;             // Keras's batch loss (sum_over_batch_size)
+  double correct = 0.0;          // sum of sample_weight * accuracy(sample)
+  double weight = 0.0;           // sum of sample_weight (the accuracy denominator)
+};
+
+class Model {
+ public:
+  void add_layer(std::unique_ptr<ModelLayer> layer);
+  std::int64_t input_size() const;
+  std::int64_t output_size() const;
+  std::size_t num_params() const;
+  // One flag per parameter in layer order; the optimizer then has slots for the trainable ones only.
+  void set_trainable(const std::vector<bool>& flags);
+  std::size_t num_trainable() const;
+
+  // label_size: values per sample of y (1 for sparse labels).
+  void set_loss(const LossParams& loss, std::int64_t label_size);
+  void set_accuracy(AccuracyKind kind, float threshold) { accuracy_ = kind; threshold_ = threshold; }
+  // slots[i]: the optimizer state buffers of trainable parameter i, in the order the kind needs:
+  // sgd [velocity] (if momentum), adam [m, v, (v_hat)], rmsprop [velocity, (momentum), (average_grad)].
+  void set_optimizer(const OptimizerConfig& config, std::vector<std::vector<float*>> slots);
+  void set_seed(std::uint64_t seed) { seed_ = seed; }
+
+  // Rows index[0..count) of x (n_rows, input_size) / y / sample_weight (may be null) form the batch.
+  // `step` is the optimizer's 1-based step; `dropout_step` numbers the random stream.
+  StepResult train_step(const float* x, const float* y, const float* sample_weight, const std::int64_t* index,
+                        std::int64_t count, float learning_rate, std::int64_t step, std::uint64_t dropout_step,
+                        float* predictions_out);
+  StepResult test_step(const float* x, const float* y, const float* sample_weight, const std::int64_t* index,
+                       std::int64_t count, float* predictions_out);
+  // Inference over n contiguous rows in chunks of batch_size; out is (n, output_size).
+  void predict(const float* x, std::int64_t n, std::int64_t batch_size, float* out);
+
+ private:
+  void reserve(std::int64_t batch);
+  void gather(const float* src, std::int64_t width, const std::int64_t* index, std::int64_t count, float* dst) const;
+  const float* forward(std::int64_t batch, const float* input, const StepContext& ctx);
+  StepResult loss_and_metrics(std::int64_t batch, const float* y, const float* sw, bool want_grad);
+  void apply_optimizer(float learning_rate, std::int64_t step);
+  bool fused_loss() const;
+
+  std::vector<std::unique_ptr<ModelLayer>> layers_;
+  std::vector<std::vector<float>> acts_, grads_;  // owned buffers; index i = output of layer i-1 (0 = input)
+  std::vector<const float*> act_ptr_;
+  std::vector<float*> grad_ptr_;
+  std::vector<float> batch_y_, batch_w_;
+  std::int64_t reserved_batch_ = -1;
+  LossParams loss_{};
+  std::int64_t label_size_ = 1;
+  AccuracyKind accuracy_ = AccuracyKind::none;
+  float threshold_ = 0.5f;
+  OptimizerConfig opt_{};
+  std::vector<std::vector<float*>> slots_;
+  std::uint64_t seed_ = 0;
+};
+
+}  // namespace convlite

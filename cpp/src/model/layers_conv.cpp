@@ -1,0 +1,92 @@
+// Layers with weights that run through the convolution family: conv2d (Conv1D/2D, pointwise half of
+// SeparableConv), depthwise2d (DepthwiseConv1D/2D, depthwise half of SeparableConv) and dense.
+#include "convlite/model.hpp"
+
+namespace convlite {
+
+void ModelLayer::add_param(float* value, std::int64_t size) {
+  grads_.emplace_back(static_cast<std::size_t>(size), 0.0f);
+  params_.push_back(ParamRef{value, grads_.back().data(), size});
+  // emplace_back may move earlier vectors' storage handles but not their heap buffers: refresh all pointers anyway.
+  for (std::size_t i = 0; i < params_.size(); ++i) params_[i].grad = grads_[i].data();
+}
+
+namespace {
+
+class Conv2dLayer final : public ModelLayer {
+ public:
+  Conv2dLayer(const Conv2dShape& s, const Epilogue& e, float* kernel, float* bias, bool depthwise)
+      : shape_(s), epilogue_(e), kernel_(kernel), bias_(bias), depthwise_(depthwise) {
+    const std::int64_t kernel_size =
+        depthwise ? s.kernel_h * s.kernel_w * s.out_c : s.kernel_h * s.kernel_w * (s.in_c / s.groups) * s.out_c;
+    add_param(kernel, kernel_size);
+    if (bias) add_param(bias, s.out_c);
+  }
+  std::int64_t in_size() const override { return shape_.in_h * shape_.in_w * shape_.in_c; }
+  std::int64_t out_size() const override { return shape_.out_h * shape_.out_w * shape_.out_c; }
+
+  void forward(std::int64_t batch, const float* x, float* y, const StepContext&) override {
+    Conv2dShape s = shape_;
+    s.batch = batch;
+    if (depthwise_)
+      depthwise2d_forward(s, x, kernel_, bias_, y, epilogue_);
+    else
+      conv2d_forward(s, x, kernel_, bias_, y, epilogue_);
+  }
+  void backward(std::int64_t batch, const float* x, const float* y, const float* dy, float* dx) override {
+    Conv2dShape s = shape_;
+    s.batch = batch;
+    float* db = bias_ ? params_[1].grad : nullptr;
+    if (depthwise_)
+      depthwise2d_backward(s, x, kernel_, y, dy, dx, params_[0].grad, db, epilogue_);
+    else
+      conv2d_backward(s, x, kernel_, y, dy, dx, params_[0].grad, db, epilogue_);
+  }
+
+ private:
+  Conv2dShape shape_;
+  Epilogue epilogue_;
+  float* kernel_;
+  float* bias_;
+  bool depthwise_;
+};
+
+class DenseLayer final : public ModelLayer {
+ public:
+  DenseLayer(std::int64_t rows, std::int64_t in, std::int64_t units, const Epilogue& e, float* kernel, float* bias)
+      : rows_(rows), in_(in), units_(units), epilogue_(e), kernel_(kernel), bias_(bias) {
+    add_param(kernel, in * units);
+    if (bias) add_param(bias, units);
+  }
+  std::int64_t in_size() const override { return rows_ * in_; }
+  std::int64_t out_size() const override { return rows_ * units_; }
+  void forward(std::int64_t batch, const float* x, float* y, const StepContext&) override {
+    dense_forward(batch * rows_, in_, units_, x, kernel_, bias_, y, epilogue_);
+  }
+  void backward(std::int64_t batch, const float* x, const float* y, const float* dy, float* dx) override {
+    dense_backward(batch * rows_, in_, units_, x, kernel_, y, dy, dx, params_[0].grad,
+                   bias_ ? params_[1].grad : nullptr, epilogue_);
+  }
+
+ private:
+  std::int64_t rows_, in_, units_;
+  Epilogue epilogue_;
+  float* kernel_;
+  float* bias_;
+};
+
+}  // namespace
+
+std::unique_ptr<ModelLayer> make_conv2d_layer(const Conv2dShape& s, const Epilogue& e, float* kernel, float* bias) {
+  return std::make_unique<Conv2dLayer>(s, e, kernel, bias, false);
+}
+std::unique_ptr<ModelLayer> make_depthwise2d_layer(const Conv2dShape& s, const Epilogue& e, float* kernel,
+                                                   float* bias) {
+  return std::make_unique<Conv2dLayer>(s, e, kernel, bias, true);
+}
+std::unique_ptr<ModelLayer> make_dense_layer(std::int64_t rows, std::int64_t in, std::int64_t units,
+                                             const Epilogue& e, float* kernel, float* bias) {
+  return std::make_unique<DenseLayer>(rows, in, units, e, kernel, bias);
+}
+
+}  // namespace convlite

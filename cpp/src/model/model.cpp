@@ -1,0 +1,265 @@
+// Model: buffer planning, forward/backward over the layer chain, loss (fused with sigmoid/softmax where Keras's
+// TensorFlow backend also takes the logits path), in-step accuracy and the optimizer update.
+#include "convlite/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace convlite {
+
+void Model::add_layer(std::unique_ptr<ModelLayer> layer) {
+  if (!layers_.empty() && layers_.back()->out_size() != layer->in_size())
+    throw std::invalid_argument("Layer sizes do not chain: previous output has " +
+                                std::to_string(layers_.back()->out_size()) + " values per sample, next input " +
+                                std::to_string(layer->in_size()));
+  layers_.push_back(std::move(layer));
+  reserved_batch_ = -1;
+}
+
+std::int64_t Model::input_size() const { return layers_.empty() ? 0 : layers_.front()->in_size(); }
+std::int64_t Model::output_size() const { return layers_.empty() ? 0 : layers_.back()->out_size(); }
+std::size_t Model::num_params() const {
+  std::size_t n = 0;
+  for (const auto& l : layers_) n += l->params().size();
+  return n;
+}
+
+void Model::set_trainable(const std::vector<bool>& flags) {
+  if (flags.size() != num_params())
+    throw std::invalid_argument("Expected one trainable flag per parameter (" + std::to_string(num_params()) +
+                                "). Received: " + std::to_string(flags.size()));
+  std::size_t i = 0;
+  for (auto& l : layers_)
+    for (auto& p : l->params()) p.trainable = flags[i++];
+}
+
+std::size_t Model::num_trainable() const {
+  std::size_t n = 0;
+  for (const auto& l : layers_)
+    for (const auto& p : const_cast<ModelLayer&>(*l).params()) n += p.trainable;
+  return n;
+}
+
+void Model::set_loss(const LossParams& loss, std::int64_t label_size) {
+  loss_ = loss;
+  label_size_ = label_size;
+}
+
+void Model::set_optimizer(const OptimizerConfig& config, std::vector<std::vector<float*>> slots) {
+  if (slots.size() != num_trainable())
+    throw std::invalid_argument("The optimizer has state for " + std::to_string(slots.size()) +
+                                " variables but the model has " + std::to_string(num_trainable()) +
+                                " trainable ones");
+  opt_ = config;
+  slots_ = std::move(slots);
+}
+
+bool Model::fused_loss() const {
+  if (loss_.from_logits || layers_.size() < 2) return false;
+  const ActivationParams* a = layers_.back()->activation();
+  if (!a) return false;
+  if (a->kind == ActivationKind::sigmoid) return loss_.kind == LossKind::binary_crossentropy;
+  if (a->kind == ActivationKind::softmax)
+    return loss_.kind == LossKind::categorical_crossentropy ||
+           loss_.kind == LossKind::sparse_categorical_crossentropy;
+  return false;
+}
+
+void Model::reserve(std::int64_t batch) {
+  if (batch <= reserved_batch_) return;
+  const std::size_t n = layers_.size();
+  acts_.assign(n + 1, {});
+  grads_.assign(n + 1, {});
+  acts_[0].resize(static_cast<std::size_t>(batch * input_size()));
+  for (std::size_t i = 0; i < n; ++i) {
+    layers_[i]->reserve(batch);
+    const std::size_t size = static_cast<std::size_t>(batch * layers_[i]->out_size());
+    grads_[i + 1].resize(size);
+    if (!layers_[i]->is_view()) acts_[i + 1].resize(size);
+  }
+  batch_y_.resize(static_cast<std::size_t>(batch * label_size_));
+  batch_w_.resize(static_cast<std::size_t>(batch));
+  act_ptr_.assign(n + 1, nullptr);
+  grad_ptr_.assign(n + 1, nullptr);
+  // Gradient pointers: a view passes its output's gradient buffer down unchanged. Only layers after the first one
+  // with parameters need their dx (nothing before it learns).
+  bool earlier_params = false;
+  std::vector<bool> need_dx(n, false);
+  for (std::size_t i = 0; i < n; ++i) {
+    need_dx[i] = earlier_params;
+    earlier_params = earlier_params || !layers_[i]->params().empty();
+  }
+  grad_ptr_[n] = n > 0 ? grads_[n].data() : nullptr;
+  for (std::size_t i = n; i-- > 0;) {
+    if (layers_[i]->is_view())
+      grad_ptr_[i] = grad_ptr_[i + 1];
+    else
+      grad_ptr_[i] = (i > 0 && need_dx[i]) ? grads_[i].data() : nullptr;
+  }
+  reserved_batch_ = batch;
+}
+
+const float* Model::forward(std::int64_t batch, const float* input, const StepContext& ctx) {
+  act_ptr_[0] = input;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i]->is_view()) {
+      act_ptr_[i + 1] = act_ptr_[i];
+      continue;
+    }
+    float* out = acts_[i + 1].data();
+    layers_[i]->forward(batch, act_ptr_[i], out, ctx);
+    act_ptr_[i + 1] = out;
+  }
+  return act_ptr_[layers_.size()];
+}
+
+void Model::gather(const float* src, std::int64_t width, const std::int64_t* index, std::int64_t count,
+                   float* dst) const {
+  const std::size_t bytes = static_cast<std::size_t>(width) * sizeof(float);
+  for (std::int64_t i = 0; i < count; ++i) std::memcpy(dst + i * width, src + index[i] * width, bytes);
+}
+
+StepResult Model::loss_and_metrics(std::int64_t batch, const float* y, const float* sw, bool want_grad) {
+  const std::size_t n = layers_.size();
+  const std::int64_t features = output_size();
+  const float* pred = act_ptr_[n];
+  StepResult r;
+  if (fused_loss()) {
+    LossParams logits = loss_;
+    logits.from_logits = true;
+    float* grad = want_grad ? grad_ptr_[n - 1] : nullptr;
+    r.loss = loss_forward_backward(logits, batch, features, act_ptr_[n - 1], y, sw, grad);
+  } else {
+    r.loss = loss_forward_backward(loss_, batch, features, pred, y, sw, want_grad ? grad_ptr_[n] : nullptr);
+  }
+  if (accuracy_ == AccuracyKind::none) return r;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const float* p = pred + b * features;
+    double acc = 0.0;
+    if (accuracy_ == AccuracyKind::binary) {
+      const float* t = y + b * features;
+      std::int64_t hits = 0;
+      for (std::int64_t j = 0; j < features; ++j) hits += static_cast<float>(p[j] > threshold_) == t[j];
+      acc = static_cast<double>(hits) / static_cast<double>(features);
+    } else {
+      const std::int64_t best = std::max_element(p, p + features) - p;
+      if (accuracy_ == AccuracyKind::sparse_categorical) {
+        acc = y[b] == static_cast<float>(best);
+      } else {
+        const float* t = y + b * features;
+        acc = (std::max_element(t, t + features) - t) == best;
+      }
+    }
+    const double w = sw ? sw[b] : 1.0;
+    r.correct += w * acc;
+    r.weight += w;
+  }
+  return r;
+}
+
+StepResult Model::train_step(const float* x, const float* y, const float* sample_weight, const std::int64_t* index,
+                             std::int64_t count, float learning_rate, std::int64_t step, std::uint64_t dropout_step,
+                             float* predictions_out) {
+  reserve(count);
+  gather(x, input_size(), index, count, acts_[0].data());
+  gather(y, label_size_, index, count, batch_y_.data());
+  const float* sw = nullptr;
+  if (sample_weight) {
+    gather(sample_weight, 1, index, count, batch_w_.data());
+    sw = batch_w_.data();
+  }
+  StepContext ctx{true, seed_, dropout_step};
+  const float* pred = forward(count, acts_[0].data(), ctx);
+  StepResult r = loss_and_metrics(count, batch_y_.data(), sw, true);
+  if (predictions_out)
+    std::memcpy(predictions_out, pred, static_cast<std::size_t>(count * output_size()) * sizeof(float));
+  const std::size_t n = layers_.size();
+  const std::size_t last = fused_loss() ? n - 1 : n;  // the fused activation's backward is inside the loss
+  for (std::size_t i = last; i-- > 0;) {
+    if (layers_[i]->is_view()) continue;
+    layers_[i]->backward(count, act_ptr_[i], act_ptr_[i + 1], grad_ptr_[i + 1], grad_ptr_[i]);
+  }
+  apply_optimizer(learning_rate, step);
+  return r;
+}
+
+StepResult Model::test_step(const float* x, const float* y, const float* sample_weight, const std::int64_t* index,
+                            std::int64_t count, float* predictions_out) {
+  reserve(count);
+  gather(x, input_size(), index, count, acts_[0].data());
+  gather(y, label_size_, index, count, batch_y_.data());
+  const float* sw = nullptr;
+  if (sample_weight) {
+    gather(sample_weight, 1, index, count, batch_w_.data());
+    sw = batch_w_.data();
+  }
+  StepContext ctx{false, seed_, 0};
+  const float* pred = forward(count, acts_[0].data(), ctx);
+  StepResult r = loss_and_metrics(count, batch_y_.data(), sw, false);
+  if (predictions_out)
+    std::memcpy(predictions_out, pred, static_cast<std::size_t>(count * output_size()) * sizeof(float));
+  return r;
+}
+
+void Model::predict(const float* x, std::int64_t n, std::int64_t batch_size, float* out) {
+  const std::int64_t in = input_size(), width = output_size();
+  reserve(std::min(n, batch_size));
+  StepContext ctx{false, seed_, 0};
+  for (std::int64_t start = 0; start < n; start += batch_size) {
+    const std::int64_t count = std::min(batch_size, n - start);
+    const float* pred = forward(count, x + start * in, ctx);
+    std::memcpy(out + start * width, pred, static_cast<std::size_t>(count * width) * sizeof(float));
+  }
+}
+
+void Model::apply_optimizer(float lr, std::int64_t step) {
+  std::vector<ParamRef*> params;
+  for (auto& l : layers_)
+    for (auto& p : l->params())
+      if (p.trainable) params.push_back(&p);
+  if (params.size() != slots_.size()) throw std::logic_error("compile the model before training it");
+  if (opt_.clipnorm > 0.0f) {
+    for (ParamRef* p : params) {
+      const double norm = std::sqrt(sum_of_squares(p->grad, p->size));
+      if (norm > opt_.clipnorm) scale_in_place(p->grad, p->size, static_cast<float>(opt_.clipnorm / norm));
+    }
+  } else if (opt_.global_clipnorm > 0.0f) {
+    double total = 0.0;
+    for (ParamRef* p : params) total += sum_of_squares(p->grad, p->size);
+    const double norm = std::sqrt(total);
+    if (!std::isfinite(norm)) {  // Keras turns every gradient into NaN then
+      for (ParamRef* p : params) std::fill(p->grad, p->grad + p->size, std::nanf(""));
+    } else if (norm > opt_.global_clipnorm) {
+      for (ParamRef* p : params) scale_in_place(p->grad, p->size, static_cast<float>(opt_.global_clipnorm / norm));
+    }
+  } else if (opt_.clipvalue > 0.0f) {
+    for (ParamRef* p : params) clip_in_place(p->grad, p->size, -opt_.clipvalue, opt_.clipvalue);
+  }
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    ParamRef& p = *params[i];
+    const std::vector<float*>& s = slots_[i];
+    const bool decay = opt_.decay_mask.empty() || opt_.decay_mask[i];
+    if (opt_.weight_decay > 0.0f && decay) apply_weight_decay(p.value, p.size, lr, opt_.weight_decay);
+    switch (opt_.kind) {
+      case OptimizerKind::sgd:
+        sgd_update(p.value, p.grad, opt_.momentum != 0.0f ? s[0] : nullptr, p.size, lr, opt_.momentum,
+                   opt_.nesterov);
+        break;
+      case OptimizerKind::adam:
+        adam_update(p.value, p.grad, s[0], s[1], opt_.amsgrad ? s[2] : nullptr, p.size, lr, opt_.beta_1,
+                    opt_.beta_2, opt_.epsilon, step);
+        break;
+      case OptimizerKind::rmsprop: {
+        std::size_t k = 1;
+        float* mom = opt_.momentum != 0.0f ? s[k++] : nullptr;
+        float* avg = opt_.centered ? s[k++] : nullptr;
+        rmsprop_update(p.value, p.grad, s[0], mom, avg, p.size, lr, opt_.rho, opt_.momentum, opt_.epsilon);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace convlite

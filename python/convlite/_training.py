@@ -1,0 +1,276 @@
+"""The fit / evaluate / predict loops of Sequential (Keras semantics, one C++ call per batch).
+
+Per batch Python does only bookkeeping: pick the index range, call ``core.train_step`` (which gathers the rows,
+runs forward/loss/backward/accuracy/update in C++ with the GIL released), accumulate the running means Keras
+reports, and fire the callbacks' batch hooks -- skipped entirely when no callback overrides them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _fit_data as fd
+from .models import _module
+
+
+class _Trackers:
+    """Keras's running metrics over one epoch/evaluation: loss weighted by batch size, accuracy by sample weight."""
+
+    def __init__(self, model):
+        self.model = model
+        self.cpp_metric = model._cpp_metric
+        self.py_metrics = model._py_metrics
+        self.reset()
+
+    def reset(self):
+        self.loss_sum = 0.0
+        self.count = 0
+        self.correct = 0.0
+        self.weight = 0.0
+        for m in self.py_metrics:
+            m.reset_state()
+
+    def update(self, result, count, y_batch=None, pred=None, sw_batch=None):
+        loss, correct, weight = result
+        self.loss_sum += loss * count
+        self.count += count
+        self.correct += correct
+        self.weight += weight
+        for m in self.py_metrics:
+            m.update_state(y_batch, pred, sample_weight=sw_batch)
+
+    def logs(self):
+        """Metrics first (compile order), then loss: Keras's log order."""
+        logs = {}
+        for m in self.model._metrics:
+            if m is self.cpp_metric:
+                logs[m.name] = self.correct / self.weight if self.weight else 0.0
+            else:
+                logs[m.name] = float(np.asarray(m.result()))
+        logs["loss"] = self.loss_sum / self.count if self.count else 0.0
+        return logs
+
+
+def _overrides(callbacks, hook):
+    """True when some callback does something in `hook` (the base Callback's hooks do nothing), including hooks
+    set on the instance (LambdaCallback)."""
+    base = getattr(_module("callbacks").Callback, hook)
+    for cb in callbacks.callbacks:
+        fn = getattr(cb, hook, None)
+        if getattr(fn, "__func__", fn) is not base:
+            return True
+    return False
+
+
+class _Data:
+    """x, y, sample_weight prepared once (float32, contiguous, checked) plus a scratch predictions buffer."""
+
+    def __init__(self, model, x, y, sample_weight, class_weight=None):
+        model._ensure_built(np.shape(x)[1:] if x is not None and np.ndim(x) else None)
+        self.x = fd.check_input(x, model._input_layer.shape, model.name)
+        self.n = self.x.shape[0]
+        kind = model.loss._core_spec()["kind"]
+        if y is None:
+            raise ValueError("Argument `y` (the targets) is required to train or evaluate. Received: y=None")
+        self.y = fd.prepare_labels(y, self.n, kind, tuple(model._output_shape[1:]))
+        self.sw = fd.prepare_sample_weight(sample_weight, class_weight, self.y, self.n, kind)
+        self.x2 = self.x.reshape(self.n, -1)
+        self.need_pred = bool(model._py_metrics)
+
+    def subset(self, part):
+        clone = object.__new__(_Data)
+        clone.__dict__.update(self.__dict__)
+        clone.x, clone.y = self.x[part], self.y[part]
+        clone.sw = None if self.sw is None else self.sw[part]
+        clone.n = clone.x.shape[0]
+        clone.x2 = clone.x.reshape(clone.n, -1)
+        return clone
+
+    def batch_extras(self, index, start, stop, pred_buffer, model):
+        if not self.need_pred:
+            return None, None, None
+        rows = index[start:stop]
+        pred = pred_buffer[: stop - start].reshape((stop - start,) + tuple(model._output_shape[1:]))
+        y = self.y[rows]
+        return y, pred, None if self.sw is None else self.sw[rows]
+
+
+def _predictions_buffer(model, data, batch_size):
+    if not data.need_pred:
+        return None
+    return np.empty((min(batch_size, data.n), int(np.prod(model._output_shape[1:]))), np.float32)
+
+
+def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
+            class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq):
+    model._require_compiled("training (fit)")
+    batch_size = fd.check_batch_size(batch_size)
+    verbose = fd.check_verbose(verbose)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"Argument `epochs` must be a non-negative integer. Received: epochs={epochs!r}")
+    data = _Data(model, x, y, sample_weight, class_weight)
+    val = None
+    if validation_data is not None:
+        vx, vy, vsw = fd.unpack_validation_data(validation_data)
+        val = _Data(model, vx, vy, vsw)
+    elif validation_split:
+        train_part, val_part = fd.split_validation([np.arange(data.n)], validation_split)
+        val = data.subset(val_part[0])
+        data = data.subset(train_part[0])
+    core = model._compiled_core(training=True)
+    steps = -(-data.n // batch_size)
+    cbs = _module("callbacks").CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
+                                            verbose=verbose, epochs=epochs, steps=steps)
+    batch_begin = _overrides(cbs, "on_train_batch_begin") or _overrides(cbs, "on_batch_begin")
+    batch_end = _overrides(cbs, "on_train_batch_end") or _overrides(cbs, "on_batch_end")
+    trackers = _Trackers(model)
+    pred_buffer = _predictions_buffer(model, data, batch_size)
+    optimizer = model.optimizer
+    rng = _module("utils").global_rng()
+    model.stop_training = False
+    cbs.on_train_begin()
+    epoch_logs = {}
+    for epoch in range(initial_epoch, epochs):
+        trackers.reset()
+        cbs.on_epoch_begin(epoch)
+        index = rng.permutation(data.n).astype(np.int64) if shuffle else np.arange(data.n, dtype=np.int64)
+        logs = {}
+        for step in range(steps):
+            if batch_begin:
+                cbs.on_train_batch_begin(step)
+            start, stop = step * batch_size, min(data.n, (step + 1) * batch_size)
+            iteration = int(optimizer.iterations)
+            lr = float(optimizer.current_learning_rate())
+            model._dropout_step += 1
+            result = core.train_step(data.x2, data.y, data.sw, index, start, stop, lr, iteration + 1,
+                                     model._dropout_step, pred_buffer)
+            optimizer.iterations = iteration + 1
+            trackers.update(result, stop - start, *data.batch_extras(index, start, stop, pred_buffer, model))
+            if batch_end:
+                logs = trackers.logs()
+                cbs.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+        epoch_logs = trackers.logs()
+        if val is not None and (epoch + 1) % validation_freq == 0:
+            val_logs = _evaluate_data(model, val, validation_batch_size or batch_size, cbs)
+            epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+        cbs.on_epoch_end(epoch, epoch_logs)
+        if model.stop_training:
+            break
+    cbs.on_train_end(epoch_logs)
+    return model.history
+
+
+def _evaluate_data(model, data, batch_size, cbs):
+    core = model._compiled_core()
+    trackers = _Trackers(model)
+    index = np.arange(data.n, dtype=np.int64)
+    pred_buffer = _predictions_buffer(model, data, batch_size)
+    steps = -(-data.n // batch_size)
+    batch_hooks = _overrides(cbs, "on_test_batch_end") or _overrides(cbs, "on_test_batch_begin")
+    cbs.on_test_begin()
+    for step in range(steps):
+        if batch_hooks:
+            cbs.on_test_batch_begin(step)
+        start, stop = step * batch_size, min(data.n, (step + 1) * batch_size)
+        result = core.test_step(data.x2, data.y, data.sw, index, start, stop, pred_buffer)
+        trackers.update(result, stop - start, *data.batch_extras(index, start, stop, pred_buffer, model))
+        if batch_hooks:
+            cbs.on_test_batch_end(step, trackers.logs())
+    logs = trackers.logs()
+    cbs.on_test_end(logs)
+    return logs
+
+
+def _ordered(model, logs):
+    return [logs["loss"]] + [logs[m.name] for m in model._metrics]
+
+
+def run_evaluate(model, x, y, batch_size, verbose, sample_weight, callbacks, return_dict):
+    model._require_compiled("evaluation (evaluate)")
+    batch_size = fd.check_batch_size(batch_size)
+    verbose = fd.check_verbose(verbose)
+    data = _Data(model, x, y, sample_weight)
+    steps = -(-data.n // batch_size)
+    cbs = _module("callbacks").CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
+                                            epochs=1, steps=steps)
+    logs = _evaluate_data(model, data, batch_size, cbs)
+    if return_dict:
+        return logs
+    values = _ordered(model, logs)
+    return values[0] if len(values) == 1 else values
+
+
+def run_predict(model, x, batch_size, verbose, callbacks):
+    batch_size = fd.check_batch_size(batch_size)
+    verbose = fd.check_verbose(verbose)
+    model._ensure_built(np.shape(x)[1:] if x is not None and np.ndim(x) else None)
+    x = fd.check_input(x, model._input_layer.shape, model.name)
+    core = model._compiled_core()
+    n = x.shape[0]
+    steps = -(-n // batch_size)
+    cbs = _module("callbacks").CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
+                                            epochs=1, steps=steps)
+    x2 = x.reshape(n, -1)
+    cbs.on_predict_begin()
+    if _overrides(cbs, "on_predict_batch_end") or _overrides(cbs, "on_predict_batch_begin"):
+        parts = []
+        for step in range(steps):
+            cbs.on_predict_batch_begin(step)
+            part = core.predict(x2[step * batch_size:(step + 1) * batch_size], batch_size)
+            parts.append(part)
+            cbs.on_predict_batch_end(step, {"outputs": part})
+        out = np.concatenate(parts)
+    else:
+        out = core.predict(x2, batch_size)  # every batch inside one C++ call
+        cbs.on_predict_batch_end(steps - 1, {"outputs": out[-1:]})
+    cbs.on_predict_end()
+    return out.reshape((n,) + tuple(model._output_shape[1:]))
+
+
+def run_on_batch(model, x, y, sample_weight, class_weight, return_dict, training):
+    model._require_compiled("train_on_batch" if training else "test_on_batch")
+    data = _Data(model, x, y, sample_weight, class_weight)
+    core = model._compiled_core(training=training)
+    trackers = _Trackers(model)
+    index = np.arange(data.n, dtype=np.int64)
+    pred_buffer = _predictions_buffer(model, data, data.n)
+    if training:
+        optimizer = model.optimizer
+        iteration = int(optimizer.iterations)
+        model._dropout_step += 1
+        result = core.train_step(data.x2, data.y, data.sw, index, 0, data.n,
+                                 float(optimizer.current_learning_rate()), iteration + 1, model._dropout_step,
+                                 pred_buffer)
+        optimizer.iterations = iteration + 1
+    else:
+        result = core.test_step(data.x2, data.y, data.sw, index, 0, data.n, pred_buffer)
+    trackers.update(result, data.n, *data.batch_extras(index, 0, data.n, pred_buffer, model))
+    logs = trackers.logs()
+    if return_dict:
+        return logs
+    values = _ordered(model, logs)
+    return values[0] if len(values) == 1 else values
+
+
+def summary_text(model):
+    """Keras's summary table plus a FLOPs column (forward FLOPs per sample)."""
+    model._ensure_built()
+    rows = []
+    shape = (None,) + tuple(model._input_layer.shape)
+    total_flops = 0
+    for layer in model._layers:
+        out = layer.compute_output_shape(shape)
+        flops = layer._flops(shape)
+        total_flops += flops
+        rows.append((f"{layer.name} ({type(layer).__name__})", tuple(out), layer.count_params(), flops))
+        shape = out
+    trainable = sum(v.value.size for v in model.trainable_weights)
+    non_trainable = sum(v.value.size for v in model.non_trainable_weights)
+    optimizer = model.optimizer if model.compiled else None
+    optimizer_params = None
+    if optimizer is not None and getattr(optimizer, "built", False):
+        optimizer_params = int(sum(np.size(v) for v in optimizer.variables))
+    total = trainable + non_trainable + (optimizer_params or 0)
+    return _module("_summary").format_summary(model.name, rows, total, trainable, non_trainable, "FLOPs",
+                                              optimizer_params=optimizer_params)

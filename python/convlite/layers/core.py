@@ -1,0 +1,113 @@
+"""Input / InputLayer and Dense."""
+from __future__ import annotations
+
+from .activation import emit_after, fused_epilogue, get_activation, serialize_activation
+from .base import Layer, _as_shape, check_unsupported, prod
+from .conv import _init_config
+
+
+class InputLayer(Layer):
+    """Declares the per-sample input shape of a Sequential model (``keras.layers.InputLayer``)."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+                 input_tensor=None, **kwargs):
+        if "input_shape" in kwargs and shape is None:
+            shape = kwargs.pop("input_shape")
+        if shape is None and batch_shape is None:
+            raise ValueError("You must pass a `shape` argument to InputLayer. Received: shape=None")
+        if batch_shape is not None:
+            batch_size, shape = batch_shape[0], tuple(batch_shape)[1:]
+        if sparse:
+            raise ValueError(f"convlite does not support sparse inputs. Received: sparse={sparse}")
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        self.shape = _as_shape(shape, "shape")
+        if any(d is None for d in self.shape):
+            raise ValueError(f"convlite needs every input dimension except the batch to be known. "
+                             f"Received: shape={shape}")
+        self.batch_size = batch_size
+        self.built = True
+
+    @property
+    def batch_shape(self):
+        return (self.batch_size,) + self.shape
+
+    def _emit(self, core, input_shape):
+        core.add_view(prod(input_shape[1:]))
+
+    def get_config(self):
+        return {"batch_shape": (self.batch_size,) + self.shape, "dtype": "float32", "sparse": False,
+                "name": self.name}
+
+
+class KerasTensor:
+    """What ``Input(shape)`` returns: the symbolic input of a model (shape with batch dimension ``None``)."""
+
+    def __init__(self, layer: InputLayer):
+        self._input_layer = layer
+        self.shape = (layer.batch_size,) + layer.shape
+        self.dtype = "float32"
+        self.name = layer.name
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, dtype=float32, name={self.name}>"
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None):
+    """``keras.Input``: the symbolic input to start a Sequential model with."""
+    return KerasTensor(InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
+                                  batch_shape=batch_shape, name=name))
+
+
+class Dense(Layer):
+    """``keras.layers.Dense``: ``activation(x @ kernel + bias)`` on the last axis."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Received an invalid value for `units`, expected a positive integer. "
+                             f"Received: units={units}")
+        self.units = units
+        self.activation = get_activation(activation)
+        fused_epilogue(self.activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        check_unsupported("Dense", kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                          activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                          bias_constraint=bias_constraint, lora_rank=lora_rank)
+
+    def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected axis -1 of '
+                             f"input shape to have a defined value. Full shape received: {tuple(input_shape)}")
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer, "kernel")
+        self.bias = self.add_weight((self.units,), self.bias_initializer, "bias") if self.use_bias else None
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        if self.built and input_shape[-1] != self.kernel.shape[0]:
+            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected axis -1 of '
+                             f"input shape to have value {self.kernel.shape[0]}, but received input with shape "
+                             f"{tuple(input_shape)}")
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def _emit(self, core, input_shape):
+        fused, slope, _ = fused_epilogue(self.activation)
+        rows = prod(input_shape[1:-1])
+        core.add_dense(rows, input_shape[-1], self.units, fused, slope, self.kernel.value,
+                       self.bias.value if self.bias is not None else None)
+        emit_after(core, self.activation, self.compute_output_shape(input_shape))
+
+    def _flops(self, input_shape):
+        return 2 * prod(input_shape[1:]) * self.units
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": serialize_activation(self.activation),
+                "use_bias": self.use_bias, "kernel_initializer": _init_config(self.kernel_initializer),
+                "bias_initializer": _init_config(self.bias_initializer)}

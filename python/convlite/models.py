@@ -1,0 +1,376 @@
+"""``convlite.Sequential``: Keras's Sequential API over a compiled C++ model.
+
+The layers describe the network; ``_core.Model`` runs it. Each training batch is ONE Python-to-C++ call
+(``train_step``: gather rows, forward, loss, backward, accuracy, optimizer update, GIL released), so a small model
+pays microseconds of framework overhead per step. Parameters are the layers' numpy arrays, updated in place.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from . import _fit_data as fd
+from .layers import base as _base
+from .layers.core import InputLayer, KerasTensor
+
+LOSS_KINDS = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse", "mae",
+              "huber")
+ACCURACY_KINDS = {"BinaryAccuracy": 1, "CategoricalAccuracy": 2, "SparseCategoricalAccuracy": 3}
+
+
+_MODULES: dict = {}
+
+
+def _module(name):
+    """convlite.<name>, imported on first use (keeps `import convlite` fast) and cached."""
+    if name not in _MODULES:
+        _MODULES[name] = _import(name)
+    return _MODULES[name]
+
+
+def _import(name):
+    import importlib
+
+    return importlib.import_module(f"convlite.{name}")
+
+
+class Sequential:
+    """A linear stack of layers (``keras.Sequential``) trained and run by convlite's C++ core."""
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        self.name = name or _base.unique_name("sequential")
+        self._layers: list = []
+        self._trainable = bool(trainable)
+        self._input_layer: InputLayer | None = None
+        self._core = None
+        self.built = False
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self.history = None
+        self._dropout_step = 0
+        for layer in layers or []:
+            self.add(layer, rebuild=False)
+        if self._input_shape() is not None:
+            self.build()
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """As in Keras, setting it sets every layer's ``trainable`` (re-compile-free here: the core rebuilds)."""
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
+
+    # ---------------------------------------------------------------- structure
+    def add(self, layer, rebuild=True):
+        if isinstance(layer, KerasTensor):
+            layer = layer._input_layer
+        if not isinstance(layer, _base.Layer):
+            raise ValueError(f"Only instances of `convlite.layers.Layer` can be added to a Sequential model. "
+                             f"Received: {layer!r} (of type {type(layer).__name__})")
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError("Sequential model may only have one InputLayer, at the start. "
+                                 f"Received: an extra InputLayer {layer.name}")
+            self._input_layer = layer
+        else:
+            if any(l.name == layer.name for l in self._layers):
+                raise ValueError(f"All layers added to a Sequential model should have unique names. Name "
+                                 f'"{layer.name}" is already the name of a layer in this model.')
+            self._layers.append(layer)
+        self._core = None
+        self.built = False
+        if rebuild and self._input_shape() is not None:
+            self.build()
+
+    def pop(self, rebuild=True):
+        if not self._layers:
+            raise TypeError("There are no layers in the model.")
+        layer = self._layers.pop()
+        self._core = None
+        self.built = False
+        if rebuild and self._layers and self._input_shape() is not None:
+            self.build()
+        return layer
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self._layers]}.")
+
+    def _input_shape(self):
+        if self._input_layer is not None:
+            return self._input_layer.shape
+        if self._layers and self._layers[0].input_shape_arg is not None:
+            return self._layers[0].input_shape_arg
+        return None
+
+    def build(self, input_shape=None):
+        """Build every layer for ``input_shape`` (batch dimension included, or taken from the Input)."""
+        if input_shape is not None:
+            per_sample = tuple(input_shape)[1:]
+            if self._input_layer is None:
+                self._input_layer = InputLayer(shape=per_sample)
+            elif tuple(self._input_layer.shape) != per_sample:
+                raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                                 f"shape={(None,) + self._input_layer.shape}, found shape={tuple(input_shape)}")
+        shape = self._input_shape()
+        if shape is None:
+            raise ValueError("The model has no input shape yet: start it with `convlite.Input(shape)`, pass "
+                             "`input_shape=` to the first layer, or call `build(input_shape)`. Received: no input "
+                             "shape")
+        if self._input_layer is None:
+            self._input_layer = InputLayer(shape=shape)
+        if not self._layers:
+            raise ValueError(f"Sequential model {self.name} cannot be built because it has no layers. "
+                             "Call `model.add(layer)`.")
+        shape = (None,) + tuple(shape)
+        for layer in self._layers:
+            shape = layer._maybe_build(shape)
+        self._output_shape = shape
+        self.built = True
+        return shape
+
+    def _ensure_built(self, x_shape=None):
+        if not self.built:
+            if self._input_shape() is None and x_shape is not None:
+                self.build((None,) + tuple(x_shape))
+            else:
+                self.build()
+
+    @property
+    def input_shape(self):
+        self._ensure_built()
+        return (None,) + tuple(self._input_layer.shape)
+
+    @property
+    def output_shape(self):
+        self._ensure_built()
+        return self._output_shape
+
+    @property
+    def inputs(self):
+        return [KerasTensor(self._input_layer)] if self._input_layer is not None else None
+
+    # ---------------------------------------------------------------- weights
+    @property
+    def weights(self):
+        return [v for layer in self._layers for v in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [v for layer in self._layers for v in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [v for layer in self._layers for v in layer.non_trainable_weights]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    def get_weights(self):
+        """Every layer's weights in Keras order (per layer: trainable first, then non-trainable)."""
+        self._ensure_built()
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        self._ensure_built()
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self._layers)
+        if len(weights) != expected:
+            raise ValueError(f"You called `set_weights(weights)` on model {self.name} with a weight list of length "
+                             f"{len(weights)}, but the model was expecting {expected} weights. "
+                             f"Received: weights of length {len(weights)}")
+        start = 0
+        per_layer = []
+        for layer in self._layers:
+            count = len(layer.weights)
+            per_layer.append((layer, weights[start:start + count]))
+            start += count
+        for layer, values in per_layer:  # check every shape before copying anything
+            for var, value in zip(layer.weights, values):
+                value = np.asarray(value)
+                if value.shape != var.shape:
+                    raise ValueError(f"Layer {layer.name} weight shape {var.shape} is not compatible with provided "
+                                     f"weight shape {value.shape}. Received: weight of shape {value.shape} for "
+                                     f"{var.path}")
+        for layer, values in per_layer:
+            layer.set_weights(values)
+
+    def count_params(self):
+        self._ensure_built()
+        return int(sum(layer.count_params() for layer in self._layers))
+
+    # ---------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        losses, optimizers, metrics_mod = _module("losses"), _module("optimizers"), _module("metrics")
+        if loss is None:
+            raise ValueError("convlite needs a loss to compile a model for training. Received: loss=None")
+        self.loss = losses.get(loss)
+        kind = self.loss._core_spec()["kind"]
+        if kind not in LOSS_KINDS:
+            raise ValueError(f"Loss kind {kind!r} cannot be compiled. Allowed: {LOSS_KINDS}. Received: loss={loss!r}")
+        self.optimizer = optimizers.get(optimizer)
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"Type of `metrics` argument not understood. Expected a list or tuple. "
+                            f"Received: metrics={metrics!r}")
+        self._metrics = [metrics_mod.get(m, loss=self.loss) for m in metrics or []]
+        self._cpp_metric = next((m for m in self._metrics if type(m).__name__ in ACCURACY_KINDS), None)
+        self._py_metrics = [m for m in self._metrics if m is not self._cpp_metric]
+        self._optimizer_built_for = None
+        self._core = None
+        self.compiled = True
+
+    @property
+    def metrics_names(self):
+        names = ["loss"] + [m.name for m in getattr(self, "_metrics", [])]
+        return names
+
+    def _compiled_core(self, training=False):
+        """The C++ model for the current layers (built once, rebuilt after add/pop/compile)."""
+        self._ensure_built()
+        if self._core is not None and self._core_version != _base.STRUCTURE_VERSION[0]:
+            signature = tuple(layer.trainable for layer in self._layers)
+            if signature != self._core_signature:
+                self._core = None  # trainable flags changed: Keras needs a re-compile, we rebuild the core
+            self._core_version = _base.STRUCTURE_VERSION[0]
+        if self._core is None:
+            self._core_signature = tuple(layer.trainable for layer in self._layers)
+            self._core_version = _base.STRUCTURE_VERSION[0]
+            core = _core.Model()
+            shape = (None,) + tuple(self._input_layer.shape)
+            for layer in self._layers:
+                layer._emit(core, shape)
+                shape = layer.compute_output_shape(shape)
+            core.set_trainable([self._is_trainable(layer) for layer in self._layers for v in layer.weights
+                                if not v._always_frozen])
+            core.set_seed(int(_module("utils").next_seed()) & (2**63 - 1))
+            if self.compiled:
+                self._configure_training(core)
+            self._core = core
+        return self._core
+
+    def _is_trainable(self, layer):
+        return bool(layer.trainable)
+
+    def _configure_training(self, core):
+        spec = self.loss._core_spec()
+        kind = spec["kind"]
+        label_size = 1 if kind == "sparse_categorical_crossentropy" else int(np.prod(self._output_shape[1:]))
+        core.set_loss(LOSS_KINDS.index(kind), bool(spec.get("from_logits", False)),
+                      float(spec.get("label_smoothing", 0.0)), float(spec.get("delta", 1.0)), label_size)
+        if self._cpp_metric is not None:
+            core.set_accuracy(ACCURACY_KINDS[type(self._cpp_metric).__name__],
+                              float(getattr(self._cpp_metric, "threshold", 0.5)))
+        variables = [v.value for layer in self._layers for v in layer.weights
+                     if not v._always_frozen and self._is_trainable(layer)]
+        if self._optimizer_built_for != [id(v) for v in variables]:
+            self.optimizer.build(variables)
+            self._optimizer_built_for = [id(v) for v in variables]
+        slots = self.optimizer.slot_arrays()
+        core.set_optimizer(dict(self.optimizer._core_spec()), [list(s) for s in slots])
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise ValueError(f"You must call `compile()` before using the model for {what}.")
+
+    # ---------------------------------------------------------------- training
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        from ._training import run_fit
+
+        return run_fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                       shuffle, class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False, **kwargs):
+        from ._training import run_evaluate
+
+        return run_evaluate(self, x, y, batch_size, verbose, sample_weight, callbacks, return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        from ._training import run_predict
+
+        return run_predict(self, x, batch_size, verbose, callbacks)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        from ._training import run_on_batch
+
+        return run_on_batch(self, x, y, sample_weight, class_weight, return_dict, training=True)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        from ._training import run_on_batch
+
+        return run_on_batch(self, x, y, sample_weight, None, return_dict, training=False)
+
+    def predict_on_batch(self, x):
+        """Inference on one batch: one C++ call, no progress bar."""
+        core = self._core
+        if core is not None and type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous and \
+                x.ndim > 1 and x.shape[1:] == self._input_layer.shape and x.shape[0] > 0 and \
+                self._core_version == _base.STRUCTURE_VERSION[0]:
+            # Fast path (single-sample latency): input already float32, contiguous and of the right shape.
+            n = x.shape[0]
+            return core.predict(x.reshape(n, -1), n).reshape((n,) + self._output_shape[1:])
+        self._ensure_built(np.shape(x)[1:] if np.ndim(x) else None)
+        x = fd.check_input(x, self._input_layer.shape, self.name)
+        out = self._compiled_core().predict(x.reshape(x.shape[0], -1), x.shape[0])
+        return out.reshape((x.shape[0],) + tuple(self._output_shape[1:]))
+
+    def __call__(self, inputs, training=False):
+        return self.predict_on_batch(inputs)
+
+    # ---------------------------------------------------------------- summary / config
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
+        from ._training import summary_text
+
+        text = summary_text(self)
+        (print_fn or print)(text.rstrip("\n"))
+
+    def get_config(self):
+        layers = []
+        if self._input_layer is not None:
+            layers.append({"module": "keras.layers", "class_name": "InputLayer",
+                           "config": self._input_layer.get_config()})
+        for layer in self._layers:
+            layers.append({"module": "keras.layers", "class_name": type(layer).__name__,
+                           "config": layer.get_config()})
+        return {"name": self.name, "trainable": self.trainable, "dtype": "float32", "layers": layers}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from . import layers as layers_mod
+
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for entry in config.get("layers", []):
+            layer_cls = (custom_objects or {}).get(entry["class_name"]) or layers_mod.get(entry["class_name"])
+            layer_config = dict(entry["config"])
+            if layer_cls is InputLayer:
+                layer_config.pop("dtype", None)
+                layer_config.pop("sparse", None)
+                layer = InputLayer(**layer_config)
+            else:
+                layer = layer_cls.from_config(layer_config)
+            model.add(layer, rebuild=False)
+        if model._input_shape() is not None:
+            model.build()
+        return model
+
+    def __repr__(self):
+        return f"<Sequential name={self.name}, built={self.built}>"
