@@ -23,6 +23,7 @@ def conv(x_shape=(1, 5, 5, 4), w_shape=(3, 3, 4, 2), **kw):
     (dict(x_shape=(1, 5, 5)), r"x.shape=\(1, 5, 5\)"),
     (dict(w_shape=(3, 3, 4)), r"w.shape=\(3, 3, 4\)"),
     (dict(activation="tanh"), r"activation='tanh'"),
+    (dict(activation="leaky_relu", negative_slope=-0.5), r"negative_slope=-0.5"),
     (dict(padding=(2**62, 0, 0, 0)), r"padding="),
     (dict(strides=(2**62, 1)), r"strides="),
 ])
@@ -55,3 +56,14 @@ def test_backward_checks_dy_and_y():
     with pytest.raises(ValueError, match=r"y.shape=\(1, 3, 3, 3\)"):
         _core.conv2d_backward(x, w, np.zeros((1, 3, 3, 3), np.float32), np.zeros((1, 3, 3, 2), np.float32),
                               activation="relu")
+
+
+def test_empty_batch_gives_empty_outputs():
+    x = np.zeros((0, 5, 5, 4), np.float32)
+    w = np.ones((3, 3, 4, 2), np.float32)
+    y = _core.conv2d(x, w, np.ones(2, np.float32), padding=(1, 1, 1, 1))
+    assert y.shape == (0, 5, 5, 2)
+    dx, dw, db = _core.conv2d_backward(x, w, None, y, padding=(1, 1, 1, 1))
+    assert dx.shape == x.shape
+    np.testing.assert_array_equal(dw, np.zeros_like(w))
+    np.testing.assert_array_equal(db, np.zeros(2, np.float32))

@@ -298,3 +298,29 @@ def _sgd(lr):
     from convlite import optimizers
 
     return optimizers.SGD(learning_rate=lr)
+
+
+def test_python_metrics_validation_data_and_initial_epoch(rng):
+    x, y = data(rng)
+    onehot = np.eye(3, dtype=np.float32)[y]
+    model = small_model()
+    model.compile("adam", "categorical_crossentropy", metrics=["mae", "accuracy"])
+    history = model.fit(x, onehot, epochs=3, initial_epoch=1, validation_data=(x[:8], onehot[:8]), verbose=0)
+    assert list(history.history) == ["accuracy", "loss", "mae", "val_accuracy", "val_loss", "val_mae"]  # as Keras
+    assert history.epoch == [1, 2]
+    loss, mae, acc = model.evaluate(x, onehot, verbose=0)  # Keras: loss, then metrics in compile order
+    pred = model.predict(x, verbose=0)
+    assert mae == pytest.approx(np.mean(np.abs(pred - onehot)), rel=1e-5)
+    assert acc == pytest.approx(np.mean(np.argmax(pred, 1) == y))
+    val = model.evaluate(x[:8], onehot[:8], verbose=0, return_dict=True)
+    assert set(val) == {"accuracy", "loss", "mae"}
+
+
+def test_summary_has_keras_table_and_flops(capsys):
+    model = convlite.Sequential([convlite.Input((10, 1)), layers.Conv1D(4, 3), layers.Flatten(), layers.Dense(2)],
+                                name="tiny")
+    model.summary()
+    out = capsys.readouterr().out
+    assert 'Model: "tiny"' in out and "Layer (type)" in out and "FLOPs" in out
+    assert "(None, 8, 4)" in out and "Total params: 82" in out
+    assert "192" in out  # Conv1D: 2 * 8 positions * 3 taps * 1 channel * 4 filters

@@ -39,8 +39,9 @@ Epilogue parse_epilogue(const std::string& activation, float negative_slope) {
     throw py::value_error("Argument `activation` must be one of 'linear', 'relu', 'leaky_relu'. Received: activation='" +
                           activation + "'");
   }
-  if (!std::isfinite(negative_slope))
-    throw py::value_error("Argument `negative_slope` must be finite. Received: negative_slope=" +
+  // The backward mask is read from y (y > 0), which identifies the positive side only for a slope >= 0.
+  if (!std::isfinite(negative_slope) || negative_slope < 0.0f)
+    throw py::value_error("Argument `negative_slope` must be a finite number >= 0. Received: negative_slope=" +
                           std::to_string(negative_slope));
   e.negative_slope = e.activation == FusedActivation::leaky_relu ? negative_slope : 0.0f;
   return e;

@@ -197,6 +197,8 @@ void bind_model(py::module_& m) {
              s.model.set_accuracy(static_cast<AccuracyKind>(kind < 0 || kind > 3 ? 0 : kind), threshold);
            })
       .def("set_trainable", [](PyModel& s, std::vector<bool> flags) { s.model.set_trainable(flags); })
+      .def("set_forward_flops_per_sample",
+           [](PyModel& s, double flops) { s.model.set_forward_flops_per_sample(flops); })
       .def("set_seed", [](PyModel& s, std::uint64_t seed) { s.model.set_seed(seed); })
       .def("set_optimizer",
            [](PyModel& s, py::dict c, std::vector<std::vector<py::object>> slots) {

@@ -17,9 +17,11 @@
 namespace convlite {
 namespace {
 
-// Below this much work (FLOPs or bytes) a fork/join costs more than it saves, and on a busy two-core machine
-// one descheduled worker stalls the whole team.
-constexpr double kMinWorkPerThread = 96.0 * 1024.0;
+// Each extra thread must bring at least this much work (FLOPs or bytes, about 10 us on one core). An idle
+// fork/join costs a few microseconds, but on a busy two-core machine one descheduled worker stalls the whole team
+// for a scheduler time slice: measured here with the ECG model (about 1 MFLOP per layer call), a lower threshold
+// made training 8x slower on two threads than on one under load.
+constexpr double kMinWorkPerThread = 1024.0 * 1024.0;
 
 std::atomic<bool> g_forked_child{false};
 
@@ -59,9 +61,16 @@ void set_num_threads(int n) {
 
 bool in_forked_child() { return g_forked_child.load(std::memory_order_relaxed); }
 
+namespace {
+thread_local bool t_serial_scope = false;
+}  // namespace
+
+SerialScope::SerialScope() : saved_(t_serial_scope) { t_serial_scope = true; }
+SerialScope::~SerialScope() { t_serial_scope = saved_; }
+
 int threads_for_work(std::int64_t items, double cost_per_item) {
 #if defined(CONVLITE_HAVE_OPENMP)
-  if (in_forked_child() || omp_in_parallel()) return 1;
+  if (t_serial_scope || in_forked_child() || omp_in_parallel()) return 1;
   const int wanted = thread_count().load(std::memory_order_relaxed);
   if (wanted <= 1) return 1;
   const double work = static_cast<double>(items) * std::max(cost_per_item, 1.0);

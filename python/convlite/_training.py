@@ -39,7 +39,7 @@ class _Trackers:
             m.update_state(y_batch, pred, sample_weight=sw_batch)
 
     def logs(self):
-        """Metrics first (compile order), then loss: Keras's log order."""
+        """Keras's logs: metric names and 'loss', sorted by name (history keys read accuracy, loss, mae)."""
         logs = {}
         for m in self.model._metrics:
             if m is self.cpp_metric:
@@ -47,7 +47,7 @@ class _Trackers:
             else:
                 logs[m.name] = float(np.asarray(m.result()))
         logs["loss"] = self.loss_sum / self.count if self.count else 0.0
-        return logs
+        return dict(sorted(logs.items()))
 
 
 def _overrides(callbacks, hook):

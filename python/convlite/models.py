@@ -253,9 +253,12 @@ class Sequential:
             self._core_version = _base.STRUCTURE_VERSION[0]
             core = _core.Model()
             shape = (None,) + tuple(self._input_layer.shape)
+            flops = 0
             for layer in self._layers:
                 layer._emit(core, shape)
+                flops += layer._flops(shape)
                 shape = layer.compute_output_shape(shape)
+            core.set_forward_flops_per_sample(float(flops))
             core.set_trainable([self._is_trainable(layer) for layer in self._layers for v in layer.weights
                                 if not v._always_frozen])
             core.set_seed(int(_module("utils").next_seed()) & (2**63 - 1))

@@ -122,6 +122,8 @@ class Model {
   // sgd [velocity] (if momentum), adam [m, v, (v_hat)], rmsprop [velocity, (momentum), (average_grad)].
   void set_optimizer(const OptimizerConfig& config, std::vector<std::vector<float*>> slots);
   void set_seed(std::uint64_t seed) { seed_ = seed; }
+  // Forward FLOPs per sample (from the Python layers): steps below kSerialStepFlops run on one thread.
+  void set_forward_flops_per_sample(double flops) { forward_flops_ = flops; }
 
   // Rows index[0..count) of x (n_rows, input_size) / y / sample_weight (may be null) form the batch.
   // `step` is the optimizer's 1-based step; `dropout_step` numbers the random stream.
@@ -154,6 +156,7 @@ class Model {
   OptimizerConfig opt_{};
   std::vector<std::vector<float*>> slots_;
   std::uint64_t seed_ = 0;
+  double forward_flops_ = 0.0;
 };
 
 }  // namespace convlite

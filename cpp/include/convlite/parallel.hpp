@@ -18,6 +18,19 @@ void set_num_threads(int n);
 // True in a child created by fork() after the parent loaded convlite: libgomp's pool does not survive fork,
 // so such a child runs every kernel on its calling thread instead of hanging.
 bool in_forked_child();
+// While alive, every parallel_for started on the calling thread runs serially (per thread, nestable). The compiled
+// model uses it for steps too small to share: one fork/join per layer would cost more than the work, and on a busy
+// machine each region waits for a descheduled worker.
+class SerialScope {
+ public:
+  SerialScope();
+  ~SerialScope();
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+
+ private:
+  bool saved_;
+};
 // How many threads a loop of `items` items costing `cost_per_item` (about one FLOP or byte each) deserves.
 int threads_for_work(std::int64_t items, double cost_per_item);
 const char* openmp_runtime_name();

@@ -45,7 +45,7 @@ void pack_b(PackedB& out, const float* src, std::int64_t k, std::int64_t n, std:
   out.k = k, out.n = n, out.nr = nr, out.panels = (n + nr - 1) / nr;
   out.data = workspace(Slot::packed_b, out.panels * k * nr);
   float* base = out.data;
-  parallel_for(out.panels, 2.0 * k * nr, [&](std::int64_t p0, std::int64_t p1) {
+  parallel_for(out.panels, 2.0 * k * nr * kFlopCost, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       float* dst = base + p * k * nr;
       const std::int64_t j0 = p * nr, nv = std::min(nr, n - j0);
@@ -68,7 +68,8 @@ void pad_bias(Buffer& out, const float* bias, std::int64_t n, std::int64_t nr) {
 
 namespace {
 
-constexpr std::int64_t kChunk = 256;  // pixels reduced in registers per microkernel call
+constexpr std::int64_t kChunk = 256;  // pixels reduced in registers per microkernel call (measured best)
+alignas(64) const float kZeroRow[64] = {};  // a B row of zeros for padding pixels (nr <= 64)
 
 float masked(float dz, const float* y, std::int64_t i, int activation, float slope) {
   if (activation == 0 || !y) return dz;
@@ -104,13 +105,15 @@ void reduction_gemm_impl(const ReductionProblem& p,
   // partial[s] is C^T of super-chunk s: n rows of kdim floats.
   float* partial = want_c ? workspace(Slot::partial, supers * n * kdim) : nullptr;
   float* partial_db = p.db ? workspace(Slot::partial_db, supers * n) : nullptr;
-  const double cost = 2.0 * static_cast<double>(kdim + 1) * n * (static_cast<double>(p.m) / supers) / k_groups;
+  const double cost =
+      kFlopCost * 2.0 * static_cast<double>(kdim + 1) * n * (static_cast<double>(p.m) / supers) / k_groups;
   parallel_for(supers * k_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
     float* a_pack = workspace(Slot::reduce_a, kChunk * f_tiles * mr);
-    float* b_pack = workspace(Slot::reduce_b, kChunk * k_panels * nr);
+    float* b_pack = workspace(Slot::reduce_b, kChunk * nr);
     std::vector<const float*> seg(kChunk * p.taps);
     std::vector<std::int64_t> seg_of(nr), off_of(nr);
-    std::vector<const float*> a_rows(mr), b_rows(1);
+    std::vector<const float*> a_rows(mr), b_rows(kChunk);
+    const float* b_packed_row = b_pack;
     std::vector<float*> c_rows(mr);
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t s = item / k_groups, g = item % k_groups;
@@ -125,6 +128,7 @@ void reduction_gemm_impl(const ReductionProblem& p,
         for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
           const std::int64_t f0 = ft * mr, fv = std::min(mr, n - f0);
           float* dst = a_pack + ft * len * mr;
+          if (fv < mr) std::fill(dst, dst + len * mr, 0.0f);  // once per tile, not a memset call per pixel
           for (std::int64_t mm = 0; mm < len; ++mm, dst += mr) {
             const std::int64_t row = (m0 + mm) * p.ldz + f0;
             for (std::int64_t r = 0; r < fv; ++r) {
@@ -132,36 +136,12 @@ void reduction_gemm_impl(const ReductionProblem& p,
               dst[r] = v;
               if (db) db[f0 + r] += v;
             }
-            for (std::int64_t r = fv; r < mr; ++r) dst[r] = 0.0f;
           }
         }
         if (!want_c) continue;
-        // Xcol in NR panels: a panel inside one segment is one contiguous copy per pixel.
+        // Xcol one NR panel at a time (it stays in L1 for every MR-tile of dz^T): a panel inside one segment is
+        // one contiguous copy per pixel.
         segs(ctx, m0, m1, seg.data());
-        for (std::int64_t kp = kp0; kp < kp1; ++kp) {
-          const std::int64_t k0 = kp * nr, kv = std::min(nr, kdim - k0);
-          float* dst = b_pack + kp * len * nr;
-          const std::int64_t t0 = k0 / p.kc, c0 = k0 % p.kc;
-          if (kv == nr && c0 + nr <= p.kc) {
-            for (std::int64_t mm = 0; mm < len; ++mm, dst += nr) {
-              const float* src = seg[mm * p.taps + t0];
-              if (src)
-                for (std::int64_t j = 0; j < nr; ++j) dst[j] = src[c0 + j];  // inlined: a call per 64 bytes costs
-              else
-                for (std::int64_t j = 0; j < nr; ++j) dst[j] = 0.0f;
-            }
-          } else {
-            for (std::int64_t j = 0; j < nr; ++j) {
-              seg_of[j] = j < kv ? (k0 + j) / p.kc : -1;
-              off_of[j] = j < kv ? (k0 + j) % p.kc : 0;
-            }
-            for (std::int64_t mm = 0; mm < len; ++mm, dst += nr)
-              for (std::int64_t j = 0; j < nr; ++j) {
-                const float* src = seg_of[j] < 0 ? nullptr : seg[mm * p.taps + seg_of[j]];
-                dst[j] = src ? src[off_of[j]] : 0.0f;
-              }
-          }
-        }
         MicroTile t;
         t.taps = 1;
         t.kc = len;
@@ -171,14 +151,36 @@ void reduction_gemm_impl(const ReductionProblem& p,
         t.c = c_rows.data();
         t.beta = ch == ch0 ? 0.0f : 1.0f;
         for (std::int64_t kp = kp0; kp < kp1; ++kp) {
-          b_rows[0] = b_pack + kp * len * nr;
-          t.nv = std::min(nr, kdim - kp * nr);
+          const std::int64_t k0 = kp * nr, kv = std::min(nr, kdim - k0);
+          const std::int64_t t0 = k0 / p.kc, c0 = k0 % p.kc;
+          void (*tile)(const MicroTile&) = kt.tile;
+          if (kv == nr && c0 + nr <= p.kc) {  // B rows are NHWC pixel slices already: point at them
+            for (std::int64_t mm = 0; mm < len; ++mm) {
+              const float* src = seg[mm * p.taps + t0];
+              b_rows[mm] = src ? src + c0 : kZeroRow;
+            }
+            t.b = b_rows.data();
+            tile = kt.tile_b_rows;
+          } else {  // straddles segments or the end: pack this panel
+            float* dst = b_pack;
+            for (std::int64_t j = 0; j < nr; ++j) {
+              seg_of[j] = j < kv ? (k0 + j) / p.kc : -1;
+              off_of[j] = j < kv ? (k0 + j) % p.kc : 0;
+            }
+            for (std::int64_t mm = 0; mm < len; ++mm, dst += nr)
+              for (std::int64_t j = 0; j < nr; ++j) {
+                const float* src = seg_of[j] < 0 ? nullptr : seg[mm * p.taps + seg_of[j]];
+                dst[j] = src ? src[off_of[j]] : 0.0f;
+              }
+            t.b = &b_packed_row;
+          }
+          t.nv = kv;
           for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
             const std::int64_t f0 = ft * mr;
             for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = a_pack + ft * len * mr + r;
             t.mv = std::min(mr, n - f0);
-            for (std::int64_t r = 0; r < t.mv; ++r) c_rows[r] = out + (f0 + r) * kdim + kp * nr;
-            kt.tile(t);
+            for (std::int64_t r = 0; r < t.mv; ++r) c_rows[r] = out + (f0 + r) * kdim + k0;
+            tile(t);
           }
         }
       }

@@ -1,4 +1,4 @@
-// AVX-512 depthwise kernels (opt-in until tested on hardware): the AVX2 scheme at 512 bits, 32 channels a step, taps unrolled by the caller's list;
+// AVX-512 depthwise kernels (opt-in until tested on hardware): the AVX2 scheme at 512 bits, 32 channels a step,
 // depth multipliers > 1 broadcast the input channel across its dm outputs. Scalar tails.
 #include <immintrin.h>
 

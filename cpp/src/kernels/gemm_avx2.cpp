@@ -93,6 +93,39 @@ void tile_6x16(const MicroTile& t) {
   if (mv > 5) finish_row(c50, c51, t.c[5], t);
 }
 
+void tile_6x16_b_rows(const MicroTile& t) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
+         c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
+         c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
+         c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  const std::int64_t kc = t.kc, step = t.a_step;
+  if (t.beta != 0.0f)
+    for (std::int64_t r = 0; r < t.mv; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(t.c[r]), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(t.c[r] + 15), _MM_HINT_T0);
+    }
+  const float *a0 = t.a[0], *a1 = t.a[1], *a2 = t.a[2], *a3 = t.a[3], *a4 = t.a[4], *a5 = t.a[5];
+  const float* const* brow = t.b;
+  for (std::int64_t k = 0; k < kc; ++k) {
+    const float* b = brow[k];
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    __m256 av;
+    CONVLITE_ROW_FMA(0)
+    CONVLITE_ROW_FMA(1)
+    CONVLITE_ROW_FMA(2)
+    CONVLITE_ROW_FMA(3)
+    CONVLITE_ROW_FMA(4)
+    CONVLITE_ROW_FMA(5)
+  }
+  const std::int64_t mv = t.mv;
+  finish_row(c00, c01, t.c[0], t);
+  if (mv > 1) finish_row(c10, c11, t.c[1], t);
+  if (mv > 2) finish_row(c20, c21, t.c[2], t);
+  if (mv > 3) finish_row(c30, c31, t.c[3], t);
+  if (mv > 4) finish_row(c40, c41, t.c[4], t);
+  if (mv > 5) finish_row(c50, c51, t.c[5], t);
+}
+
 #undef CONVLITE_ROW_FMA
 
 void activation_grad(const float* dy, const float* y, float* dz, std::int64_t n, int activation, float slope) {
@@ -135,7 +168,7 @@ double fma_peak(std::int64_t iterations) {
   return 2.0 * 8 * 10 * static_cast<double>(iterations);
 }
 
-constexpr GemmKernels kAvx2Table = {kMr, kNr, &tile_6x16, &activation_grad, &fma_peak};
+constexpr GemmKernels kAvx2Table = {kMr, kNr, &tile_6x16, &tile_6x16_b_rows, &activation_grad, &fma_peak};
 
 }  // namespace
 

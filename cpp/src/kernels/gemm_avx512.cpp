@@ -85,6 +85,40 @@ void tile_8x32(const MicroTile& t) {
   if (mv > 7) finish_row(c70, c71, t.c[7], t);
 }
 
+void tile_8x32_b_rows(const MicroTile& t) {
+  __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(),
+         c11 = _mm512_setzero_ps(), c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(),
+         c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps(), c40 = _mm512_setzero_ps(),
+         c41 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps(),
+         c60 = _mm512_setzero_ps(), c61 = _mm512_setzero_ps(), c70 = _mm512_setzero_ps(),
+         c71 = _mm512_setzero_ps();
+  const std::int64_t kc = t.kc, step = t.a_step;
+  const float *a0 = t.a[0], *a1 = t.a[1], *a2 = t.a[2], *a3 = t.a[3], *a4 = t.a[4], *a5 = t.a[5], *a6 = t.a[6],
+              *a7 = t.a[7];
+  for (std::int64_t k = 0; k < kc; ++k) {
+    const float* b = t.b[k];
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    __m512 av;
+    CONVLITE_ROW_FMA(0)
+    CONVLITE_ROW_FMA(1)
+    CONVLITE_ROW_FMA(2)
+    CONVLITE_ROW_FMA(3)
+    CONVLITE_ROW_FMA(4)
+    CONVLITE_ROW_FMA(5)
+    CONVLITE_ROW_FMA(6)
+    CONVLITE_ROW_FMA(7)
+  }
+  const std::int64_t mv = t.mv;
+  finish_row(c00, c01, t.c[0], t);
+  if (mv > 1) finish_row(c10, c11, t.c[1], t);
+  if (mv > 2) finish_row(c20, c21, t.c[2], t);
+  if (mv > 3) finish_row(c30, c31, t.c[3], t);
+  if (mv > 4) finish_row(c40, c41, t.c[4], t);
+  if (mv > 5) finish_row(c50, c51, t.c[5], t);
+  if (mv > 6) finish_row(c60, c61, t.c[6], t);
+  if (mv > 7) finish_row(c70, c71, t.c[7], t);
+}
+
 #undef CONVLITE_ROW_FMA
 
 void activation_grad(const float* dy, const float* y, float* dz, std::int64_t n, int activation, float slope) {
@@ -120,7 +154,7 @@ double fma_peak(std::int64_t iterations) {
   return 2.0 * 16 * 10 * static_cast<double>(iterations);
 }
 
-constexpr GemmKernels kAvx512Table = {kMr, kNr, &tile_8x32, &activation_grad, &fma_peak};
+constexpr GemmKernels kAvx512Table = {kMr, kNr, &tile_8x32, &tile_8x32_b_rows, &activation_grad, &fma_peak};
 
 }  // namespace
 

@@ -27,6 +27,9 @@ struct MicroTile {
 struct GemmKernels {
   int mr, nr;
   void (*tile)(const MicroTile& t);
+  // The same tile with B read through one pointer per k (taps must be 1): t.b[k] points at nr readable floats.
+  // Used where B rows already lie contiguous in memory (NHWC pixels in the weight gradient): no packing pass.
+  void (*tile_b_rows)(const MicroTile& t);
   // dz = dy * act'(y) where act' is taken from the forward output y (relu: y > 0; leaky: y > 0 ? 1 : slope).
   void (*activation_grad)(const float* dy, const float* y, float* dz, std::int64_t n, int activation,
                           float negative_slope);

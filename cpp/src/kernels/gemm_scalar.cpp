@@ -35,6 +35,26 @@ void tile_4x8(const MicroTile& t) {
   }
 }
 
+void tile_4x8_b_rows(const MicroTile& t) {
+  float acc[kMr][kNr] = {};
+  for (std::int64_t k = 0; k < t.kc; ++k) {
+    const float* b = t.b[k];
+    for (int r = 0; r < kMr; ++r) {
+      const float av = t.a[r][k * t.a_step];
+      for (int j = 0; j < kNr; ++j) acc[r][j] += av * b[j];
+    }
+  }
+  for (std::int64_t r = 0; r < t.mv; ++r) {
+    float* c = t.c[r];
+    for (std::int64_t j = 0; j < t.nv; ++j) {
+      float v = acc[r][j];
+      if (t.beta != 0.0f) v += t.beta * c[j];
+      if (t.bias) v += t.bias[j];
+      c[j] = activate(v, t.activation, t.negative_slope);
+    }
+  }
+}
+
 void activation_grad(const float* dy, const float* y, float* dz, std::int64_t n, int activation, float slope) {
   for (std::int64_t i = 0; i < n; ++i) {
     if (activation == 1)
@@ -55,7 +75,7 @@ double fma_peak(std::int64_t iterations) {
   return 2.0 * 8 * static_cast<double>(iterations);
 }
 
-constexpr GemmKernels kScalarTable = {kMr, kNr, &tile_4x8, &activation_grad, &fma_peak};
+constexpr GemmKernels kScalarTable = {kMr, kNr, &tile_4x8, &tile_4x8_b_rows, &activation_grad, &fma_peak};
 
 }  // namespace
 

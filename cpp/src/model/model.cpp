@@ -5,9 +5,27 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
+#include "convlite/parallel.hpp"
+
 namespace convlite {
+
+namespace {
+// A training step (forward + backward, about 3x the forward FLOPs) below this much work runs on one thread: a model
+// like the seed ECG net (~8 MFLOP per step of 32) spends more in a dozen fork/joins than in arithmetic, and on a
+// busy machine every region waits for a descheduled worker (measured: 2 threads 20-30x slower than 1 there).
+constexpr double kSerialStepFlops = 16e6;
+
+// Engages a SerialScope only for small work.
+struct MaybeSerial {
+  explicit MaybeSerial(bool serial) {
+    if (serial) scope.emplace();
+  }
+  std::optional<SerialScope> scope;
+};
+}  // namespace
 
 void Model::add_layer(std::unique_ptr<ModelLayer> layer) {
   if (!layers_.empty() && layers_.back()->out_size() != layer->in_size())
@@ -162,6 +180,7 @@ StepResult Model::loss_and_metrics(std::int64_t batch, const float* y, const flo
 StepResult Model::train_step(const float* x, const float* y, const float* sample_weight, const std::int64_t* index,
                              std::int64_t count, float learning_rate, std::int64_t step, std::uint64_t dropout_step,
                              float* predictions_out) {
+  MaybeSerial serial(3.0 * forward_flops_ * static_cast<double>(count) < kSerialStepFlops);
   reserve(count);
   gather(x, input_size(), index, count, acts_[0].data());
   gather(y, label_size_, index, count, batch_y_.data());
@@ -187,6 +206,7 @@ StepResult Model::train_step(const float* x, const float* y, const float* sample
 
 StepResult Model::test_step(const float* x, const float* y, const float* sample_weight, const std::int64_t* index,
                             std::int64_t count, float* predictions_out) {
+  MaybeSerial serial(forward_flops_ * static_cast<double>(count) < kSerialStepFlops);
   reserve(count);
   gather(x, input_size(), index, count, acts_[0].data());
   gather(y, label_size_, index, count, batch_y_.data());
@@ -206,6 +226,7 @@ StepResult Model::test_step(const float* x, const float* y, const float* sample_
 void Model::predict(const float* x, std::int64_t n, std::int64_t batch_size, float* out) {
   const std::int64_t in = input_size(), width = output_size();
   reserve(std::min(n, batch_size));
+  MaybeSerial serial(forward_flops_ * static_cast<double>(std::min(n, batch_size)) < kSerialStepFlops);
   StepContext ctx{false, seed_, 0};
   for (std::int64_t start = 0; start < n; start += batch_size) {
     const std::int64_t count = std::min(batch_size, n - start);

@@ -34,7 +34,7 @@ void depthwise2d_forward(const Conv2dShape& s, const float* x, const float* w, c
   const DepthwiseKernels& k = kernels();
   const std::int64_t dm = depth_multiplier(s), cout = s.out_c, taps = s.kernel_h * s.kernel_w;
   const std::int64_t rows = s.batch * s.out_h;
-  parallel_for(rows, 2.0 * s.out_w * taps * cout, [&](std::int64_t r0, std::int64_t r1) {
+  parallel_for(rows, 0.25 * s.out_w * taps * cout, [&](std::int64_t r0, std::int64_t r1) {
     std::vector<const float*> xp(taps), wp(taps);
     for (std::int64_t row = r0; row < r1; ++row) {
       const std::int64_t b = row / s.out_h, oh = row % s.out_h;
@@ -72,7 +72,7 @@ void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, 
     float* partial_db = gemm::workspace(gemm::Slot::partial_db, supers * cout);
     std::fill(partial_dw, partial_dw + supers * taps * cout, 0.0f);
     std::fill(partial_db, partial_db + supers * cout, 0.0f);
-    parallel_for(supers, 2.0 * taps * cout * (static_cast<double>(m) / supers), [&](std::int64_t s0, std::int64_t s1) {
+    parallel_for(supers, 0.25 * taps * cout * (static_cast<double>(m) / supers), [&](std::int64_t s0, std::int64_t s1) {
       std::vector<const float*> xp(taps);
       std::vector<float*> dwp(taps);
       for (std::int64_t sc = s0; sc < s1; ++sc) {
@@ -102,7 +102,7 @@ void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, 
   }
   if (!dx) return;
   const std::int64_t rows = s.batch * s.in_h;
-  parallel_for(rows, 2.0 * s.in_w * taps * cout, [&](std::int64_t r0, std::int64_t r1) {
+  parallel_for(rows, 0.25 * s.in_w * taps * cout, [&](std::int64_t r0, std::int64_t r1) {
     std::vector<const float*> dzp(taps), wp(taps);
     for (std::int64_t row = r0; row < r1; ++row) {
       const std::int64_t b = row / s.in_h, ih = row % s.in_h;
