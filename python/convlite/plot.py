@@ -78,6 +78,11 @@ def _layer_title(layer) -> str:
 
 def _model_stages(model, x) -> list[tuple[str, np.ndarray, str]]:
     """The input and every layer's output on one sample, as panels (Flatten/Dropout-like layers are skipped)."""
+    from .models import Sequential
+
+    if not isinstance(model, Sequential):
+        raise TypeError("feature_maps(model=...) takes a convlite.Sequential model. "
+                        f"Received: model of type {type(model).__name__}")
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == len(model.input_shape) - 1:  # one sample without its batch axis
         x = x[np.newaxis]
@@ -105,14 +110,17 @@ def _sample_panel(title: str, sample: np.ndarray) -> tuple[str, np.ndarray, str]
 
 
 def _layer_outputs(model, x: np.ndarray) -> list[np.ndarray]:
-    """Every layer's output for the batch `x`, through the model's own API."""
-    method = getattr(model, "layer_outputs", None)
-    if callable(method):
-        return [np.asarray(output) for output in method(x)]
-    raise TypeError(
-        "feature_maps(model=...) needs a convlite model, which provides `layer_outputs(x)`. "
-        f"Received: model of type {type(model).__name__}"
-    )
+    """Every layer's output for the batch `x`: the prefix models Sequential(layers[:i+1]) share the layers (and
+    so the trained weights) with `model`, and run through the same C++ inference path as model.predict."""
+    from .layers import Input
+    from .models import Sequential
+
+    per_sample = tuple(model.input_shape[1:])
+    outputs = []
+    for end in range(1, len(model.layers) + 1):
+        prefix = Sequential([Input(per_sample), *model.layers[:end]], name=f"{model.name}_feature_maps")
+        outputs.append(np.asarray(prefix.predict(x, verbose=0)))
+    return outputs
 
 
 def _draw_panel(axes, title: str, data: np.ndarray, kind: str, channel: int, cmap: str, robust: bool) -> None:
@@ -136,7 +144,7 @@ def _draw_panel(axes, title: str, data: np.ndarray, kind: str, channel: int, cma
         axes.tick_params(labelsize=7)
     else:  # vector: one bar per unit
         axes.bar(np.arange(data.shape[0]), data[:, 0])
-        axes.set_xlabel(f"{data.shape[0]} units", fontsize=8)
+        axes.set_xlabel(f"{data.shape[0]} unit" + ("s" if data.shape[0] != 1 else ""), fontsize=8)
         axes.tick_params(labelsize=7)
 
 

@@ -27,11 +27,13 @@ def seed_everything(seed: int) -> None:
 
 
 class EpochTimer(Callback):
-    """Prints the wall time of every epoch (``time per epoch: ...``) under Keras's progress line."""
+    """Measures the wall time of every epoch; ``summary()`` gives the ``time per epoch`` line printed after fit.
 
-    def __init__(self, verbose: int = 1):
+    (Printing inside on_epoch_end would land in the middle of Keras's progress line, which is finalised after the
+    user's callbacks run, so the times are reported once training is over.)"""
+
+    def __init__(self):
         super().__init__()
-        self.verbose = verbose
         self.seconds: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -39,12 +41,14 @@ class EpochTimer(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
-        if self.verbose:
-            print(f"epoch {epoch + 1}: {self.seconds[-1] * 1000:.1f} ms", flush=True)
 
     def summary(self) -> str:
-        mean = sum(self.seconds) / max(len(self.seconds), 1)
-        return f"time per epoch: {mean * 1000:.1f} ms (mean of {len(self.seconds)} epochs)"
+        if not self.seconds:
+            return "time per epoch: no epoch ran"
+        ms = [seconds * 1000 for seconds in self.seconds]
+        later = ms[1:] or ms
+        return (f"time per epoch: {sum(later) / len(later):.1f} ms (mean over epochs 2..{len(ms)}; "
+                f"epoch 1 took {ms[0]:.1f} ms, total {sum(ms) / 1000:.2f} s)")
 
 
 def write_history_plot(history, out_dir: str, name: str, title: str) -> str:
