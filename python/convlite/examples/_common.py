@@ -46,6 +46,8 @@ class EpochTimer(Callback):
         if not self.seconds:
             return "time per epoch: no epoch ran"
         ms = [seconds * 1000 for seconds in self.seconds]
+        if len(ms) == 1:
+            return f"time per epoch: {ms[0]:.1f} ms (1 epoch)"
         later = ms[1:] or ms
         return (f"time per epoch: {sum(later) / len(later):.1f} ms (mean over epochs 2..{len(ms)}; "
                 f"epoch 1 took {ms[0]:.1f} ms, total {sum(ms) / 1000:.2f} s)")
