@@ -9,10 +9,12 @@ import convlite
 from convlite.callbacks import Callback
 
 
-def parser(description: str, *, epochs: int, batch_size: int = 32) -> argparse.ArgumentParser:
-    """The options every training example takes; each example adds its own."""
-    parse = argparse.ArgumentParser(description=description)
-    parse.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
+def parser(name: str, description: str, *, epochs, batch_size: int = 32) -> argparse.ArgumentParser:
+    """The options every training example takes; each example adds its own. `epochs` is the default number, or
+    a text describing the defaults when they depend on other options (the example then resolves None itself)."""
+    parse = argparse.ArgumentParser(prog=f"python -m convlite.examples.{name}", description=description)
+    parse.add_argument("--epochs", type=int, default=epochs if isinstance(epochs, int) else None,
+                       help=f"training epochs (default {epochs})")
     parse.add_argument("--batch-size", type=int, default=batch_size, help=f"batch size (default {batch_size})")
     parse.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same run (default 0)")
     parse.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),

@@ -54,15 +54,15 @@ def build_model(length: int, classes: int):
 
 
 def main(argv=None) -> float:
-    parse = _common.parser(__doc__.splitlines()[0], epochs=0)
+    parse = _common.parser("ecg", __doc__.splitlines()[0], epochs="150 for ecg200, 30 for ecg5000")
     parse.add_argument("--dataset", choices=sorted(SETTINGS), default="ecg200", help="which UCR data set (default "
                                                                                      "ecg200)")
     parse.add_argument("--validation-split", type=float, default=0.0,
-                       help="fraction of the training split held out for validation curves (default 0: ECG200 has "
-                            "only 100 training series)")
+                       help="fraction of the training split held out for validation (val_ curves in --plot); default "
+                            "0, because ECG200 has only 100 training series")
     args = parse.parse_args(argv)
     loader, classes, default_epochs = SETTINGS[args.dataset]
-    epochs = args.epochs or default_epochs
+    epochs = default_epochs if args.epochs is None else args.epochs
 
     _common.seed_everything(args.seed)
     (x_train, y_train), (x_test, y_test) = loader()

@@ -28,7 +28,7 @@ def edge_pipeline(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
 
 
 def main(argv=None) -> str:
-    parse = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parse = argparse.ArgumentParser(prog="python -m convlite.examples.edges", description=__doc__.splitlines()[0])
     parse.add_argument("--out", default="edges.png", help="PNG file to write (default: edges.png in the working "
                                                          "directory)")
     parse.add_argument("--dpi", type=int, default=100, help="resolution of the PNG (default 100)")

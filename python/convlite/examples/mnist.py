@@ -29,7 +29,7 @@ def build_model():
 
 
 def main(argv=None) -> float:
-    parse = _common.parser(__doc__.splitlines()[0], epochs=8)
+    parse = _common.parser("mnist", __doc__.splitlines()[0], epochs=8)
     parse.add_argument("--validation-split", type=float, default=0.1,
                        help="fraction of the training split held out for validation curves (default 0.1)")
     args = parse.parse_args(argv)
@@ -38,8 +38,8 @@ def main(argv=None) -> float:
     print(f"mnist-5k: train {x_train.shape}, test {x_test.shape}")
     model = build_model()
     timer = _common.EpochTimer()
-    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
-                        verbose=args.verbose, callbacks=[timer])
+    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+                        validation_split=args.validation_split, verbose=args.verbose, callbacks=[timer])
     print(timer.summary())
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
     print(f"test loss: {loss:.4f}")
