@@ -1,10 +1,17 @@
 """Float64 numpy reference implementations: the definitions every kernel is tested against.
 
-Each function is written for clarity, not speed, and follows Keras 3 / TensorFlow semantics.
+Each function is written for clarity, not speed, and follows Keras 3 / TensorFlow semantics. The families'
+references live in their own modules, indexed here: ``reference.conv.conv2d``, ``reference.pool.max_pool2d``, ...
 """
 from __future__ import annotations
 
 import numpy as np
+
+import ref_activation as activation  # noqa: F401  (every Keras activation and its TF gradient)
+import ref_conv as conv  # noqa: F401  (conv/depthwise/dense with groups, dilation, padding, and gradients)
+import ref_model as model  # noqa: F401  (layer-level references)
+import ref_pool as pool  # noqa: F401  (max/avg/global pooling, zero padding, upsampling)
+import ref_train as train  # noqa: F401  (losses, optimizers, batch norm, dropout)
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):

@@ -139,10 +139,11 @@ def test_simd_close_to_scalar(rng, isa):
 @pytest.mark.parametrize("shape", [
     (4, 48, 48, 8, 16, 3, 3, "same", 1),    # several super-chunks in the weight-gradient reduction
     (2, 30, 30, 64, 8, 3, 3, "same", 1),    # many K tiles, few pixels: split over K tiles
-    (1, 1, 40000, 1, 16, 1, 3, "valid", 1),  # C_in = 1, long 1-D input
-    (2, 20, 20, 12, 12, 3, 3, "same", 3),
+    (8, 1, 40000, 1, 16, 1, 3, "valid", 1),  # C_in = 1, long 1-D input
+    (8, 48, 48, 24, 48, 3, 3, "same", 3),
 ])
 def test_threads_are_bit_identical(rng, shape):
+    # Shapes large enough that the work threshold lets two threads run (forward and weight gradient).
     b, h, w, c, f, kh, kw, mode, g = shape
     case = (b, h, w, c, f, kh, kw, (1, 1), (1, 1), mode, g)
     x, k, bias = make(rng, case)

@@ -22,6 +22,27 @@ def test_sgemm_matches_float64(each_isa, rng, m, n, k, ta, tb):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.sqrt(k) * 4)
 
 
+@pytest.mark.parametrize("beta", [0.0, 1.0, -0.5, 2.0])
+@pytest.mark.parametrize("m,n,k", [(7, 17, 5), (13, 31, 1030), (1, 1, 1)])
+def test_sgemm_beta_adds_scaled_c(each_isa, rng, m, n, k, beta):
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    c = rng.standard_normal((m, n)).astype(np.float32)
+    kept = c.copy()
+    got = _core.sgemm(a, b, c=c, beta=beta)
+    want = a.astype(np.float64) @ b + beta * c.astype(np.float64)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.sqrt(k) * 4)
+    np.testing.assert_array_equal(c, kept)
+
+
+def test_sgemm_beta_zero_ignores_nan_in_c(rng):
+    c = np.full((3, 4), np.nan, np.float32)
+    got = _core.sgemm(np.ones((3, 2), np.float32), np.ones((2, 4), np.float32), c=c, beta=0.0)
+    np.testing.assert_array_equal(got, np.full((3, 4), 2.0, np.float32))
+    with pytest.raises(ValueError, match=r"c.shape=\(4, 3\)"):
+        _core.sgemm(np.ones((3, 2), np.float32), np.ones((2, 4), np.float32), c=np.zeros((4, 3), np.float32))
+
+
 def test_sgemm_empty_inner_dimension_gives_zeros():
     c = _core.sgemm(np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32))
     np.testing.assert_array_equal(c, np.zeros((3, 4), np.float32))

@@ -154,8 +154,8 @@ def test_dropout_trains_with_masks_and_infers_as_identity(rng):
     layer = layers.Dropout(0.5, seed=3)
     x = rng.normal(size=(4, 50)).astype(np.float32)
     np.testing.assert_array_equal(layer(x), x)
-    model = convlite.Sequential([convlite.Input((50,)), layers.Dropout(0.5, seed=3), layers.Dense(1, use_bias=False,
-                                                                                              kernel_initializer="ones")])
+    model = convlite.Sequential([convlite.Input((50,)), layers.Dropout(0.5, seed=3),
+                                 layers.Dense(1, use_bias=False, kernel_initializer="ones")])
     model.compile(_sgd(0.0), "mse")
     # One step with lr 0: loss of the dropped-out sum vs the full sum differs, inference does not drop.
     x = np.ones((64, 50), np.float32)
@@ -324,3 +324,43 @@ def test_summary_has_keras_table_and_flops(capsys):
     assert 'Model: "tiny"' in out and "Layer (type)" in out and "FLOPs" in out
     assert "(None, 8, 4)" in out and "Total params: 82" in out
     assert "192" in out  # Conv1D: 2 * 8 positions * 3 taps * 1 channel * 4 filters
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"optimizer": "no_such_optimizer", "loss": "mse"}, "no_such_optimizer"),
+    ({"optimizer": "sgd", "loss": "no_such_loss"}, "no_such_loss"),
+    ({"optimizer": "sgd", "loss": "mse", "metrics": ["no_such_metric"]}, "no_such_metric"),
+])
+def test_unknown_names_in_compile(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        small_model().compile(**kwargs)
+
+
+def test_concurrent_predicts_share_the_model_safely(rng):
+    import threading
+
+    model = small_model()
+    x, _ = data(rng, 64)
+    expected = model.predict(x, verbose=0)
+    results = []
+
+    def work():
+        for _ in range(20):
+            results.append(model.predict_on_batch(x))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        np.testing.assert_array_equal(r, expected)
+
+
+def test_step_counts_are_rejected_with_arrays():
+    model = compiled(small_model())
+    x, y = np.zeros((4, 12, 2)), np.zeros(4)
+    with pytest.raises(ValueError, match="steps_per_epoch=2"):
+        model.fit(x, y, steps_per_epoch=2, verbose=0)
+    with pytest.raises(ValueError, match="steps=1"):
+        model.predict(x, steps=1, verbose=0)

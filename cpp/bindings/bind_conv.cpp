@@ -1,6 +1,7 @@
 // _core.conv2d / conv2d_backward / depthwise2d / depthwise2d_backward / dense / dense_backward / sgemm.
 // Every argument is re-checked here (the Python layer checks first): a bad shape or value is a ValueError that
 // names what was received, never a crash. Outputs are allocated while holding the GIL, which is then released.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -322,7 +323,7 @@ void bind_conv(py::module_& m) {
       py::arg("need_dw") = true, "Returns (dx or None, dw or None, db or None).");
   m.def(
       "sgemm",
-      [](py::handle a_obj, py::handle b_obj, bool transpose_a, bool transpose_b) {
+      [](py::handle a_obj, py::handle b_obj, bool transpose_a, bool transpose_b, py::handle c_obj, float beta) {
         const FloatArray a = require_float_array(a_obj, "a", 2), b = require_float_array(b_obj, "b", 2);
         check_dims_small(a, "a");
         check_dims_small(b, "b");
@@ -333,17 +334,28 @@ void bind_conv(py::module_& m) {
                                 shape_text(a) + ", b.shape=" + shape_text(b) + ", transpose_a=" +
                                 (transpose_a ? "True" : "False") + ", transpose_b=" + (transpose_b ? "True" : "False"));
         FloatArray c = new_float_array({m, n});
+        if (!std::isfinite(beta))
+          throw py::value_error("Argument `beta` must be finite. Received: beta=" + std::to_string(beta));
+        if (c_obj.is_none()) {
+          beta = 0.0f;
+        } else {
+          const FloatArray c0 = require_float_array(c_obj, "c", 2);
+          require_shape(c0, "c", {m, n});
+          std::copy(c0.data(), c0.data() + m * n, c.mutable_data());
+        }
         const float *ap = a.data(), *bp = b.data();
         float* cp = c.mutable_data();
         const std::int64_t lda = a.shape(1), ldb = b.shape(1);
         {
           py::gil_scoped_release release;
-          sgemm(transpose_a, transpose_b, m, n, k, ap, lda, bp, ldb, 0.0f, cp, n);
+          sgemm(transpose_a, transpose_b, m, n, k, ap, lda, bp, ldb, beta, cp, n);
         }
         return c;
       },
       py::arg("a"), py::arg("b"), py::arg("transpose_a") = false, py::arg("transpose_b") = false,
-      "c = op(a) @ op(b) in float32 with the packed, cache-blocked SGEMM.");
+      py::arg("c") = py::none(), py::arg("beta") = 0.0f,
+      "op(a) @ op(b) (+ beta * c when c is given; c itself is not modified) in float32 with the packed, "
+      "cache-blocked SGEMM.");
   m.def(
       "fma_peak_flops",
       [](std::int64_t iterations) {

@@ -2,6 +2,7 @@
 // into add_* calls with resolved geometry and hands over its parameter arrays; this wrapper keeps those arrays
 // alive, since the C++ model updates them in place. One call per batch: train_step / test_step; predict loops over
 // batches inside C++. All with the GIL released.
+#include <mutex>
 #include <optional>
 
 #include <pybind11/stl.h>
@@ -18,6 +19,7 @@ using IndexArray = py::array_t<std::int64_t, py::array::c_style>;
 
 struct PyModel {
   Model model;
+  std::mutex busy;  // the model's buffers are shared: one step or predict at a time (taken without the GIL)
   std::vector<py::object> keep_alive;  // parameter and optimizer-slot arrays the C++ side points into
   std::int64_t label_size = 1;
 
@@ -237,6 +239,7 @@ void bind_model(py::module_& m) {
              StepResult r;
              {
                py::gil_scoped_release release;
+               std::lock_guard<std::mutex> lock(s.busy);
                r = s.model.train_step(b.x.data(), b.y.data(), b.sw ? b.sw->data() : nullptr, b.index.data() + start,
                                       stop - start, lr, step, dropout_step, pred);
              }
@@ -250,6 +253,7 @@ void bind_model(py::module_& m) {
              StepResult r;
              {
                py::gil_scoped_release release;
+               std::lock_guard<std::mutex> lock(s.busy);
                r = s.model.test_step(b.x.data(), b.y.data(), b.sw ? b.sw->data() : nullptr, b.index.data() + start,
                                      stop - start, pred);
              }
@@ -269,6 +273,7 @@ void bind_model(py::module_& m) {
         float* op = out.mutable_data();
         {
           py::gil_scoped_release release;
+          std::lock_guard<std::mutex> lock(s.busy);
           if (n > 0) s.model.predict(xp, n, batch_size, op);
         }
         return out;

@@ -16,7 +16,7 @@ from .layers import Input
 from .models import Sequential
 
 # Imported on first attribute access (PEP 562), as `keras.optimizers` etc. are reached: keeps `import convlite` fast.
-_LAZY_SUBMODULES = ("activations", "callbacks", "initializers", "losses", "metrics", "optimizers", "utils")
+_LAZY_SUBMODULES = ("activations", "callbacks", "initializers", "losses", "metrics", "optimizers", "saving", "utils")
 
 
 def __getattr__(name):
@@ -40,6 +40,7 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "saving",
     "utils",
     "__version__",
     "available_isas",

@@ -32,8 +32,9 @@ def check_input(x, input_shape, model_name):
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"Expected input data to be non-empty (at least one sample). Received: x.shape={x.shape}")
     if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
+        expected = (None,) + tuple(input_shape)
         raise ValueError(
-            f'Input 0 of layer "{model_name}" is incompatible with the layer: expected shape={(None,) + tuple(input_shape)}, '
+            f'Input 0 of layer "{model_name}" is incompatible with the layer: expected shape={expected}, '
             f"found shape={x.shape}"
         )
     return x

@@ -94,6 +94,14 @@ class _Data:
         return y, pred, None if self.sw is None else self.sw[rows]
 
 
+def reject_steps(**kwargs):
+    """convlite takes numpy arrays, so the number of steps always follows from the data and batch size."""
+    for name, value in kwargs.items():
+        if value is not None:
+            raise ValueError(f"convlite trains on numpy arrays: `{name}` is not supported (the steps follow from "
+                             f"the number of samples and `batch_size`). Received: {name}={value!r}")
+
+
 def _predictions_buffer(model, data, batch_size):
     if not data.need_pred:
         return None

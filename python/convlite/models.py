@@ -295,20 +295,25 @@ class Sequential:
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-        from ._training import run_fit
+        from ._training import reject_steps, run_fit
 
+        reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         return run_fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                        shuffle, class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, **kwargs):
-        from ._training import run_evaluate
+        from ._training import reject_steps, run_evaluate
 
+        reject_steps(steps=steps)
+        if kwargs:
+            raise TypeError(f"Invalid keyword arguments: {sorted(kwargs)}")
         return run_evaluate(self, x, y, batch_size, verbose, sample_weight, callbacks, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        from ._training import run_predict
+        from ._training import reject_steps, run_predict
 
+        reject_steps(steps=steps)
         return run_predict(self, x, batch_size, verbose, callbacks)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -375,5 +380,33 @@ class Sequential:
             model.build()
         return model
 
+    # ---------------------------------------------------------------- files (Keras 3 formats; see convlite.saving)
+    def save(self, filepath, overwrite=True):
+        """Save as a Keras 3 ``.keras`` file (config, weights, optimizer state) that ``keras.saving.load_model``
+        loads. Needs h5py: ``pip install "convlite[h5]"``."""
+        from . import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights in Keras 3's ``.weights.h5`` layout (``keras.Model.load_weights`` reads it)."""
+        from . import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Load weights from a ``.weights.h5`` or ``.keras`` file (convlite's or Keras 3's); on error the model is
+        left unchanged."""
+        from . import saving
+
+        saving.load_weights(self, filepath)
+
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002 - Keras's name
+    """Load a Sequential model from a ``.keras`` file written by convlite or Keras 3 (``convlite.saving``)."""
+    from . import saving
+
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)

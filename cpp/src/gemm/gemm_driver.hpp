@@ -6,10 +6,11 @@
 //   panels. Work is split over blocks of MC rows (the A block stays in L2 while every B panel streams past it)
 //   and, when rows are few, over groups of B panels. Each output element is computed by the same instructions
 //   whatever the partition, so results never depend on the thread count.
-// reduction_gemm: C (kdim x n) = sum over m of A(m, k) * B(m, j), the weight-gradient shape (m = pixels, long).
+// reduction_gemm: C (kdim x n) = sum over m of Xcol(m, k) * dz(m, j), the weight-gradient shape (m = pixels,
+//   long), computed as C^T so that Xcol rows (NHWC pixel slices) feed the microkernel's vector operand in place.
 //   The m range is cut into fixed chunks; fixed super-chunks of chunks reduce in order into partial buffers that
 //   are summed in order, so the result is bit-identical for any thread count. The bias gradient is the column
-//   sum of B, taken in the same pass while B is packed.
+//   sum of dz, taken in the same pass while dz (masked on the fly) is packed.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -26,9 +27,10 @@ namespace convlite::gemm {
 const GemmKernels& kernels();
 
 // parallel_for's threshold counts about one unit per FLOP or byte; a packed-GEMM FLOP costs a small fraction of
-// a byte moved, so GEMM work is weighed at 1/16 per FLOP: a team forms only for about 1.5 MFLOP per thread
-// (~15 us). Below that, fork/join and (on a busy machine) a descheduled worker cost more than they save.
-constexpr double kFlopCost = 1.0 / 16.0;
+// a byte moved, so GEMM work is weighed at 1/32 per FLOP: a team forms only for about 3 MFLOP per thread
+// (~30 us). Below that, fork/join and (on a busy machine) a descheduled worker cost more than they save: the
+// ECG model's layers (~2 MFLOP) measured 0.2 ms on one thread and 24 ms on two under a load of 10 on 2 cores.
+constexpr double kFlopCost = 1.0 / 32.0;
 
 // A zero-initialised float buffer aligned to 64 bytes.
 class Buffer {

@@ -149,8 +149,9 @@ class BatchNormLayer final : public ModelLayer {
  public:
   BatchNormLayer(std::int64_t spatial, std::int64_t channels, double momentum, float epsilon, float* gamma,
                  float* beta, float* moving_mean, float* moving_var, bool frozen)
-      : frozen_(frozen), spatial_(spatial), channels_(channels), momentum_(momentum), epsilon_(epsilon), gamma_(gamma), beta_(beta),
-        moving_mean_(moving_mean), moving_var_(moving_var), mean_(channels), inv_std_(channels) {
+      : frozen_(frozen), spatial_(spatial), channels_(channels), momentum_(momentum), epsilon_(epsilon),
+        gamma_(gamma), beta_(beta), moving_mean_(moving_mean), moving_var_(moving_var), mean_(channels),
+        inv_std_(channels) {
     if (gamma) add_param(gamma, channels);
     if (beta) add_param(beta, channels);
   }

@@ -31,5 +31,6 @@ def get(identifier):
     """A layer class by Keras name (used by Sequential.from_config)."""
     cls = globals().get(identifier) if isinstance(identifier, str) else None
     if cls is None or not isinstance(cls, type) or not issubclass(cls, Layer):
-        raise ValueError(f"Unknown layer: '{identifier}'. Allowed layers: {sorted(n for n in __all__ if n[0].isupper() and n not in ('Input', 'Layer', 'Variable'))}")
+        allowed = sorted(n for n in __all__ if n not in ("Input", "Layer", "Variable"))
+        raise ValueError(f"Unknown layer: '{identifier}'. Allowed layers: {allowed}. Received: {identifier!r}")
     return cls

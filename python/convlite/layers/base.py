@@ -77,7 +77,6 @@ class Layer:
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, batch_input_shape=None, **kwargs):
         if kwargs:
-            bad = ", ".join(sorted(kwargs))
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Argument `name` must be a string. Received: name={name!r}")
@@ -210,9 +209,12 @@ class Layer:
             raise ValueError(f"Layer {self.name} expects a non-empty batch. Received: inputs.shape={x.shape}")
         shape = (None,) + x.shape[1:]
         out_shape = self._maybe_build(shape)
-        core = _core.Model()
-        self._emit(core, shape)
-        flat = core.predict(x.reshape(x.shape[0], -1), max(1, x.shape[0]))
+        cached = getattr(self, "_call_core", None)
+        if cached is None or cached[0] != shape:
+            core = _core.Model()
+            self._emit(core, shape)
+            self._call_core = cached = (shape, core)
+        flat = cached[1].predict(x.reshape(x.shape[0], -1), x.shape[0])
         return flat.reshape((x.shape[0],) + tuple(out_shape[1:]))
 
     # ---------------------------------------------------------------- config
