@@ -40,7 +40,7 @@ def assert_png(path):
 
 
 def test_edges_writes_the_four_panel_png(tmp_path):
-    output = run_example("edges", cwd=tmp_path)
+    output = run_example("edges", "--dpi", "40", cwd=tmp_path)
     assert f"wrote {tmp_path / 'edges.png'}" in output
     for stage in ("Original", "Convolution", "Activation", "Pooling"):
         assert re.search(rf"^{stage} +shape", output, flags=re.MULTILINE)
