@@ -59,10 +59,20 @@ void forward_block(const SmallConvArgs& p, std::int64_t r0, std::int64_t np, std
     }
   }
   float* y = p.y + r0 * p.f;
-  const __m256 cs[4] = {c0, c1, c2, c3}, ds[4] = {d0, d1, d2, d3};
-  for (std::int64_t r = 0; r < np; ++r, y += p.f) {
-    store_row(y, cs[r], f0, p);
-    if constexpr (NV == 2) store_row(y, ds[r], f0 + 8, p);
+  // Named stores (an indexed array of accumulators would be spilled to the stack).
+  store_row(y, c0, f0, p);
+  if constexpr (NV == 2) store_row(y, d0, f0 + 8, p);
+  if (np > 1) {
+    store_row(y + p.f, c1, f0, p);
+    if constexpr (NV == 2) store_row(y + p.f, d1, f0 + 8, p);
+  }
+  if (np > 2) {
+    store_row(y + 2 * p.f, c2, f0, p);
+    if constexpr (NV == 2) store_row(y + 2 * p.f, d2, f0 + 8, p);
+  }
+  if (np > 3) {
+    store_row(y + 3 * p.f, c3, f0, p);
+    if constexpr (NV == 2) store_row(y + 3 * p.f, d3, f0 + 8, p);
   }
 }
 
