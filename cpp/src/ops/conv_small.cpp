@@ -156,15 +156,20 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
     parallel_for(supers, gemm::kFlopCost * 2.0 * k_total * f * (static_cast<double>(m) / supers),
                  [&](std::int64_t s0, std::int64_t s1) {
                    SmallConvArgs a = args;
+                   // Each output row sums into its own zeroed block, added to the super-chunk partial: blocked
+                   // summation keeps the rounding error of long reductions small (as the GEMM path's chunks).
+                   float* row_sum = gemm::workspace(gemm::Slot::small_w, stride);
+                   a.dw = dw ? row_sum : nullptr;
+                   a.db = db ? row_sum + k_total * ldw : nullptr;
                    for (std::int64_t sc = s0; sc < s1; ++sc) {
                      float* part = partial + sc * stride;
                      std::fill(part, part + stride, 0.0f);
-                     a.dw = dw ? part : nullptr;
-                     a.db = db ? part + k_total * ldw : nullptr;
                      for (std::int64_t r = out_rows * sc / supers; r < out_rows * (sc + 1) / supers; ++r) {
+                       std::fill(row_sum, row_sum + stride, 0.0f);
                        a.a = xp + row_offset(s, g, r / s.out_h, r % s.out_h);
                        a.dz = dz + r * s.out_w * f;
                        kt.weight_grad(a);
+                       for (std::int64_t i = 0; i < stride; ++i) part[i] += row_sum[i];
                      }
                    }
                  });
