@@ -28,8 +28,5 @@ const ActivationKernels& activation_kernels_avx2();
 #if defined(CONVLITE_HAVE_AVX512)
 const ActivationKernels& activation_kernels_avx512();
 #endif
-#if defined(CONVLITE_HAVE_NEON)
-const ActivationKernels& activation_kernels_neon();
-#endif
 
 }  // namespace convlite

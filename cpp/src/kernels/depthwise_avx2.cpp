@@ -8,13 +8,13 @@ namespace convlite {
 namespace {
 
 float activate1(float v, int activation, float slope) {
-  if (activation == 1) return v > 0.0f ? v : 0.0f;
+  if (activation == 1) return v < 0.0f ? 0.0f : v;  // NaN stays NaN
   if (activation == 2) return v > 0.0f ? v : v * slope;
   return v;
 }
 
 __m256 activate(__m256 v, int activation, __m256 slope) {
-  if (activation == 1) return _mm256_max_ps(v, _mm256_setzero_ps());
+  if (activation == 1) return _mm256_max_ps(_mm256_setzero_ps(), v);  // keeps NaN
   if (activation == 2)
     return _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
   return v;

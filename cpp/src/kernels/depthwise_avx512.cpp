@@ -8,13 +8,13 @@ namespace convlite {
 namespace {
 
 float activate1(float v, int activation, float slope) {
-  if (activation == 1) return v > 0.0f ? v : 0.0f;
+  if (activation == 1) return v < 0.0f ? 0.0f : v;  // NaN stays NaN
   if (activation == 2) return v > 0.0f ? v : v * slope;
   return v;
 }
 
 __m512 activate(__m512 v, int activation, __m512 slope) {
-  if (activation == 1) return _mm512_max_ps(v, _mm512_setzero_ps());
+  if (activation == 1) return _mm512_max_ps(_mm512_setzero_ps(), v);  // keeps NaN
   if (activation == 2)
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_mul_ps(v, slope), v);
   return v;

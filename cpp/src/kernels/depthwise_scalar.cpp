@@ -5,7 +5,7 @@ namespace convlite {
 namespace {
 
 float activate(float v, int activation, float slope) {
-  if (activation == 1) return v > 0.0f ? v : 0.0f;
+  if (activation == 1) return v < 0.0f ? 0.0f : v;  // NaN stays NaN
   if (activation == 2) return v > 0.0f ? v : v * slope;
   return v;
 }

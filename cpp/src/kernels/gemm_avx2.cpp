@@ -10,7 +10,7 @@ namespace {
 constexpr int kMr = 6, kNr = 16;
 
 __m256 activate(__m256 v, int activation, __m256 slope) {
-  if (activation == 1) return _mm256_max_ps(v, _mm256_setzero_ps());  // NaN -> 0, as the scalar kernel
+  if (activation == 1) return _mm256_max_ps(_mm256_setzero_ps(), v);  // max(0, NaN) is NaN, as the scalar kernel
   if (activation == 2)
     return _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
   return v;

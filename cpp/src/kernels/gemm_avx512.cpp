@@ -10,7 +10,7 @@ namespace {
 constexpr int kMr = 8, kNr = 32;
 
 __m512 activate(__m512 v, int activation, __m512 slope) {
-  if (activation == 1) return _mm512_max_ps(v, _mm512_setzero_ps());
+  if (activation == 1) return _mm512_max_ps(_mm512_setzero_ps(), v);  // keeps NaN
   if (activation == 2) {
     const __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
     return _mm512_mask_blend_ps(pos, _mm512_mul_ps(v, slope), v);

@@ -8,6 +8,7 @@
 
 #include "convlite/conv.hpp"
 #include "gemm/gemm_driver.hpp"
+#include "ops/conv_small.hpp"
 
 namespace convlite {
 namespace {
@@ -28,6 +29,7 @@ void masked_gradient(const float* dy, const float* y, float* dz, std::int64_t n,
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
                     const Epilogue& epilogue) {
+  if (small_conv::eligible(s)) return small_conv::forward(s, x, w, bias, y, epilogue);
   const std::int64_t groups = s.groups, cg = s.in_c / groups, fg = s.out_c / groups;
   const std::int64_t m = s.batch * s.out_h * s.out_w;
   if (m <= 0 || s.out_c <= 0) return;
@@ -102,6 +104,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
                      float* dx, float* dw, float* db, const Epilogue& epilogue) {
+  if (small_conv::eligible(s)) return small_conv::backward(s, x, w, y, dy, dx, dw, db, epilogue);
   const std::int64_t groups = s.groups, cg = s.in_c / groups, fg = s.out_c / groups;
   const std::int64_t m = s.batch * s.out_h * s.out_w;
   const std::int64_t taps = s.kernel_h * s.kernel_w;

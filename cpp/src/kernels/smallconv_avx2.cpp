@@ -1,0 +1,167 @@
+// AVX2+FMA small-conv kernels: vectorised over filters (forward, weight grad) or over the receptive-field row
+// (input grad). Forward keeps 4 pixels x up to 16 filters in 8 named ymm accumulators and reads each weight
+// row once per 4 pixels; the weight gradient adds 4 pixels' outer products per load/store of a dW row (dW is
+// K x F, in L1).
+#include <immintrin.h>
+
+#include "kernels/smallconv_kernels.hpp"
+
+namespace convlite {
+namespace {
+
+__m256i tail_mask(std::int64_t n) {  // lanes < n set
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+__m256 activate(__m256 v, int activation, __m256 slope) {
+  if (activation == 1) return _mm256_max_ps(_mm256_setzero_ps(), v);  // max(0, NaN) is NaN, as the scalar kernel
+  if (activation == 2)
+    return _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
+  return v;
+}
+
+void store_row(float* y, __m256 v, std::int64_t f0, const SmallConvArgs& p) {
+  if (p.bias) v = _mm256_add_ps(v, _mm256_loadu_ps(p.bias + f0));
+  if (p.activation) v = activate(v, p.activation, _mm256_set1_ps(p.negative_slope));
+  if (f0 + 8 <= p.f)
+    _mm256_storeu_ps(y + f0, v);
+  else
+    _mm256_maskstore_ps(y + f0, tail_mask(p.f - f0), v);
+}
+
+// Pixels r0..r0+3 (rows >= np repeat the last valid one and are not stored), filters f0..f0+8*NV.
+template <int NV>
+void forward_block(const SmallConvArgs& p, std::int64_t r0, std::int64_t np, std::int64_t f0) {
+  const float* a0 = p.a + r0 * p.a_stride;
+  const float* a1 = p.a + (r0 + (np > 1 ? 1 : 0)) * p.a_stride;
+  const float* a2 = p.a + (r0 + (np > 2 ? 2 : 0)) * p.a_stride;
+  const float* a3 = p.a + (r0 + (np > 3 ? 3 : 0)) * p.a_stride;
+  __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, d0 = c0, d1 = c0, d2 = c0, d3 = c0;
+  for (std::int64_t t = 0; t < p.taps; ++t) {
+    const float* w = p.w + t * p.kc * p.ldw + f0;
+    const std::int64_t off = t * p.tap_stride;
+    for (std::int64_t k = 0; k < p.kc; ++k, w += p.ldw) {
+      const __m256 w0 = _mm256_loadu_ps(w);
+      __m256 w1;
+      if constexpr (NV == 2) w1 = _mm256_loadu_ps(w + 8);
+      __m256 av = _mm256_broadcast_ss(a0 + off + k);
+      c0 = _mm256_fmadd_ps(av, w0, c0);
+      if constexpr (NV == 2) d0 = _mm256_fmadd_ps(av, w1, d0);
+      av = _mm256_broadcast_ss(a1 + off + k);
+      c1 = _mm256_fmadd_ps(av, w0, c1);
+      if constexpr (NV == 2) d1 = _mm256_fmadd_ps(av, w1, d1);
+      av = _mm256_broadcast_ss(a2 + off + k);
+      c2 = _mm256_fmadd_ps(av, w0, c2);
+      if constexpr (NV == 2) d2 = _mm256_fmadd_ps(av, w1, d2);
+      av = _mm256_broadcast_ss(a3 + off + k);
+      c3 = _mm256_fmadd_ps(av, w0, c3);
+      if constexpr (NV == 2) d3 = _mm256_fmadd_ps(av, w1, d3);
+    }
+  }
+  float* y = p.y + r0 * p.f;
+  // Named stores (an indexed array of accumulators would be spilled to the stack).
+  store_row(y, c0, f0, p);
+  if constexpr (NV == 2) store_row(y, d0, f0 + 8, p);
+  if (np > 1) {
+    store_row(y + p.f, c1, f0, p);
+    if constexpr (NV == 2) store_row(y + p.f, d1, f0 + 8, p);
+  }
+  if (np > 2) {
+    store_row(y + 2 * p.f, c2, f0, p);
+    if constexpr (NV == 2) store_row(y + 2 * p.f, d2, f0 + 8, p);
+  }
+  if (np > 3) {
+    store_row(y + 3 * p.f, c3, f0, p);
+    if constexpr (NV == 2) store_row(y + 3 * p.f, d3, f0 + 8, p);
+  }
+}
+
+void forward(const SmallConvArgs& p) {
+  for (std::int64_t r0 = 0; r0 < p.rows; r0 += 4) {
+    const std::int64_t np = p.rows - r0 < 4 ? p.rows - r0 : 4;
+    std::int64_t f0 = 0;
+    for (; f0 + 8 < p.f; f0 += 16) forward_block<2>(p, r0, np, f0);
+    if (f0 < p.f) forward_block<1>(p, r0, np, f0);
+  }
+}
+
+void weight_grad(const SmallConvArgs& p) {
+  for (std::int64_t r = 0; r < p.rows; r += 4) {
+    const std::int64_t np = p.rows - r < 4 ? p.rows - r : 4;
+    for (std::int64_t f0 = 0; f0 < p.f; f0 += 8) {
+      const __m256i mask = tail_mask(p.f - f0);
+      const float* dz = p.dz + r * p.f + f0;
+      // Missing rows contribute zeros (their a pointers repeat a valid row).
+      const __m256 z0 = _mm256_maskload_ps(dz, mask);
+      const __m256 z1 = np > 1 ? _mm256_maskload_ps(dz + p.f, mask) : _mm256_setzero_ps();
+      const __m256 z2 = np > 2 ? _mm256_maskload_ps(dz + 2 * p.f, mask) : _mm256_setzero_ps();
+      const __m256 z3 = np > 3 ? _mm256_maskload_ps(dz + 3 * p.f, mask) : _mm256_setzero_ps();
+      if (p.db) {
+        __m256 b = _mm256_loadu_ps(p.db + f0);
+        b = _mm256_add_ps(b, z0);
+        if (np > 1) b = _mm256_add_ps(b, z1);
+        if (np > 2) b = _mm256_add_ps(b, z2);
+        if (np > 3) b = _mm256_add_ps(b, z3);
+        _mm256_storeu_ps(p.db + f0, b);
+      }
+      if (!p.dw) continue;
+      const float* a0 = p.a + r * p.a_stride;
+      const float* a1 = p.a + (r + (np > 1 ? 1 : 0)) * p.a_stride;
+      const float* a2 = p.a + (r + (np > 2 ? 2 : 0)) * p.a_stride;
+      const float* a3 = p.a + (r + (np > 3 ? 3 : 0)) * p.a_stride;
+      for (std::int64_t t = 0; t < p.taps; ++t) {
+        const std::int64_t off = t * p.tap_stride;
+        float* dw = p.dw + t * p.kc * p.ldw + f0;
+        if (np == 4) {
+          for (std::int64_t k = 0; k < p.kc; ++k, dw += p.ldw) {
+            __m256 acc = _mm256_loadu_ps(dw);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + off + k), z0, acc);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + off + k), z1, acc);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + off + k), z2, acc);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + off + k), z3, acc);
+            _mm256_storeu_ps(dw, acc);
+          }
+        } else {  // the tail: rows one by one, as the scalar order
+          const float* as[4] = {a0, a1, a2, a3};
+          const __m256 zs[4] = {z0, z1, z2, z3};
+          for (std::int64_t k = 0; k < p.kc; ++k, dw += p.ldw) {
+            __m256 acc = _mm256_loadu_ps(dw);
+            for (std::int64_t q = 0; q < np; ++q) acc = _mm256_fmadd_ps(_mm256_broadcast_ss(as[q] + off + k), zs[q], acc);
+            _mm256_storeu_ps(dw, acc);
+          }
+        }
+      }
+    }
+  }
+}
+
+void input_grad(const SmallConvArgs& p) {
+  for (std::int64_t r = 0; r < p.rows; ++r) {
+    float* dx = p.dx + r * p.a_stride;
+    const float* dz = p.dz + r * p.f;
+    for (std::int64_t t = 0; t < p.taps; ++t) {
+      const float* wt = p.w + t * p.ldw * p.kcp;
+      float* d = dx + t * p.tap_stride;
+      for (std::int64_t k0 = 0; k0 < p.kc; k0 += 8) {
+        __m256 s = _mm256_setzero_ps();
+        for (std::int64_t f = 0; f < p.f; ++f)
+          s = _mm256_fmadd_ps(_mm256_broadcast_ss(dz + f), _mm256_loadu_ps(wt + f * p.kcp + k0), s);
+        if (k0 + 8 <= p.kc) {
+          _mm256_storeu_ps(d + k0, _mm256_add_ps(_mm256_loadu_ps(d + k0), s));
+        } else {
+          const __m256i mask = tail_mask(p.kc - k0);
+          _mm256_maskstore_ps(d + k0, mask, _mm256_add_ps(_mm256_maskload_ps(d + k0, mask), s));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const SmallConvKernels& smallconv_kernels_avx2() {
+  static const SmallConvKernels table{8, forward, weight_grad, input_grad};
+  return table;
+}
+
+}  // namespace convlite

@@ -1,0 +1,64 @@
+// Scalar small-conv kernels: define the semantics (compiled with -ffp-contract=off). Sums run k in order,
+// taps in order, then bias, then the activation; gradients accumulate rows in order.
+#include "kernels/smallconv_kernels.hpp"
+
+namespace convlite {
+namespace {
+
+float activate(float v, int activation, float slope) {
+  if (activation == 1) return v < 0.0f ? 0.0f : v;  // NaN stays NaN
+  if (activation == 2) return v > 0.0f ? v : v * slope;
+  return v;
+}
+
+void forward(const SmallConvArgs& p) {
+  for (std::int64_t r = 0; r < p.rows; ++r) {
+    const float* a = p.a + r * p.a_stride;
+    float* y = p.y + r * p.f;
+    for (std::int64_t f = 0; f < p.f; ++f) {
+      float acc = 0.0f;
+      for (std::int64_t t = 0; t < p.taps; ++t)
+        for (std::int64_t k = 0; k < p.kc; ++k) acc += a[t * p.tap_stride + k] * p.w[(t * p.kc + k) * p.ldw + f];
+      if (p.bias) acc += p.bias[f];
+      y[f] = activate(acc, p.activation, p.negative_slope);
+    }
+  }
+}
+
+void weight_grad(const SmallConvArgs& p) {
+  for (std::int64_t r = 0; r < p.rows; ++r) {
+    const float* a = p.a + r * p.a_stride;
+    const float* dz = p.dz + r * p.f;
+    if (p.db)
+      for (std::int64_t f = 0; f < p.f; ++f) p.db[f] += dz[f];
+    if (!p.dw) continue;
+    for (std::int64_t t = 0; t < p.taps; ++t)
+      for (std::int64_t k = 0; k < p.kc; ++k) {
+        const float av = a[t * p.tap_stride + k];
+        float* dw = p.dw + (t * p.kc + k) * p.ldw;
+        for (std::int64_t f = 0; f < p.f; ++f) dw[f] += av * dz[f];
+      }
+  }
+}
+
+void input_grad(const SmallConvArgs& p) {
+  for (std::int64_t r = 0; r < p.rows; ++r) {
+    float* dx = p.dx + r * p.a_stride;
+    const float* dz = p.dz + r * p.f;
+    for (std::int64_t t = 0; t < p.taps; ++t)
+      for (std::int64_t k = 0; k < p.kc; ++k) {
+        float s = 0.0f;
+        for (std::int64_t f = 0; f < p.f; ++f) s += dz[f] * p.w[(t * p.ldw + f) * p.kcp + k];
+        dx[t * p.tap_stride + k] += s;
+      }
+  }
+}
+
+}  // namespace
+
+const SmallConvKernels& smallconv_kernels_scalar() {
+  static const SmallConvKernels table{1, forward, weight_grad, input_grad};
+  return table;
+}
+
+}  // namespace convlite
