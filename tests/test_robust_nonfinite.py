@@ -110,8 +110,6 @@ def test_terminate_on_nan_stops_training():
                                                callbacks=[convlite.callbacks.TerminateOnNaN(raise_error=True)])
 
 
-@pytest.mark.xfail(reason="the fused relu epilogue of conv2d/depthwise2d/dense maps NaN to 0 (tf.nn.relu and "
-                          "convlite.nn.relu keep NaN); reported, kernels owned elsewhere", strict=True)
 def test_fused_relu_keeps_nan_like_tf():
     x = np.zeros((1, 3, 3, 1), np.float32)
     x[0, 1, 1, 0] = np.nan
