@@ -16,7 +16,8 @@ from .layers import Input
 from .models import Sequential
 
 # Imported on first attribute access (PEP 562), as `keras.optimizers` etc. are reached: keeps `import convlite` fast.
-_LAZY_SUBMODULES = ("activations", "callbacks", "initializers", "losses", "metrics", "optimizers", "saving", "utils")
+_LAZY_SUBMODULES = ("activations", "callbacks", "datasets", "initializers", "losses", "metrics", "nn", "optimizers",
+                    "plot", "saving", "utils")
 
 
 def __getattr__(name):
@@ -34,6 +35,9 @@ __all__ = [
     "Sequential",
     "activations",
     "callbacks",
+    "datasets",
+    "nn",
+    "plot",
     "initializers",
     "layers",
     "losses",
