@@ -13,6 +13,8 @@ std::string shape_text(const py::array& a) {
   return s + ")";
 }
 
+std::vector<std::int64_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
+
 namespace {
 
 FloatArray check(py::handle obj, const char* name, int ndim, bool writable) {

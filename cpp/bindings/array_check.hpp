@@ -17,6 +17,9 @@ using FloatArray = py::array_t<float, py::array::c_style>;
 
 std::string shape_text(const py::array& a);
 
+// The array's dimensions, as the op signatures and new_float_array take them.
+std::vector<std::int64_t> shape_of(const py::array& a);
+
 // A C-contiguous float32 ndarray with `ndim` dimensions (any ndim when ndim < 0).
 // TypeError for a non-array or another dtype; ValueError for a non-contiguous array or wrong ndim.
 FloatArray require_float_array(py::handle obj, const char* name, int ndim = -1);

@@ -24,7 +24,6 @@ ReluParams relu_params(float negative_slope, std::optional<float> max_value, flo
   return p;
 }
 
-std::vector<std::int64_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
 
 struct KindName {
   const char* name;

@@ -54,7 +54,6 @@ FloatArray zeroed(FloatArray a) {
   return a;
 }
 
-Dims shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
 
 std::string dims_text(const Dims& d) {
   std::string s = "(";

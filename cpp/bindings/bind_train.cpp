@@ -16,7 +16,6 @@ namespace convlite::bindings {
 
 namespace {
 
-std::vector<std::int64_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
 
 std::string num(double v) {
   std::string s = py::str(py::float_(v));
