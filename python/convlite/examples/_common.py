@@ -55,6 +55,31 @@ class EpochTimer(Callback):
                 f"epoch 1 took {ms[0]:.1f} ms, total {sum(ms) / 1000:.2f} s)")
 
 
+def train_classifier(name: str, doc: str, load, build_model, *, epochs: int, validation_split: float,
+                     plot_title: str, argv=None) -> float:
+    """The digits and MNIST examples' whole run: options, data, fit with an epoch timer, test accuracy, plot.
+
+    `load()` returns ((x_train, y_train), (x_test, y_test)); `build_model()` a compiled classifier."""
+    parse = parser(name, doc.splitlines()[0], epochs=epochs)
+    parse.add_argument("--validation-split", type=float, default=validation_split,
+                       help=f"fraction of the training split held out for validation curves (default {validation_split})")
+    args = parse.parse_args(argv)
+    seed_everything(args.seed)
+    (x_train, y_train), (x_test, y_test) = load()
+    print(f"{name}: train {x_train.shape}, test {x_test.shape}")
+    model = build_model()
+    timer = EpochTimer()
+    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+                        validation_split=args.validation_split, verbose=args.verbose, callbacks=[timer])
+    print(timer.summary())
+    loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    print(f"test loss: {loss:.4f}")
+    print(f"test accuracy: {accuracy:.4f}")
+    if args.plot:
+        write_history_plot(history, args.out_dir, f"{name}_history.png", plot_title)
+    return accuracy
+
+
 def write_history_plot(history, out_dir: str, name: str, title: str) -> str:
     from convlite.plot import training_history
 

@@ -29,24 +29,8 @@ def build_model():
 
 
 def main(argv=None) -> float:
-    parse = _common.parser("digits", __doc__.splitlines()[0], epochs=60)
-    parse.add_argument("--validation-split", type=float, default=0.0,
-                       help="fraction of the training split held out for validation curves (default 0)")
-    args = parse.parse_args(argv)
-    _common.seed_everything(args.seed)
-    (x_train, y_train), (x_test, y_test) = datasets.load_digits()
-    print(f"digits: train {x_train.shape}, test {x_test.shape}")
-    model = build_model()
-    timer = _common.EpochTimer()
-    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_split=args.validation_split, verbose=args.verbose, callbacks=[timer])
-    print(timer.summary())
-    loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-    print(f"test loss: {loss:.4f}")
-    print(f"test accuracy: {accuracy:.4f}")
-    if args.plot:
-        _common.write_history_plot(history, args.out_dir, "digits_history.png", "digits: small Conv2D network")
-    return accuracy
+    return _common.train_classifier("digits", __doc__, datasets.load_digits, build_model, epochs=60,
+                                    validation_split=0.0, plot_title="digits: small Conv2D network", argv=argv)
 
 
 if __name__ == "__main__":

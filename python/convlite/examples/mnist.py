@@ -29,24 +29,8 @@ def build_model():
 
 
 def main(argv=None) -> float:
-    parse = _common.parser("mnist", __doc__.splitlines()[0], epochs=8)
-    parse.add_argument("--validation-split", type=float, default=0.1,
-                       help="fraction of the training split held out for validation curves (default 0.1)")
-    args = parse.parse_args(argv)
-    _common.seed_everything(args.seed)
-    (x_train, y_train), (x_test, y_test) = datasets.load_mnist_5k()
-    print(f"mnist-5k: train {x_train.shape}, test {x_test.shape}")
-    model = build_model()
-    timer = _common.EpochTimer()
-    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_split=args.validation_split, verbose=args.verbose, callbacks=[timer])
-    print(timer.summary())
-    loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-    print(f"test loss: {loss:.4f}")
-    print(f"test accuracy: {accuracy:.4f}")
-    if args.plot:
-        _common.write_history_plot(history, args.out_dir, "mnist_history.png", "MNIST-5k: small Conv2D network")
-    return accuracy
+    return _common.train_classifier("mnist", __doc__, datasets.load_mnist_5k, build_model, epochs=8,
+                                    validation_split=0.1, plot_title="MNIST-5k: small Conv2D network", argv=argv)
 
 
 if __name__ == "__main__":
