@@ -21,19 +21,30 @@ __all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "Poly
 f32 = np.float32
 
 
+def _progress(step, decay_steps, staircase):
+    """step / decay_steps in float32, floored when ``staircase`` (Exponential and InverseTime decay)."""
+    p = f32(step) / f32(decay_steps)
+    return np.floor(p) if staircase else p
+
+
 def _positive_steps(decay_steps):
     if not decay_steps > 0:
         raise ValueError(f"Argument `decay_steps` must be > 0. Received: decay_steps={decay_steps}")
 
 
 class LearningRateSchedule:
-    """Base class: subclasses define ``__call__(step) -> float`` and ``get_config()``."""
+    """Base class: subclasses define ``__call__(step) -> float``; ``get_config()`` returns the attributes named in
+    ``_config_keys`` (their constructor arguments, in Keras's order) unless a subclass overrides it."""
+
+    _config_keys: tuple = ()
 
     def __call__(self, step):
         raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override `__call__(step)`.")
 
     def get_config(self):
-        raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override `get_config()`.")
+        if not self._config_keys:
+            raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override `get_config()`.")
+        return {key: getattr(self, key) for key in self._config_keys}
 
     @classmethod
     def from_config(cls, config):
@@ -46,6 +57,8 @@ class LearningRateSchedule:
 class ExponentialDecay(LearningRateSchedule):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (integer division if ``staircase``)."""
 
+    _config_keys = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name")
+
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
         _positive_steps(decay_steps)
         self.initial_learning_rate = initial_learning_rate
@@ -55,18 +68,15 @@ class ExponentialDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        p = f32(step) / f32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
+        p = _progress(step, self.decay_steps, self.staircase)
         return float(f32(self.initial_learning_rate) * np.power(f32(self.decay_rate), p))
 
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
 
 
 class InverseTimeDecay(LearningRateSchedule):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (floored ratio if ``staircase``)."""
+
+    _config_keys = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name")
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
         _positive_steps(decay_steps)
@@ -77,19 +87,16 @@ class InverseTimeDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        p = f32(step) / f32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
+        p = _progress(step, self.decay_steps, self.staircase)
         return float(f32(self.initial_learning_rate) / (f32(1) + f32(self.decay_rate) * p))
 
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
 
 
 class PolynomialDecay(LearningRateSchedule):
     """``(initial - end) * (1 - step / decay_steps) ** power + end``, step capped at decay_steps (or, with
     ``cycle``, decay_steps stretched to the next multiple above step)."""
+
+    _config_keys = ("initial_learning_rate", "decay_steps", "end_learning_rate", "power", "cycle", "name")
 
     def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
                  name="PolynomialDecay"):
@@ -112,15 +119,13 @@ class PolynomialDecay(LearningRateSchedule):
         p = step / decay_steps
         return float((initial - end) * np.power(f32(1) - p, f32(self.power)) + end)
 
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle,
-                "name": self.name}
 
 
 class CosineDecay(LearningRateSchedule):
     """Optional linear warmup from ``initial_learning_rate`` to ``warmup_target`` over ``warmup_steps``, then
     cosine decay over ``decay_steps`` down to ``alpha`` times the starting rate, constant afterwards."""
+
+    _config_keys = ("initial_learning_rate", "decay_steps", "alpha", "name", "warmup_target", "warmup_steps")
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
                  warmup_steps=0):
@@ -149,15 +154,13 @@ class CosineDecay(LearningRateSchedule):
             return float((target - initial) * (step / warmup_steps) + initial)
         return float(self._decay(step - warmup_steps, decay_steps, target))
 
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
-                "warmup_steps": self.warmup_steps}
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` for ``boundaries[i-1] < step <=
     boundaries[i]``, ``values[-1]`` after the last boundary."""
+
+    _config_keys = ("boundaries", "values", "name")
 
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
         if len(boundaries) != len(values) - 1:
@@ -174,8 +177,6 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 return float(f32(value))
         return float(f32(self.values[-1]))
 
-    def get_config(self):
-        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
 _SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, PolynomialDecay, CosineDecay,
