@@ -1,5 +1,6 @@
 #include "array_check.hpp"
 
+#include <cmath>
 #include <limits>
 
 namespace convlite::bindings {
@@ -73,6 +74,20 @@ FloatArray new_float_array(const std::vector<std::int64_t>& shape) {
   checked_element_count(shape, "The output");
   std::vector<py::ssize_t> dims(shape.begin(), shape.end());
   return FloatArray(dims);
+}
+
+std::string num(double v) { return py::str(py::float_(v)); }
+
+void require_finite(double v, const char* name) {
+  if (!std::isfinite(v))
+    throw py::value_error(std::string("Argument `") + name + "` must be a finite number. Received: " + name + "=" +
+                          num(v));
+}
+
+void require_range(double v, double lo, double hi, const char* name, const char* rule) {
+  if (!(v >= lo && v <= hi))
+    throw py::value_error(std::string("Argument `") + name + "` must be " + rule + ". Received: " + name + "=" +
+                          num(v));
 }
 
 }  // namespace convlite::bindings

@@ -36,4 +36,10 @@ std::int64_t checked_element_count(const std::vector<std::int64_t>& dims, const 
 // A fresh C-contiguous float32 array; allocate before releasing the GIL.
 FloatArray new_float_array(const std::vector<std::int64_t>& shape);
 
+// A number as Python prints it (for "Received: name=value").
+std::string num(double v);
+// Scalar arguments: finite, and inside [lo, hi] (`rule` says so in words, e.g. "in [0, 1)").
+void require_finite(double v, const char* name);
+void require_range(double v, double lo, double hi, const char* name, const char* rule);
+
 }  // namespace convlite::bindings

@@ -6,6 +6,7 @@ namespace convlite::bindings {
 void bind_config(pybind11::module_& m);
 void bind_activation(pybind11::module_& m);
 void bind_train(pybind11::module_& m);
+void bind_norm_dropout(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
 void bind_peak(pybind11::module_& m);

@@ -12,6 +12,7 @@ PYBIND11_MODULE(_core, m) {
   convlite::bindings::bind_config(m);
   convlite::bindings::bind_activation(m);
   convlite::bindings::bind_train(m);
+  convlite::bindings::bind_norm_dropout(m);
   convlite::bindings::bind_pool(m);
   convlite::bindings::bind_conv(m);
   convlite::bindings::bind_peak(m);
