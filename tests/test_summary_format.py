@@ -124,3 +124,17 @@ def test_four_column_geometry_matches_keras(keras_models, monkeypatch, columns, 
     ours = format_summary(model.name, rows, *_counts(model), extra_column="FLOPs", line_length=line_length)
     assert ours.splitlines()[1] == captured[0].splitlines()[1]
     assert ours.splitlines()[-4] == captured[0].splitlines()[-4]
+
+
+@pytest.mark.parametrize("line_length", [64, 70, 76, 100])
+def test_flops_never_truncated(line_length):
+    """A narrow table shortens large FLOP counts with an SI suffix instead of cutting digits off ("4,46…")."""
+    rows = [("conv2d (Conv2D)", (None, 26, 26, 32), 320, 389_376), ("conv2d_1 (Conv2D)", (None, 11, 11, 64), 18_496,
+                                                                    4_460_544), ("flatten (Flatten)", (None, 1600), 0, 0)]
+    text = format_summary("m", rows, 18_816, 18_816, 0, extra_column="FLOPs", line_length=line_length)
+    cells = [line.split("│")[4].strip() for line in text.splitlines() if line.count("│") == 5 and line.split("│")[4].strip()]
+    width = len(text.splitlines()[4].split("│")[4]) - 2  # a cell is padded by one space on each side
+    full = ["389,376", "4,460,544", "0"]
+    assert not any("…" in cell for cell in cells)
+    short = ["389K", "4.46M" if width >= 5 else "4.5M", "0"]
+    assert cells == [f if len(f) <= width else s for f, s in zip(full, short)]

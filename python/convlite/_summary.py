@@ -84,6 +84,19 @@ def _wrap(text, width):
     return [ln if len(ln) <= width else ln[: width - 1] + "…" for ln in lines]
 
 
+def _fitted_count(value, width):
+    """A count with thousands separators, or with an SI suffix (``4.46M``) when that would not fit `width`:
+    a narrow terminal shortens the FLOPs column, and a truncated number ("4,46…") reads as a different one."""
+    text = _format_count(value)
+    if len(text) <= width or not isinstance(value, (int, float)):
+        return text
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= scale:
+            candidates = [f"{value / scale:.{digits}g}{suffix}" for digits in (3, 2, 1)]
+            return next((c for c in candidates if len(c) <= width), candidates[-1])
+    return text
+
+
 def _render_row(cells, widths, aligns, vertical="│"):
     wrapped = [_wrap(cell, w) for cell, w in zip(cells, widths)]
     height = max(len(w) for w in wrapped)
@@ -140,7 +153,7 @@ def format_summary(model_name, rows, total_params, trainable_params, non_trainab
         cells = [str(row[0]), format_shape(row[1]), _format_count(row[2])]
         if extra_column is not None:
             extra = row[3] if len(row) > 3 else None
-            cells.append("-" if extra is None else _format_count(extra))
+            cells.append("-" if extra is None else _fitted_count(extra, widths[3]))
         if index:
             lines.append(_rule(widths, "├", "─", "┼", "┤"))
         lines += _render_row(cells, widths, aligns)
