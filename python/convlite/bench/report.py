@@ -131,7 +131,7 @@ def render(results: dict, markdown: bool = False) -> str:
     out.append("")
     out.append(LEGEND)
     ratio = results.get("ratios", {})
-    for group in ("training", "kernels", "inference", "footprint"):
+    for group in ("training", "kernels", "conv shapes", "inference", "footprint"):
         body = []
         for row_id, row in results["rows"].items():
             meta = rows.ROWS_BY_ID[row_id]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from . import conv_shapes
+
 # Conv 3x3 64->64 on 56x56, batch 8, same padding: the issue-3 speed bar shape.
 CONV = dict(batch=8, size=56, channels=64, filters=64, kernel=3)
 CONV_FLOPS = 2.0 * 8 * 56 * 56 * 64 * (3 * 3 * 64)
@@ -45,7 +47,7 @@ BATCH_PREDICT_SAMPLES_QUICK = 512
 @dataclass(frozen=True)
 class Row:
     id: str
-    group: str  # training | kernels | inference | footprint
+    group: str  # training | kernels | conv shapes | inference | footprint
     label: str
     flops: float | None = None  # per call, for GFLOP/s and % of the FMA peak
     bytes: float | None = None  # moved per call, for GB/s and % of the copy bandwidth
@@ -103,6 +105,13 @@ def _rows() -> list[Row]:
     add(Row("kernel/adam_1m", "kernels", "Adam step over 1M parameters", bytes=7 * 4.0 * ADAM_N,
             copy_bytes=2 * 4.0 * ADAM_N,  # 4 arrays of 4 MB in cache: the working set of an 8 MB copy
             notes="TF ResourceApplyAdam; torch Adam(foreach); numpy vectorised Keras formulas"))
+    # The small-CNN convolution table (bench/conv_shapes.py).
+    for shape in conv_shapes.SHAPES:
+        fwd_id, bwd_id = conv_shapes.row_ids(shape)
+        add(Row(fwd_id, "conv shapes", f"{shape.label()}: forward +bias+relu", flops=shape.flops()))
+        grads = "weight + bias gradient" if shape.first else "input + weight + bias gradient"
+        add(Row(bwd_id, "conv shapes", f"{shape.label()}: {grads}",
+                flops=shape.flops() * (1 if shape.first else 2)))
     # Inference.
     add(Row("infer/ecg_1_call", "inference", "ECG model, 1 sample: model(x)"))
     add(Row("infer/ecg_1_predict_on_batch", "inference", "ECG model, 1 sample: predict_on_batch(x)"))
