@@ -73,7 +73,7 @@ bool same_kernel_indices(const std::vector<AxisTap>& a, const std::vector<AxisTa
 std::vector<ColumnRun> column_runs(const Axis& a) {
   std::vector<ColumnRun> runs;
   std::vector<AxisTap> taps;
-  const std::int64_t phases = a.transposed ? a.stride : 1, step = a.transposed ? a.stride : 1;
+  const std::int64_t phases = a.transposed ? std::min(a.stride, a.out_extent) : 1, step = a.transposed ? a.stride : 1;
   const std::int64_t src_step = a.transposed ? 1 : a.stride;
   for (std::int64_t phase = 0; phase < phases; ++phase) {
     const std::size_t phase_start = runs.size();
@@ -126,12 +126,13 @@ Axis forward_cols(const Conv2dShape& s) {
 
 std::int64_t depth_multiplier(const Conv2dShape& s) { return s.in_c > 0 ? s.out_c / s.in_c : 1; }
 
-// x with each channel repeated dm times (channel c*dm + m holds x[c]): the layout of the output channels.
-std::vector<float> expand_channels(const Conv2dShape& s, const float* x, std::int64_t dm) {
+// x with each channel repeated dm times (channel c*dm + m holds x[c]): the layout of the output channels. Kept in
+// the calling thread's small_x workspace slot (no other op runs during a depthwise call).
+const float* expand_channels(const Conv2dShape& s, const float* x, std::int64_t dm) {
   const std::int64_t pixels = s.batch * s.in_h * s.in_w;
-  std::vector<float> out(static_cast<std::size_t>(pixels * s.out_c));
+  float* out = gemm::workspace(gemm::Slot::small_x, pixels * s.out_c);
   for (std::int64_t p = 0; p < pixels; ++p)
-    for (std::int64_t c = 0; c < s.in_c; ++c) std::fill_n(out.data() + (p * s.in_c + c) * dm, dm, x[p * s.in_c + c]);
+    for (std::int64_t c = 0; c < s.in_c; ++c) std::fill_n(out + (p * s.in_c + c) * dm, dm, x[p * s.in_c + c]);
   return out;
 }
 
@@ -142,9 +143,7 @@ void depthwise2d_forward(const Conv2dShape& s, const float* x, const float* w, c
   const DepthwiseKernels& k = kernels();
   const std::int64_t dm = depth_multiplier(s), cout = s.out_c;
   if (s.batch * s.out_h * s.out_w * cout == 0) return;
-  std::vector<float> expanded;
-  if (dm > 1) expanded = expand_channels(s, x, dm);
-  const float* src = dm > 1 ? expanded.data() : x;
+  const float* src = dm > 1 ? expand_channels(s, x, dm) : x;
   const Axis rows = forward_rows(s);
   const std::vector<ColumnRun> runs = column_runs(forward_cols(s));
   const int act = static_cast<int>(epilogue.activation);
@@ -172,8 +171,6 @@ void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, 
     gemm::kernels().activation_grad(dy, y, masked, m * cout, act, epilogue.negative_slope);
     dz = masked;
   }
-  std::vector<float> expanded;
-  if (dm > 1 && (dw || db) && m * cout > 0) expanded = expand_channels(s, x, dm);
   if (dw || db) {
     // Super-chunks of whole output rows, their number from the shape alone: the sums never depend on threads.
     const std::int64_t supers = std::clamp<std::int64_t>(m / 1024, 1, std::max<std::int64_t>(1, std::min<std::int64_t>(8, rows_out)));
@@ -181,7 +178,7 @@ void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, 
     float* partial_db = gemm::workspace(gemm::Slot::partial_db, supers * cout);
     std::fill(partial_dw, partial_dw + supers * taps * cout, 0.0f);
     std::fill(partial_db, partial_db + supers * cout, 0.0f);
-    const float* src = dm > 1 ? expanded.data() : x;
+    const float* src = dm > 1 && dw ? expand_channels(s, x, dm) : x;
     const Axis rows = forward_rows(s);
     const std::vector<ColumnRun> runs = column_runs(forward_cols(s));
     parallel_for(supers, 0.25 * taps * cout * (static_cast<double>(m) / supers), [&](std::int64_t s0, std::int64_t s1) {
@@ -218,9 +215,7 @@ void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, 
     return;
   }
   // dx (or, for dm > 1, its expansion to the output channels) as a gather over dz with the transposed geometry.
-  std::vector<float> dx_expanded;
-  if (dm > 1) dx_expanded.resize(static_cast<std::size_t>(in_pixels * cout));
-  float* target = dm > 1 ? dx_expanded.data() : dx;
+  float* target = dm > 1 ? gemm::workspace(gemm::Slot::small_dx, in_pixels * cout) : dx;
   const Axis rows{s.stride_h, s.dilation_h, s.pad_top, s.kernel_h, s.out_h, s.in_h, true};
   const std::vector<ColumnRun> runs =
       column_runs({s.stride_w, s.dilation_w, s.pad_left, s.kernel_w, s.out_w, s.in_w, true});
