@@ -86,42 +86,55 @@ std::vector<ColumnRun> column_runs(const Axis& a) {
   return runs;
 }
 
-// Walks output rows [r0, r1) of (batch * rows.out_extent): per column run, the tap offsets into the source image
-// (row taps outer, column taps inner: kernel taps in row-major order) and their kernel tap indices, then
-// visit(run, tap_index, out_offset, out_step) with offsets in floats.
-template <class Visit>
-void walk_rows(const Axis& rows, const std::vector<ColumnRun>& runs, std::int64_t kernel_w, std::int64_t src_h,
-               std::int64_t src_w, std::int64_t out_w, std::int64_t channels, const float* src, std::int64_t r0,
-               std::int64_t r1, Visit&& visit) {
+// Everything a pass needs to cut its output rows into runs; channels = floats per pixel on both sides.
+struct Pass {
+  Axis rows;
+  std::vector<ColumnRun> runs;
+  std::int64_t kernel_w, src_h, src_w, out_w, channels;
+};
+
+Pass forward_pass(const Conv2dShape& s) {
+  return {{s.stride_h, s.dilation_h, s.pad_top, s.kernel_h, s.in_h, s.out_h, false},
+          column_runs({s.stride_w, s.dilation_w, s.pad_left, s.kernel_w, s.in_w, s.out_w, false}),
+          s.kernel_w, s.in_h, s.in_w, s.out_w, s.out_c};
+}
+
+// The input gradient reads dz (out_h x out_w) and writes in_h x in_w pixels of out_c channels.
+Pass input_grad_pass(const Conv2dShape& s) {
+  return {{s.stride_h, s.dilation_h, s.pad_top, s.kernel_h, s.out_h, s.in_h, true},
+          column_runs({s.stride_w, s.dilation_w, s.pad_left, s.kernel_w, s.out_w, s.in_w, true}),
+          s.kernel_w, s.out_h, s.out_w, s.in_w, s.out_c};
+}
+
+// Walks output rows [r0, r1) of (batch * pass.rows.out_extent): per column run, the tap offsets into the source
+// image and per_tap[t] = per_tap_base + (kernel tap) * channels, taps in row-major kernel order (row taps outer,
+// column taps inner); then visit(run, per_tap, out_offset, out_step), offsets in floats.
+template <class T, class Visit>
+void walk_rows(const Pass& pass, const float* src, T* per_tap_base, std::int64_t r0, std::int64_t r1, Visit&& visit) {
+  const std::int64_t C = pass.channels;
   std::vector<AxisTap> row_taps;
-  std::vector<std::int64_t> offset, tap_index;
+  std::vector<std::int64_t> offset;
+  std::vector<T*> per_tap;
   for (std::int64_t r = r0; r < r1; ++r) {
-    const std::int64_t b = r / rows.out_extent, o = r % rows.out_extent;
-    axis_taps(rows, o, row_taps);
-    for (const ColumnRun& run : runs) {
+    const std::int64_t b = r / pass.rows.out_extent, o = r % pass.rows.out_extent;
+    axis_taps(pass.rows, o, row_taps);
+    for (const ColumnRun& run : pass.runs) {
       offset.clear();
-      tap_index.clear();
+      per_tap.clear();
       for (const AxisTap& rt : row_taps)
         for (const AxisTap& ct : run.taps) {
-          offset.push_back((rt.src * src_w + ct.src) * channels);
-          tap_index.push_back(rt.k * kernel_w + ct.k);
+          offset.push_back((rt.src * pass.src_w + ct.src) * C);
+          per_tap.push_back(per_tap_base + (rt.k * pass.kernel_w + ct.k) * C);
         }
       DepthwiseRun dr;
-      dr.src = src + b * src_h * src_w * channels;
-      dr.src_step = run.src_step * channels;
+      dr.src = src + b * pass.src_h * pass.src_w * C;
+      dr.src_step = run.src_step * C;
       dr.offset = offset.data();
       dr.taps = static_cast<std::int64_t>(offset.size());
       dr.count = run.count;
-      visit(dr, tap_index, ((b * rows.out_extent + o) * out_w + run.first) * channels, run.step * channels);
+      visit(dr, per_tap.data(), (r * pass.out_w + run.first) * C, run.step * C);
     }
   }
-}
-
-Axis forward_rows(const Conv2dShape& s) {
-  return {s.stride_h, s.dilation_h, s.pad_top, s.kernel_h, s.in_h, s.out_h, false};
-}
-Axis forward_cols(const Conv2dShape& s) {
-  return {s.stride_w, s.dilation_w, s.pad_left, s.kernel_w, s.in_w, s.out_w, false};
 }
 
 std::int64_t depth_multiplier(const Conv2dShape& s) { return s.in_c > 0 ? s.out_c / s.in_c : 1; }
@@ -144,90 +157,68 @@ void depthwise2d_forward(const Conv2dShape& s, const float* x, const float* w, c
   const std::int64_t dm = depth_multiplier(s), cout = s.out_c;
   if (s.batch * s.out_h * s.out_w * cout == 0) return;
   const float* src = dm > 1 ? expand_channels(s, x, dm) : x;
-  const Axis rows = forward_rows(s);
-  const std::vector<ColumnRun> runs = column_runs(forward_cols(s));
+  const Pass pass = forward_pass(s);
   const int act = static_cast<int>(epilogue.activation);
   parallel_for(s.batch * s.out_h, 0.25 * s.out_w * s.kernel_h * s.kernel_w * cout, [&](std::int64_t r0,
                                                                                         std::int64_t r1) {
-    std::vector<const float*> weight;
-    walk_rows(rows, runs, s.kernel_w, s.in_h, s.in_w, s.out_w, cout, src, r0, r1,
-              [&](const DepthwiseRun& run, const std::vector<std::int64_t>& taps, std::int64_t out, std::int64_t step) {
-                weight.clear();
-                for (std::int64_t t : taps) weight.push_back(w + t * cout);
-                k.gather(run, weight.data(), bias, y + out, step, cout, act, epilogue.negative_slope);
-              });
+    walk_rows(pass, src, w, r0, r1, [&](const DepthwiseRun& run, const float* const* weight, std::int64_t out,
+                                        std::int64_t step) {
+      k.gather(run, weight, bias, y + out, step, cout, act, epilogue.negative_slope);
+    });
   });
 }
 
-void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
-                          float* dx, float* dw, float* db, const Epilogue& epilogue) {
-  const DepthwiseKernels& k = kernels();
-  const std::int64_t dm = depth_multiplier(s), cout = s.out_c, taps = s.kernel_h * s.kernel_w;
-  const std::int64_t rows_out = s.batch * s.out_h, m = rows_out * s.out_w;
-  const int act = y ? static_cast<int>(epilogue.activation) : 0;
-  const float* dz = dy;
-  if (act && m * cout > 0) {  // the masked gradient is read by both passes
-    float* masked = gemm::workspace(gemm::Slot::masked_dz, m * cout);
-    gemm::kernels().activation_grad(dy, y, masked, m * cout, act, epilogue.negative_slope);
-    dz = masked;
+namespace {
+
+// dW and db over super-chunks of whole output rows, their number from the shape alone, each summed into its own
+// partial and the partials added in chunk order: the sums never depend on the thread count.
+void weight_grads(const DepthwiseKernels& k, const Conv2dShape& s, const float* x, const float* dz, float* dw,
+                  float* db) {
+  const std::int64_t cout = s.out_c, taps = s.kernel_h * s.kernel_w, rows = s.batch * s.out_h;
+  const std::int64_t supers = std::clamp<std::int64_t>(rows * s.out_w / 1024, 1, std::min<std::int64_t>(8, rows));
+  float* partial_dw = gemm::workspace(gemm::Slot::partial, supers * taps * cout);
+  float* partial_db = gemm::workspace(gemm::Slot::partial_db, supers * cout);
+  std::fill(partial_dw, partial_dw + supers * taps * cout, 0.0f);
+  std::fill(partial_db, partial_db + supers * cout, 0.0f);
+  const std::int64_t dm = depth_multiplier(s);
+  const float* src = dm > 1 && dw ? expand_channels(s, x, dm) : x;
+  const Pass pass = forward_pass(s);
+  parallel_for(supers, 0.25 * taps * cout * (static_cast<double>(rows * s.out_w) / supers),
+               [&](std::int64_t s0, std::int64_t s1) {
+                 for (std::int64_t sc = s0; sc < s1; ++sc) {
+                   const std::int64_t r0 = rows * sc / supers, r1 = rows * (sc + 1) / supers;
+                   if (dw)
+                     walk_rows(pass, src, partial_dw + sc * taps * cout, r0, r1,
+                               [&](const DepthwiseRun& run, float* const* grad, std::int64_t out, std::int64_t step) {
+                                 k.weight_grad(run, dz + out, step, grad, cout);
+                               });
+                   float* pdb = partial_db + sc * cout;
+                   if (db)
+                     for (std::int64_t p = r0 * s.out_w; p < r1 * s.out_w; ++p)
+                       for (std::int64_t o = 0; o < cout; ++o) pdb[o] += dz[p * cout + o];
+                 }
+               });
+  for (std::int64_t sc = 1; sc < supers; ++sc) {
+    for (std::int64_t i = 0; i < taps * cout; ++i) partial_dw[i] += partial_dw[sc * taps * cout + i];
+    for (std::int64_t i = 0; i < cout; ++i) partial_db[i] += partial_db[sc * cout + i];
   }
-  if (dw || db) {
-    // Super-chunks of whole output rows, their number from the shape alone: the sums never depend on threads.
-    const std::int64_t supers = std::clamp<std::int64_t>(m / 1024, 1, std::max<std::int64_t>(1, std::min<std::int64_t>(8, rows_out)));
-    float* partial_dw = gemm::workspace(gemm::Slot::partial, supers * taps * cout);
-    float* partial_db = gemm::workspace(gemm::Slot::partial_db, supers * cout);
-    std::fill(partial_dw, partial_dw + supers * taps * cout, 0.0f);
-    std::fill(partial_db, partial_db + supers * cout, 0.0f);
-    const float* src = dm > 1 && dw ? expand_channels(s, x, dm) : x;
-    const Axis rows = forward_rows(s);
-    const std::vector<ColumnRun> runs = column_runs(forward_cols(s));
-    parallel_for(supers, 0.25 * taps * cout * (static_cast<double>(m) / supers), [&](std::int64_t s0, std::int64_t s1) {
-      std::vector<float*> grad;
-      for (std::int64_t sc = s0; sc < s1; ++sc) {
-        float* pdw = partial_dw + sc * taps * cout;
-        float* pdb = partial_db + sc * cout;
-        const std::int64_t r0 = rows_out * sc / supers, r1 = rows_out * (sc + 1) / supers;
-        if (dw)
-          walk_rows(rows, runs, s.kernel_w, s.in_h, s.in_w, s.out_w, cout, src, r0, r1,
-                    [&](const DepthwiseRun& run, const std::vector<std::int64_t>& tap, std::int64_t out,
-                        std::int64_t step) {
-                      grad.clear();
-                      for (std::int64_t t : tap) grad.push_back(pdw + t * cout);
-                      k.weight_grad(run, dz + out, step, grad.data(), cout);
-                    });
-        if (db)
-          for (std::int64_t p = r0 * s.out_w; p < r1 * s.out_w; ++p)
-            for (std::int64_t o = 0; o < cout; ++o) pdb[o] += dz[p * cout + o];
-      }
-    });
-    for (std::int64_t sc = 1; sc < supers; ++sc) {  // partial sums in super-chunk order
-      for (std::int64_t i = 0; i < taps * cout; ++i) partial_dw[i] += partial_dw[sc * taps * cout + i];
-      for (std::int64_t i = 0; i < cout; ++i) partial_db[i] += partial_db[sc * cout + i];
-    }
-    if (dw) std::copy(partial_dw, partial_dw + taps * cout, dw);
-    if (db) std::copy(partial_db, partial_db + cout, db);
-  }
-  if (!dx) return;
-  const std::int64_t in_pixels = s.batch * s.in_h * s.in_w;
-  if (in_pixels * s.in_c == 0) return;
-  if (m * cout == 0) {  // no output: nothing flows back
-    std::fill(dx, dx + in_pixels * s.in_c, 0.0f);
-    return;
-  }
-  // dx (or, for dm > 1, its expansion to the output channels) as a gather over dz with the transposed geometry.
+  if (dw) std::copy(partial_dw, partial_dw + taps * cout, dw);
+  if (db) std::copy(partial_db, partial_db + cout, db);
+}
+
+// dx as a gather over dz with the transposed geometry. For dm > 1 the gather fills the output-channel expansion
+// of dx, then dx[c] sums its dm channels, m ascending.
+void input_grad(const DepthwiseKernels& k, const Conv2dShape& s, const float* w, const float* dz, float* dx) {
+  const std::int64_t dm = depth_multiplier(s), cout = s.out_c, in_pixels = s.batch * s.in_h * s.in_w;
   float* target = dm > 1 ? gemm::workspace(gemm::Slot::small_dx, in_pixels * cout) : dx;
-  const Axis rows{s.stride_h, s.dilation_h, s.pad_top, s.kernel_h, s.out_h, s.in_h, true};
-  const std::vector<ColumnRun> runs =
-      column_runs({s.stride_w, s.dilation_w, s.pad_left, s.kernel_w, s.out_w, s.in_w, true});
-  parallel_for(s.batch * s.in_h, 0.25 * s.in_w * taps * cout, [&](std::int64_t r0, std::int64_t r1) {
-    std::vector<const float*> weight;
-    walk_rows(rows, runs, s.kernel_w, s.out_h, s.out_w, s.in_w, cout, dz, r0, r1,
-              [&](const DepthwiseRun& run, const std::vector<std::int64_t>& tap, std::int64_t out, std::int64_t step) {
-                weight.clear();
-                for (std::int64_t t : tap) weight.push_back(w + t * cout);
-                k.gather(run, weight.data(), nullptr, target + out, step, cout, 0, 0.0f);
-              });
-    if (dm > 1)  // dx[c] = sum over m of its dm output channels, m ascending
+  const Pass pass = input_grad_pass(s);
+  parallel_for(s.batch * s.in_h, 0.25 * s.in_w * s.kernel_h * s.kernel_w * cout, [&](std::int64_t r0,
+                                                                                      std::int64_t r1) {
+    walk_rows(pass, dz, w, r0, r1, [&](const DepthwiseRun& run, const float* const* weight, std::int64_t out,
+                                       std::int64_t step) {
+      k.gather(run, weight, nullptr, target + out, step, cout, 0, 0.0f);
+    });
+    if (dm > 1)
       for (std::int64_t p = r0 * s.in_w; p < r1 * s.in_w; ++p)
         for (std::int64_t c = 0; c < s.in_c; ++c) {
           const float* e = target + (p * s.in_c + c) * dm;
@@ -236,6 +227,30 @@ void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, 
           dx[p * s.in_c + c] = acc;
         }
   });
+}
+
+}  // namespace
+
+void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
+                          float* dx, float* dw, float* db, const Epilogue& epilogue) {
+  const DepthwiseKernels& k = kernels();
+  const std::int64_t size = s.batch * s.out_h * s.out_w * s.out_c;
+  const int act = y ? static_cast<int>(epilogue.activation) : 0;
+  const float* dz = dy;
+  if (act && size > 0) {  // the masked gradient is read by both passes
+    float* masked = gemm::workspace(gemm::Slot::masked_dz, size);
+    gemm::kernels().activation_grad(dy, y, masked, size, act, epilogue.negative_slope);
+    dz = masked;
+  }
+  const std::int64_t x_size = s.batch * s.in_h * s.in_w * s.in_c;
+  if (size == 0) {  // no output pixels: nothing flows back
+    if (dw) std::fill(dw, dw + s.kernel_h * s.kernel_w * s.out_c, 0.0f);
+    if (db) std::fill(db, db + s.out_c, 0.0f);
+    if (dx) std::fill(dx, dx + x_size, 0.0f);
+    return;
+  }
+  if (dw || db) weight_grads(k, s, x, dz, dw, db);
+  if (dx && x_size > 0) input_grad(k, s, w, dz, dx);
 }
 
 }  // namespace convlite
