@@ -144,8 +144,9 @@ std::int64_t depth_multiplier(const Conv2dShape& s) { return s.in_c > 0 ? s.out_
 const float* expand_channels(const Conv2dShape& s, const float* x, std::int64_t dm) {
   const std::int64_t pixels = s.batch * s.in_h * s.in_w;
   float* out = gemm::workspace(gemm::Slot::small_x, pixels * s.out_c);
-  for (std::int64_t p = 0; p < pixels; ++p)
-    for (std::int64_t c = 0; c < s.in_c; ++c) std::fill_n(out + (p * s.in_c + c) * dm, dm, x[p * s.in_c + c]);
+  float* o = out;
+  for (std::int64_t i = 0; i < pixels * s.in_c; ++i)
+    for (std::int64_t m = 0; m < dm; ++m) *o++ = x[i];
   return out;
 }
 
