@@ -121,9 +121,11 @@ def test_depthwise_gradient_matches_finite_differences(rng, case):
             assert abs(numeric - grad[idx]) < 1e-2 * max(1.0, abs(numeric)), (which, idx)
 
 
+# Sizes above parallel_for's work threshold (about 1M cost units per thread), so two threads really split the
+# rows of every pass and the super-chunks of dW.
 @pytest.mark.parametrize("shape,strides,pad", [
-    ((4, 40, 40, 24, 2), (1, 1), (1, 1, 1, 1)),
-    ((3, 37, 41, 17, 3), (2, 3), (0, 1, 2, 0)),
+    ((8, 48, 48, 32, 2), (1, 1), (1, 1, 1, 1)),
+    ((12, 64, 72, 17, 3), (1, 2), (0, 1, 2, 0)),
 ])
 def test_depthwise_threads_bit_identical(rng, shape, strides, pad):
     b, h, w, c, dm = shape
