@@ -1,20 +1,31 @@
-// The depthwise family's kernel table: per-pixel kernels vectorised over channels (depthwise_<isa>.cpp,
-// internal linkage; only the getters are exported). Output channel o = c * dm + m reads input channel o / dm.
+// The depthwise family's kernel table (depthwise_<isa>.cpp include depthwise_math.inc; internal linkage, only the
+// getters are exported). The driver (ops/depthwise.cpp) owns all geometry: it cuts each row into runs of pixels
+// that read the same taps, so the kernels are pure arithmetic over channels, with no bounds checks.
 #pragma once
 #include <cstdint>
 
 namespace convlite {
 
+// A run of pixels sharing one tap list: tap t of pixel p reads src + offset[t] + p * src_step (floats), and the
+// `channels` floats from there.
+struct DepthwiseRun {
+  const float* src = nullptr;
+  std::int64_t src_step = 0;
+  const std::int64_t* offset = nullptr;
+  std::int64_t taps = 0;
+  std::int64_t count = 0;
+};
+
 struct DepthwiseKernels {
-  // y[o] = act(sum_t x[t][o / dm] * w[t][o] + bias[o]) for o < channels * dm; taps in order; bias may be null.
-  void (*forward_pixel)(std::int64_t taps, const float* const* x, const float* const* w, const float* bias, float* y,
-                        std::int64_t channels, std::int64_t dm, int activation, float negative_slope);
-  // dx[c] = sum_t sum_m dz[t][c*dm + m] * w[t][c*dm + m] (overwrites dx; no taps gives zeros).
-  void (*input_grad_pixel)(std::int64_t taps, const float* const* dz, const float* const* w, float* dx,
-                           std::int64_t channels, std::int64_t dm);
-  // dw[t][o] += x[t][o / dm] * dz[o] for every tap; db[o] += dz[o] when db is not null.
-  void (*weight_grad_pixel)(std::int64_t taps, const float* const* x, float* const* dw, const float* dz, float* db,
-                            std::int64_t channels, std::int64_t dm);
+  // out[p * out_step + c] = act(acc + bias[c]) with acc = 0 then acc = fma(src_t[c], weight[t][c], acc) for taps in
+  // order (no taps gives act(bias) or 0); bias may be null (then nothing is added). activation: 0 linear, 1 relu,
+  // 2 leaky relu. Forward pass, and the input gradient (a gather over dz).
+  void (*gather)(const DepthwiseRun& run, const float* const* weight, const float* bias, float* out,
+                 std::int64_t out_step, std::int64_t channels, int activation, float negative_slope);
+  // dw[t][c] = fma(src_t[c], dz[p * dz_step + c], dw[t][c]) for pixels p in order: the running sum stays in a
+  // register for the whole run.
+  void (*weight_grad)(const DepthwiseRun& run, const float* dz, std::int64_t dz_step, float* const* dw,
+                      std::int64_t channels);
 };
 
 const DepthwiseKernels& depthwise_kernels_scalar();
