@@ -118,6 +118,11 @@ V vldexp(V y, V n) {
   const V pb = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(b, bias), 23));
   return _mm512_mul_ps(_mm512_mul_ps(y, pa), pb);
 }
+V vpow2_or_zero(V n) {
+  const __m512i e = _mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)),
+                                     _mm512_setzero_si512());
+  return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+}
 V vfrexp(V x, V* e) {
   const __m512i u = _mm512_castps_si512(x);
   const __m512i exponent = _mm512_and_si512(_mm512_srli_epi32(u, 23), _mm512_set1_epi32(0xff));

@@ -85,6 +85,10 @@ V vldexp(V y, V n) {
   return y * bits_to_float(static_cast<std::uint32_t>(a + 127) << 23) *
          bits_to_float(static_cast<std::uint32_t>(b + 127) << 23);
 }
+V vpow2_or_zero(V n) {
+  const std::int32_t ni = n == n ? static_cast<std::int32_t>(n) : 0;  // NaN: y is NaN already
+  return bits_to_float(static_cast<std::uint32_t>(ni + 127 > 0 ? ni + 127 : 0) << 23);
+}
 V vfrexp(V x, V* e) {
   std::uint32_t u;
   std::memcpy(&u, &x, sizeof u);
