@@ -20,6 +20,7 @@ void vstore_part(float* p, V v, int k) {
 V vadd(V a, V b) { return _mm256_add_ps(a, b); }
 V vdiv(V a, V b) { return _mm256_div_ps(a, b); }
 M vgt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+V vmax(V a, V b) { return _mm256_max_ps(a, b); }  // a > b ? a : b, NaN in either -> b
 V vsel(M m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
 I isplat(std::int32_t i) { return _mm256_set1_epi32(i); }
 I iload_part(const std::int32_t* p, int k) {
@@ -36,7 +37,9 @@ M ieq(I a, I b) { return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b)); }
 #include "kernels/pool_math.inc"
 
 constexpr PoolKernels kTable = {&max_pool_forward,   &avg_pool_forward,   &max_pool_backward_disjoint,
-                                &avg_pool_backward,  &global_avg_forward, &global_max_forward};
+                                &avg_pool_backward,  &global_avg_forward, &global_max_forward,
+                                &max_pool_forward_2x2, &avg_pool_forward_2x2, &max_pool_backward_2x2,
+                                &avg_pool_backward_2x2};
 
 }  // namespace
 

@@ -21,6 +21,7 @@ void vstore_part(float* p, V v, int k) { _mm512_mask_storeu_ps(p, part_mask(k), 
 V vadd(V a, V b) { return _mm512_add_ps(a, b); }
 V vdiv(V a, V b) { return _mm512_div_ps(a, b); }
 M vgt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+V vmax(V a, V b) { return _mm512_max_ps(a, b); }  // a > b ? a : b, NaN in either -> b
 V vsel(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
 I isplat(std::int32_t i) { return _mm512_set1_epi32(i); }
 I iload_part(const std::int32_t* p, int k) { return _mm512_maskz_loadu_epi32(part_mask(k), p); }
@@ -31,7 +32,9 @@ M ieq(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
 #include "kernels/pool_math.inc"
 
 constexpr PoolKernels kTable = {&max_pool_forward,   &avg_pool_forward,   &max_pool_backward_disjoint,
-                                &avg_pool_backward,  &global_avg_forward, &global_max_forward};
+                                &avg_pool_backward,  &global_avg_forward, &global_max_forward,
+                                &max_pool_forward_2x2, &avg_pool_forward_2x2, &max_pool_backward_2x2,
+                                &avg_pool_backward_2x2};
 
 }  // namespace
 

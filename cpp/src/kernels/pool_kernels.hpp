@@ -21,6 +21,14 @@ struct PoolKernels {
                              const float* x, float* y);
   void (*global_max_forward)(std::int64_t b0, std::int64_t b1, std::int64_t spatial, std::int64_t channels,
                              const float* x, float* y, std::int32_t* argmax);
+  // The same four operations specialised for 2x2 windows at stride 2 that all lie inside the input (no padding
+  // reached): the general kernels' results bit for bit. The backward ones leave uncovered rows/columns alone.
+  void (*max_forward_2x2)(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax, std::int64_t r0,
+                          std::int64_t r1);
+  void (*avg_forward_2x2)(const Pool2dShape& s, const float* x, float* y, std::int64_t r0, std::int64_t r1);
+  void (*max_backward_2x2)(const Pool2dShape& s, const std::int32_t* argmax, const float* dy, float* dx,
+                           std::int64_t r0, std::int64_t r1);
+  void (*avg_backward_2x2)(const Pool2dShape& s, const float* dy, float* dx, std::int64_t r0, std::int64_t r1);
 };
 
 const PoolKernels& pool_kernels_scalar();

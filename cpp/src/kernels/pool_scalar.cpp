@@ -14,6 +14,7 @@ void vstore_part(float* p, V v, int) { *p = v; }
 V vadd(V a, V b) { return a + b; }
 V vdiv(V a, V b) { return a / b; }
 M vgt(V a, V b) { return a > b; }
+V vmax(V a, V b) { return a > b ? a : b; }
 V vsel(M m, V a, V b) { return m ? a : b; }
 I isplat(std::int32_t i) { return i; }
 I iload_part(const std::int32_t* p, int) { return *p; }
@@ -24,7 +25,9 @@ M ieq(I a, I b) { return a == b; }
 #include "kernels/pool_math.inc"
 
 constexpr PoolKernels kTable = {&max_pool_forward,   &avg_pool_forward,   &max_pool_backward_disjoint,
-                                &avg_pool_backward,  &global_avg_forward, &global_max_forward};
+                                &avg_pool_backward,  &global_avg_forward, &global_max_forward,
+                                &max_pool_forward_2x2, &avg_pool_forward_2x2, &max_pool_backward_2x2,
+                                &avg_pool_backward_2x2};
 
 }  // namespace
 

@@ -40,8 +40,16 @@ void zero(float* p, std::int64_t rows, std::int64_t row_len) {
   });
 }
 
+// Cost of one output row in bytes moved (each window cell read, each output written): pooling is memory-bound, and
+// parallel_for's threshold is in bytes or FLOPs. (Counting elements kept a 6 MB pooling on one thread.)
 double window_cost(const Pool2dShape& s) {
-  return static_cast<double>(s.out_w * s.channels * s.pool_h * s.pool_w) + 1.0;
+  return 4.0 * static_cast<double>(s.out_w * s.channels * (s.pool_h * s.pool_w + 1)) + 1.0;
+}
+
+// 2x2 windows at stride 2 that all lie inside the input: the specialised kernels apply.
+bool whole_2x2_stride2(const Pool2dShape& s) {
+  return s.pool_h == 2 && s.pool_w == 2 && s.stride_h == 2 && s.stride_w == 2 && s.pad_top == 0 &&
+         s.pad_left == 0 && 2 * s.out_h <= s.in_h && 2 * s.out_w <= s.in_w;
 }
 
 // Runs body(r0, r1) over output rows: split by row when windows are disjoint, else by whole images.
@@ -59,13 +67,19 @@ void over_output_rows(const Pool2dShape& s, bool by_row, Body&& body) {
 
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax) {
   const auto& k = kernels();
+  const auto forward = whole_2x2_stride2(s) ? k.max_forward_2x2 : k.max_forward;
   parallel_for(s.batch * s.out_h, window_cost(s),
-               [&](std::int64_t r0, std::int64_t r1) { k.max_forward(s, x, y, argmax, r0, r1); });
+               [&](std::int64_t r0, std::int64_t r1) { forward(s, x, y, argmax, r0, r1); });
 }
 
 void max_pool2d_backward(const Pool2dShape& s, const std::int32_t* argmax, const float* dy, float* dx) {
   const auto& k = kernels();
   if (!tiles_input(s)) zero(dx, s.batch * s.in_h, s.in_w * s.channels);
+  if (whole_2x2_stride2(s)) {
+    parallel_for(s.batch * s.out_h, window_cost(s),
+                 [&](std::int64_t r0, std::int64_t r1) { k.max_backward_2x2(s, argmax, dy, dx, r0, r1); });
+    return;
+  }
   if (disjoint(s)) {
     over_output_rows(s, true, [&](std::int64_t r0, std::int64_t r1) {
       k.max_backward_disjoint(s, argmax, dy, dx, r0, r1);
@@ -87,13 +101,19 @@ void max_pool2d_backward(const Pool2dShape& s, const std::int32_t* argmax, const
 
 void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
   const auto& k = kernels();
+  const auto forward = whole_2x2_stride2(s) ? k.avg_forward_2x2 : k.avg_forward;
   parallel_for(s.batch * s.out_h, window_cost(s),
-               [&](std::int64_t r0, std::int64_t r1) { k.avg_forward(s, x, y, r0, r1); });
+               [&](std::int64_t r0, std::int64_t r1) { forward(s, x, y, r0, r1); });
 }
 
 void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
   const auto& k = kernels();
   if (!tiles_input(s)) zero(dx, s.batch * s.in_h, s.in_w * s.channels);
+  if (whole_2x2_stride2(s)) {
+    parallel_for(s.batch * s.out_h, window_cost(s),
+                 [&](std::int64_t r0, std::int64_t r1) { k.avg_backward_2x2(s, dy, dx, r0, r1); });
+    return;
+  }
   const bool by_row = disjoint(s);
   over_output_rows(s, by_row, [&](std::int64_t r0, std::int64_t r1) { k.avg_backward(s, dy, dx, r0, r1, !by_row); });
 }

@@ -1,0 +1,70 @@
+"""Softmax's row routes: rows that fit the kernel's scratch row (<= 2048) and longer rows that use the output as
+scratch, odd lengths (vector tails), the exp of x - max near and past float32 underflow, NaN and -inf, every ISA
+against scalar, threads 1 vs 2 bit-identical. Float64 reference from ref_activation."""
+import numpy as np
+import pytest
+
+from convlite import _core
+
+from helpers import simd_isas, using_isa, using_threads
+import ref_activation as ref
+
+
+@pytest.mark.parametrize("kind", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("d", [8, 9, 256, 2047, 2048, 2049, 3001])
+def test_row_lengths_on_both_sides_of_the_scratch_row(each_isa, rng, kind, d):
+    x = (rng.standard_normal((3, d)) * 4).astype(np.float32)
+    y = _core.activation(x, kind)
+    # The row sum is accumulated in float32 (one accumulator on the scalar tier): its error grows with d.
+    rtol = max(2e-6, 4e-9 * d)
+    np.testing.assert_allclose(y, ref.forward(kind, x), rtol=rtol, atol=4e-6 if kind == "log_softmax" else 2e-7)
+    if kind == "softmax":
+        np.testing.assert_allclose(y.astype(np.float64).sum(axis=-1), 1.0, rtol=rtol + 3e-6)
+
+
+def test_underflow_gives_exact_zero_and_tiny_normals_survive():
+    # One dominant entry (row sum ~1): exp(-87) = 1.6e-38 is a normal float32 and survives; exp(-88) and below are
+    # under 2^-126 and come out 0 (the kernels flush denormals), as do -104 (the clamp), -300 and -inf.
+    x = np.array([[0.0, -87.0, -88.0, -103.0, -104.0, -300.0, -np.inf, -20.0, -30.0]], np.float32)
+    y = _core.activation(x, "softmax")
+    expected = ref.forward("softmax", x.astype(np.float64))
+    assert np.all(y[0, 2:7] == 0.0)
+    np.testing.assert_allclose(y[0, [0, 1, 7, 8]], expected[0, [0, 1, 7, 8]], rtol=2e-6, atol=0)
+    assert y[0, 1] > 0
+
+
+def test_nan_and_all_minus_inf_rows():
+    x = np.array([[1.0, np.nan, 2.0, 0.5, 1.0, 1.0, 1.0, 1.0, 3.0],
+                  [-np.inf] * 9,
+                  [np.inf, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]], np.float32)
+    for kind in ("softmax", "log_softmax"):
+        y = _core.activation(x, kind)
+        assert np.all(np.isnan(y[0])) and np.all(np.isnan(y[1]))  # NaN spreads; -inf - -inf is NaN
+        assert np.isnan(y[2, 0])  # inf - inf
+
+
+@pytest.mark.parametrize("isa", simd_isas())
+@pytest.mark.parametrize("d", [256, 13, 2500])
+def test_simd_close_to_scalar(rng, isa, d):
+    x = (rng.standard_normal((40, d)) * 6).astype(np.float32)
+    x[::7, ::3] -= 95.0  # exponents near underflow
+    with using_isa("scalar"):
+        expected = [_core.activation(x, k) for k in ("softmax", "log_softmax")]
+    with using_isa(isa):
+        got = [_core.activation(x, k) for k in ("softmax", "log_softmax")]
+    # The exponentials are bit-identical; only the lane order of the row sum differs between ISAs (the scalar tier
+    # sums in one accumulator, so the difference grows with d).
+    np.testing.assert_allclose(got[0], expected[0], rtol=max(2e-6, 4e-9 * d), atol=1e-30)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-6, atol=1e-5)
+    np.testing.assert_array_equal(got[0] == 0, expected[0] == 0)
+
+
+@pytest.mark.parametrize("d", [256, 2049])
+def test_threads_give_identical_results(rng, d):
+    x = (rng.standard_normal((2048 * 256 // d * 4, d)) * 3).astype(np.float32)
+    with using_threads(1):
+        one = [_core.activation(x, k) for k in ("softmax", "log_softmax")]
+    with using_threads(2):
+        two = [_core.activation(x, k) for k in ("softmax", "log_softmax")]
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
