@@ -39,6 +39,18 @@ float* workspace(Slot slot, std::int64_t n) {
   return store.data[i];
 }
 
+namespace {
+
+// One whole NR-wide panel of a row-major B: a fixed-size copy per row that the compiler inlines (a memcpy call
+// per 64-byte row cost more than the copy: a third of a 48x1024x1024 sgemm went to it).
+template <int Nr>
+void copy_panel(float* dst, const float* src, std::int64_t k, std::int64_t row_stride) {
+  for (std::int64_t kk = 0; kk < k; ++kk, dst += Nr, src += row_stride)
+    for (int j = 0; j < Nr; ++j) dst[j] = src[j];
+}
+
+}  // namespace
+
 void pack_b(PackedB& out, const float* src, std::int64_t k, std::int64_t n, std::int64_t row_stride,
             std::int64_t col_stride) {
   const std::int64_t nr = kernels().nr;
@@ -49,6 +61,13 @@ void pack_b(PackedB& out, const float* src, std::int64_t k, std::int64_t n, std:
     for (std::int64_t p = p0; p < p1; ++p) {
       float* dst = base + p * k * nr;
       const std::int64_t j0 = p * nr, nv = std::min(nr, n - j0);
+      if (col_stride == 1 && nv == nr && (nr == 8 || nr == 16 || nr == 32)) {
+        const float* first = src + j0;
+        if (nr == 8) copy_panel<8>(dst, first, k, row_stride);
+        if (nr == 16) copy_panel<16>(dst, first, k, row_stride);
+        if (nr == 32) copy_panel<32>(dst, first, k, row_stride);
+        continue;
+      }
       for (std::int64_t kk = 0; kk < k; ++kk, dst += nr) {
         const float* row = src + kk * row_stride + j0 * col_stride;
         if (col_stride == 1)
