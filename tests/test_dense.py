@@ -63,6 +63,49 @@ def test_dense_weight_gradient_threads_bit_identical(rng):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("batch,inp,units", [(64, 1030, 37), (7, 300, 513), (200, 19, 260)])
+def test_dense_packed_blocks_match_reference(each_isa, rng, batch, inp, units):
+    """K blocks of the packed forward / input gradient, and dw as a transposed-A GEMM (batch is its K)."""
+    x = rng.standard_normal((batch, inp)).astype(np.float32)
+    w = rng.standard_normal((inp, units)).astype(np.float32)
+    bias = rng.standard_normal(units).astype(np.float32)
+    y = _core.dense(x, w, bias, "relu")
+    want = ref.dense(x, w, bias, "relu", 0.0)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5 * np.sqrt(inp) * 4)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    got = _core.dense_backward(x, w, y, dy, True, True, "relu")
+    for g, r in zip(got, ref.dense_grads(x, w, dy, y.astype(np.float64), "relu", 0.0)):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(r).max()))
+
+
+@pytest.mark.parametrize("batch", [8191, 8192])
+def test_dense_weight_gradient_on_both_sides_of_the_reduction_switch(rng, batch):
+    x = rng.standard_normal((batch, 9)).astype(np.float32)
+    w = rng.standard_normal((9, 5)).astype(np.float32)
+    dy = rng.standard_normal((batch, 5)).astype(np.float32)
+    y = _core.dense(x, w, None, "leaky_relu", 0.3)
+    dx, dw, db = _core.dense_backward(x, w, y, dy, True, True, "leaky_relu", 0.3)
+    _, rdw, rdb = ref.dense_grads(x, w, dy, y.astype(np.float64), "leaky_relu", 0.3)
+    np.testing.assert_allclose(dw, rdw, rtol=1e-4, atol=1e-4 * np.abs(rdw).max())
+    np.testing.assert_allclose(db, rdb, rtol=1e-4, atol=1e-4 * np.abs(rdb).max())
+
+
+def test_dense_layer_shape_threads_bit_identical(rng):
+    """The benchmark's shape (above the ~64 MFLOP at which a team of two forms): few rows, so threads split the B
+    panels; dw splits its rows (the inputs)."""
+    x = rng.standard_normal((64, 1024)).astype(np.float32)
+    w = rng.standard_normal((1024, 512)).astype(np.float32)
+    bias = rng.standard_normal(512).astype(np.float32)
+    dy = rng.standard_normal((64, 512)).astype(np.float32)
+    out = []
+    for n in (1, 2):
+        with using_threads(n):
+            y = _core.dense(x, w, bias, "relu")
+            out.append((y, *_core.dense_backward(x, w, y, dy, True, True, "relu")))
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_dense_rejects_mismatch():
     with pytest.raises(ValueError, match=r"x.shape=\(2, 3\), w.shape=\(4, 5\)"):
         _core.dense(np.zeros((2, 3), np.float32), np.zeros((4, 5), np.float32))

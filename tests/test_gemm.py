@@ -35,6 +35,21 @@ def test_sgemm_beta_adds_scaled_c(each_isa, rng, m, n, k, beta):
     np.testing.assert_array_equal(c, kept)
 
 
+# Around the packed path's blocks: KC = 256 (K split into equal blocks), MC = 32 tiles of 6 rows, NR = 16, and
+# the microkernel's k loop unrolled by 4 (tails of 1-3).
+BLOCK_SIZES = [(193, 33, 257), (191, 17, 513), (7, 15, 1100), (200, 50, 255), (12, 31, 6), (25, 16, 4)]
+
+
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, True)])
+@pytest.mark.parametrize("m,n,k", BLOCK_SIZES)
+def test_sgemm_block_edges_match_float64(each_isa, rng, m, n, k, ta, tb):
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    got = _core.sgemm(np.ascontiguousarray(a.T) if ta else a, np.ascontiguousarray(b.T) if tb else b,
+                      transpose_a=ta, transpose_b=tb)
+    np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5 * np.sqrt(k) * 4)
+
+
 def test_sgemm_beta_zero_ignores_nan_in_c(rng):
     c = np.full((3, 4), np.nan, np.float32)
     got = _core.sgemm(np.ones((3, 2), np.float32), np.ones((2, 4), np.float32), c=c, beta=0.0)
@@ -67,6 +82,20 @@ def test_threads_are_bit_identical(rng):
     with using_threads(2):
         two = _core.sgemm(a, b, transpose_b=False)
     np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("m,n,k,ta", [(400, 160, 600, False), (12, 2048, 1400, False), (401, 161, 600, True)])
+def test_threads_bit_identical_across_blocks(rng, m, n, k, ta):
+    """Several MC and K blocks, or few rows (threads split the B panels): one result for any thread count. The
+    sizes are above the ~64 MFLOP at which a team of two forms."""
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    c = rng.standard_normal((m, n)).astype(np.float32)
+    out = []
+    for threads in (1, 2):
+        with using_threads(threads):
+            out.append(_core.sgemm(a, b, transpose_a=ta, c=c, beta=0.5))
+    np.testing.assert_array_equal(out[0], out[1])
 
 
 def test_sgemm_keeps_nan_and_inf(rng):

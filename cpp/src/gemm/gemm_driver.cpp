@@ -39,16 +39,55 @@ float* workspace(Slot slot, std::int64_t n) {
   return store.data[i];
 }
 
+namespace {
+
+// One whole NR-wide panel of a row-major B: a fixed-size copy per row that the compiler inlines (a memcpy call
+// per 64-byte row cost more than the copy: a third of a 48x1024x1024 sgemm went to it).
+template <int Nr>
+void copy_panel(float* dst, const float* src, std::int64_t k, std::int64_t row_stride) {
+  for (std::int64_t kk = 0; kk < k; ++kk, dst += Nr, src += row_stride)
+    for (int j = 0; j < Nr; ++j) dst[j] = src[j];
+}
+
+}  // namespace
+
 void pack_b(PackedB& out, const float* src, std::int64_t k, std::int64_t n, std::int64_t row_stride,
             std::int64_t col_stride) {
   const std::int64_t nr = kernels().nr;
   out.k = k, out.n = n, out.nr = nr, out.panels = (n + nr - 1) / nr;
   out.data = workspace(Slot::packed_b, out.panels * k * nr);
   float* base = out.data;
-  parallel_for(out.panels, 2.0 * k * nr * kFlopCost, [&](std::int64_t p0, std::int64_t p1) {
+  // A copy is weighed by its bytes (read + written): packing a 1024 x 1024 B (8 MB moved) then shares the team,
+  // where at 1/32 per float it stayed serial beside an idle thread.
+  parallel_for(out.panels, 8.0 * static_cast<double>(k) * nr, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       float* dst = base + p * k * nr;
       const std::int64_t j0 = p * nr, nv = std::min(nr, n - j0);
+      if (col_stride == 1 && nv == nr && (nr == 8 || nr == 16 || nr == 32)) {
+        const float* first = src + j0;
+        if (nr == 8) copy_panel<8>(dst, first, k, row_stride);
+        if (nr == 16) copy_panel<16>(dst, first, k, row_stride);
+        if (nr == 32) copy_panel<32>(dst, first, k, row_stride);
+        continue;
+      }
+      if (col_stride != 1 && row_stride == 1) {
+        // A transposed B (its columns are rows in memory): 128 x nr blocks, each source row read along 128
+        // contiguous floats (a stream the prefetcher follows) while the 8-32 KB block of the panel stays in L1,
+        // instead of one float per row stride per k (15% of a dense backward went there).
+        for (std::int64_t k0 = 0; k0 < k; k0 += 128) {
+          const std::int64_t k1 = std::min(k, k0 + 128);
+          for (std::int64_t j = 0; j < nr; ++j) {
+            float* d = dst + k0 * nr + j;
+            if (j >= nv) {
+              for (std::int64_t kk = k0; kk < k1; ++kk, d += nr) *d = 0.0f;
+            } else {
+              const float* row = src + (j0 + j) * col_stride;
+              for (std::int64_t kk = k0; kk < k1; ++kk, d += nr) *d = row[kk];
+            }
+          }
+        }
+        continue;
+      }
       for (std::int64_t kk = 0; kk < k; ++kk, dst += nr) {
         const float* row = src + kk * row_stride + j0 * col_stride;
         if (col_stride == 1)

@@ -89,6 +89,9 @@ struct IndirectProblem {
   // are far apart (a matrix with a large leading dimension aliases in L1) or strided (a transposed A, where
   // a_step is the leading dimension). Only with taps == 1. Rows >= mv are not read.
   bool pack_a = false;
+  // K block for a packed A (taps == 1), 0 for kKc. A small block keeps the B micro-panel (kc_block x NR) in L1
+  // while every A panel of the MC block passes it (BLIS order), which pays once A rows are packed.
+  std::int64_t kc_block = 0;
   const PackedB* b = nullptr;         // (taps * kc) x n
   const float* bias = nullptr;        // padded, or null
   float beta = 0.0f;
@@ -117,20 +120,30 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
     std::int64_t tap0, tap1, c0, c1;
   };
   std::vector<KBlock> kblocks;
+  const std::int64_t kc_max = (p.taps == 1 && p.kc_block > 0) ? p.kc_block : kKc;
   if (p.taps == 1) {
-    for (std::int64_t c0 = 0; c0 < std::max<std::int64_t>(p.kc, 1); c0 += kKc)
-      kblocks.push_back({0, 1, c0, std::min(p.kc, c0 + kKc)});
+    // Equal blocks of at most kc_max (no short tail block that would re-read C for a few k).
+    const std::int64_t nk = std::max<std::int64_t>(1, (p.kc + kc_max - 1) / kc_max);
+    for (std::int64_t b = 0; b < nk; ++b) kblocks.push_back({0, 1, p.kc * b / nk, p.kc * (b + 1) / nk});
   } else {
     const std::int64_t per = std::max<std::int64_t>(1, kKc / std::max<std::int64_t>(p.kc, 1));
     for (std::int64_t t0 = 0; t0 < p.taps; t0 += per) kblocks.push_back({t0, std::min(p.taps, t0 + per), 0, p.kc});
   }
-  const std::int64_t k_block = std::min(k_total, std::max<std::int64_t>(kKc, p.kc));
+  const std::int64_t k_block = p.taps == 1 ? std::max<std::int64_t>(1, (p.kc + kblocks.size() - 1) / kblocks.size())
+                                           : std::min(k_total, std::max<std::int64_t>(kKc, p.kc));
   const std::int64_t m_tiles = (p.m + mr - 1) / mr;
   // MC: an A block of about 48K floats (L2), at most 32 tiles.
-  const std::int64_t tiles_per_block = std::clamp<std::int64_t>(49152 / (k_block * mr), 1, 32);
-  const std::int64_t blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
-  // With few row blocks, threads also split the B panels (each group re-runs the row callback: only then).
   const std::int64_t threads = get_num_threads();
+  std::int64_t tiles_per_block = std::clamp<std::int64_t>(49152 / (k_block * mr), 1, 32);
+  std::int64_t blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
+  if (threads > 1 && blocks > 1) {
+    // Blocks of equal size, as many as a multiple of the threads: 171 tiles in 6 blocks of 32 gave one thread
+    // 96 tiles and the other 75. Which block a tile falls in never changes how its outputs are computed.
+    const std::int64_t want = (blocks + threads - 1) / threads * threads;
+    tiles_per_block = (m_tiles + want - 1) / want;
+    blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
+  }
+  // With few row blocks, threads also split the B panels (each group re-runs the row callback: only then).
   const std::int64_t panel_groups =
       (threads <= 1 || blocks >= 2 * threads) ? 1 : std::min<std::int64_t>(panels, (2 * threads + blocks - 1) / blocks);
   const double cost = kFlopCost * 2.0 * static_cast<double>(std::min(m_tiles, tiles_per_block) * mr) * k_total *
@@ -142,7 +155,7 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
     std::vector<const float*> bp(p.taps);
     std::vector<float*> cp(mr);
     float* scratch = workspace(Slot::scratch, tiles_per_block * p.scratch_per_tile);
-    float* packed_a = workspace(Slot::packed_a, p.pack_a ? tiles_per_block * mr * kKc : 0);
+    float* packed_a = workspace(Slot::packed_a, p.pack_a ? tiles_per_block * mr * k_block : 0);
     MicroTile t;
     t.a_step = p.pack_a ? mr : p.a_step;
     t.activation = p.activation;
@@ -170,15 +183,23 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
             const std::int64_t mv = std::min(mr, p.m - (tile0 + i) * mr);
             float* dst = packed_a + i * mr * t.kc;
             const float* const* src = a.data() + i * mr;
-            for (std::int64_t r = 0; r < mr; ++r) {
-              if (r >= mv || kept[i] == 0) {
-                for (std::int64_t k = 0; k < t.kc; ++k) dst[k * mr + r] = 0.0f;
-              } else if (p.a_step == 1) {
-                const float* row = src[r] + blk.c0;
-                for (std::int64_t k = 0; k < t.kc; ++k) dst[k * mr + r] = row[k];
+            const std::int64_t rows_in = kept[i] == 0 ? 0 : mv;
+            if (p.a_step == 1) {  // k outside: the panel is written in order while mr row streams are read
+              const float* row[16];
+              for (std::int64_t r = 0; r < mr; ++r) row[r] = r < rows_in ? src[r] + blk.c0 : nullptr;
+              if (rows_in == mr && mr == 6) {
+                for (std::int64_t k = 0; k < t.kc; ++k, dst += 6) {
+                  dst[0] = row[0][k], dst[1] = row[1][k], dst[2] = row[2][k];
+                  dst[3] = row[3][k], dst[4] = row[4][k], dst[5] = row[5][k];
+                }
               } else {
-                const float* row = src[r] + blk.c0 * p.a_step;
-                for (std::int64_t k = 0; k < t.kc; ++k) dst[k * mr + r] = row[k * p.a_step];
+                for (std::int64_t k = 0; k < t.kc; ++k)
+                  for (std::int64_t r = 0; r < mr; ++r) dst[k * mr + r] = r < rows_in ? row[r][k] : 0.0f;
+              }
+            } else {  // a transposed A: the mr values of one k are neighbours in memory, so walk k outside
+              for (std::int64_t k = 0; k < t.kc; ++k) {
+                const std::int64_t off = (blk.c0 + k) * p.a_step;
+                for (std::int64_t r = 0; r < mr; ++r) dst[k * mr + r] = r < rows_in ? src[r][off] : 0.0f;
               }
             }
           }

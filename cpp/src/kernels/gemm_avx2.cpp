@@ -17,7 +17,7 @@ __m256 activate(__m256 v, int activation, __m256 slope) {
 }
 
 // One row of the finished tile: beta * C, bias, activation, then a full or partial store.
-void finish_row(__m256 v0, __m256 v1, float* c, const MicroTile& t) {
+__attribute__((always_inline)) inline void finish_row(__m256 v0, __m256 v1, float* c, const MicroTile& t) {
   alignas(32) float tmp[kNr];
   const bool full = t.nv == kNr;
   if (t.beta != 0.0f) {
@@ -57,13 +57,32 @@ void finish_row(__m256 v0, __m256 v1, float* c, const MicroTile& t) {
   c##r##1 = _mm256_fmadd_ps(av, b1, c##r##1);             \
   a##r += step;
 
+// One k step of the packed-A loop in inline assembly (AT&T operand order): B row at byte offset bo of b, the 6
+// A values at byte offset ao of a. GCC, given the same step in intrinsics unrolled, interleaves steps, renames
+// accumulators and spills two of them; here the 12 accumulators, 2 B registers and 1 broadcast stay in 15 ymm.
+// Each accumulator gets fma(a, b, acc) in k order, exactly as in the general loop.
+#define CONVLITE_ASM_ROW(ao, r)                 \
+  "vbroadcastss " #ao "(%[a]), %[av]\n\t"       \
+  "vfmadd231ps %[b0], %[av], %[c" #r "0]\n\t"   \
+  "vfmadd231ps %[b1], %[av], %[c" #r "1]\n\t"
+#define CONVLITE_ASM_STEP(bo, bo8, a0, a1, a2, a3, a4, a5) \
+  "vmovups " #bo "(%[b]), %[b0]\n\t"                       \
+  "vmovups " #bo8 "(%[b]), %[b1]\n\t"                      \
+  CONVLITE_ASM_ROW(a0, 0) CONVLITE_ASM_ROW(a1, 1) CONVLITE_ASM_ROW(a2, 2) CONVLITE_ASM_ROW(a3, 3)      \
+  CONVLITE_ASM_ROW(a4, 4) CONVLITE_ASM_ROW(a5, 5)
+#define CONVLITE_ASM_OPERANDS                                                                              \
+  [c00] "+x"(c00), [c01] "+x"(c01), [c10] "+x"(c10), [c11] "+x"(c11), [c20] "+x"(c20), [c21] "+x"(c21),   \
+  [c30] "+x"(c30), [c31] "+x"(c31), [c40] "+x"(c40), [c41] "+x"(c41), [c50] "+x"(c50), [c51] "+x"(c51),   \
+  [b0] "=&x"(b0), [b1] "=&x"(b1), [av] "=&x"(av)
+
 void tile_6x16(const MicroTile& t) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
          c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
          c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
          c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   const std::int64_t kc = t.kc, step = t.a_step;
-  if (t.beta != 0.0f)  // C comes back from L2/L3 while the k loop runs
+  // C comes in from L2/L3 while the k loop runs (also when it is only written: the store then finds its line).
+  if (t.beta != 0.0f || t.kc >= 64)
     for (std::int64_t r = 0; r < t.mv; ++r) {
       _mm_prefetch(reinterpret_cast<const char*>(t.c[r]), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(t.c[r] + 15), _MM_HINT_T0);
@@ -72,6 +91,34 @@ void tile_6x16(const MicroTile& t) {
     const float* const* ap = t.a + tap * kMr;
     const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
     const float* b = t.b[tap];
+    if (step == kMr && a1 == a0 + 1 && a2 == a0 + 2 && a3 == a0 + 3 && a4 == a0 + 4 && a5 == a0 + 5) {
+      // A packed into an MR-panel: one pointer, k unrolled by 4, B prefetched a few rows ahead. Each accumulator
+      // sees the same FMAs in the same order as the general loop below, so results are bit-identical.
+      const float* a = a0;
+      __m256 b0, b1, av;
+      std::int64_t k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        __asm__(CONVLITE_ASM_STEP(0, 32, 0, 4, 8, 12, 16, 20)
+                "prefetcht0 512(%[b])\n\t"
+                CONVLITE_ASM_STEP(64, 96, 24, 28, 32, 36, 40, 44)
+                "prefetcht0 576(%[b])\n\t"
+                CONVLITE_ASM_STEP(128, 160, 48, 52, 56, 60, 64, 68)
+                "prefetcht0 640(%[b])\n\t"
+                CONVLITE_ASM_STEP(192, 224, 72, 76, 80, 84, 88, 92)
+                "prefetcht0 704(%[b])\n\t"
+                : CONVLITE_ASM_OPERANDS
+                : [a] "r"(a), [b] "r"(b)
+                : "memory");
+        a += 4 * kMr;
+        b += 4 * kNr;
+      }
+      for (; k < kc; ++k) {
+        __asm__(CONVLITE_ASM_STEP(0, 32, 0, 4, 8, 12, 16, 20) : CONVLITE_ASM_OPERANDS : [a] "r"(a), [b] "r"(b) : "memory");
+        a += kMr;
+        b += kNr;
+      }
+      continue;
+    }
     for (std::int64_t k = 0; k < kc; ++k) {
       const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
       __m256 av;
@@ -91,6 +138,9 @@ void tile_6x16(const MicroTile& t) {
   if (mv > 3) finish_row(c30, c31, t.c[3], t);
   if (mv > 4) finish_row(c40, c41, t.c[4], t);
   if (mv > 5) finish_row(c50, c51, t.c[5], t);
+  // Back to baseline (SSE-encoded) driver code with clean upper halves: GCC leaves them dirty when the last
+  // finish_row is a tail call, and the SSE code after each tile then ran measurably slower (sgemm 1024^3: 8%).
+  _mm256_zeroupper();
 }
 
 void tile_6x16_b_rows(const MicroTile& t) {
@@ -124,9 +174,13 @@ void tile_6x16_b_rows(const MicroTile& t) {
   if (mv > 3) finish_row(c30, c31, t.c[3], t);
   if (mv > 4) finish_row(c40, c41, t.c[4], t);
   if (mv > 5) finish_row(c50, c51, t.c[5], t);
+  _mm256_zeroupper();  // as in tile_6x16
 }
 
 #undef CONVLITE_ROW_FMA
+#undef CONVLITE_ASM_ROW
+#undef CONVLITE_ASM_STEP
+#undef CONVLITE_ASM_OPERANDS
 
 void activation_grad(const float* dy, const float* y, float* dz, std::int64_t n, int activation, float slope) {
   const __m256 zero = _mm256_setzero_ps(), s = _mm256_set1_ps(slope);

@@ -18,7 +18,7 @@ __m512 activate(__m512 v, int activation, __m512 slope) {
   return v;
 }
 
-void finish_row(__m512 v0, __m512 v1, float* c, const MicroTile& t) {
+__attribute__((always_inline)) inline void finish_row(__m512 v0, __m512 v1, float* c, const MicroTile& t) {
   const int n0 = t.nv < 16 ? static_cast<int>(t.nv) : 16;
   const int n1 = t.nv > 16 ? static_cast<int>(t.nv) - 16 : 0;
   const __mmask16 m0 = static_cast<__mmask16>((1u << n0) - 1u);
@@ -83,6 +83,7 @@ void tile_8x32(const MicroTile& t) {
   if (mv > 5) finish_row(c50, c51, t.c[5], t);
   if (mv > 6) finish_row(c60, c61, t.c[6], t);
   if (mv > 7) finish_row(c70, c71, t.c[7], t);
+  _mm256_zeroupper();  // clean upper halves before the SSE-encoded driver code (see gemm_avx2.cpp)
 }
 
 void tile_8x32_b_rows(const MicroTile& t) {
@@ -117,6 +118,7 @@ void tile_8x32_b_rows(const MicroTile& t) {
   if (mv > 5) finish_row(c50, c51, t.c[5], t);
   if (mv > 6) finish_row(c60, c61, t.c[6], t);
   if (mv > 7) finish_row(c70, c71, t.c[7], t);
+  _mm256_zeroupper();  // clean upper halves before the SSE-encoded driver code (see gemm_avx2.cpp)
 }
 
 #undef CONVLITE_ROW_FMA

@@ -1,49 +1,75 @@
 // Dense on the shared GEMM driver: forward with the fused bias + activation epilogue; backward as
-// dx = dz * w^T (packed once) and dw = x^T * dz with db, reduced over the batch in a fixed order.
+// dx = dz * w^T and dw = x^T * dz (a transposed, packed A: the batch is the short K), db the column sum of dz.
+// A batch long enough to be worth splitting over threads goes to the weight-gradient reduction driver instead.
 #include <algorithm>
 
 #include "convlite/conv.hpp"
 #include "gemm/gemm_driver.hpp"
 
 namespace convlite {
+namespace {
+
+// From this batch on, dw is a long reduction that the reduction driver splits over the batch in fixed chunks;
+// below it, that driver could only split over the inputs, as the plain GEMM does, without its transpose pass.
+constexpr std::int64_t kReductionBatch = 8192;
+
+constexpr std::int64_t kDenseKc = 256;  // K block with A packed (see sgemm.cpp)
+
+// C (m x n, row stride ldc) = A * B with A(i, kk) = a[i * a_row + kk * a_step] and B packed, through the shared
+// driver with A packed per K block; bias and activation on the last block.
+void packed_gemm(std::int64_t m, std::int64_t k, const gemm::PackedB& b, const float* a, std::int64_t a_row,
+                 std::int64_t a_step, float* c, std::int64_t ldc, const float* bias, const Epilogue* epilogue,
+                 std::int64_t kc_block) {
+  const std::int64_t mr = gemm::kernels().mr;
+  static const float zero_row[1] = {};  // rows past m: never read, as A is packed
+  gemm::IndirectProblem p;
+  p.m = m;
+  p.kc = k;
+  p.b = &b;
+  p.bias = bias;
+  if (epilogue) {
+    p.activation = static_cast<int>(epilogue->activation);
+    p.negative_slope = epilogue->negative_slope;
+  }
+  p.a_step = a_step;
+  p.pack_a = true;
+  p.kc_block = kc_block;
+  gemm::indirect_gemm(p, [&](std::int64_t m0, std::int64_t mv, const float** rows, std::int64_t* tap_of,
+                             float** c_rows, float*) {
+    tap_of[0] = 0;
+    for (std::int64_t r = 0; r < mr; ++r) rows[r] = r < mv ? a + (m0 + r) * a_row : zero_row;
+    for (std::int64_t r = 0; r < mv; ++r) c_rows[r] = c + (m0 + r) * ldc;
+    return std::int64_t{1};
+  });
+}
+
+}  // namespace
 
 void dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, const float* x, const float* w,
                    const float* bias, float* y, const Epilogue& epilogue) {
   if (batch <= 0 || units <= 0) return;
-  const std::int64_t mr = gemm::kernels().mr, nr = gemm::kernels().nr;
+  const std::int64_t nr = gemm::kernels().nr;
   gemm::PackedB packed;
   gemm::pack_b(packed, w, in, units, units, 1);
-  gemm::Buffer padded_bias, zeros(std::max<std::int64_t>(in, 1));
+  gemm::Buffer padded_bias;
   if (bias) gemm::pad_bias(padded_bias, bias, units, nr);
-  const float* zero_row = zeros.data();
-  gemm::IndirectProblem p;
-  p.m = batch;
-  p.kc = in;
-  p.b = &packed;
-  p.bias = bias ? padded_bias.data() : nullptr;
-  p.activation = static_cast<int>(epilogue.activation);
-  p.negative_slope = epilogue.negative_slope;
-  gemm::indirect_gemm(p, [&](std::int64_t m0, std::int64_t mv, const float** a, std::int64_t* tap_of, float** c,
-                             float*) {
-    tap_of[0] = 0;
-    for (std::int64_t r = 0; r < mr; ++r) a[r] = r < mv ? x + (m0 + r) * in : zero_row;
-    for (std::int64_t r = 0; r < mv; ++r) c[r] = y + (m0 + r) * units;
-    return std::int64_t{1};
-  });
+  packed_gemm(batch, in, packed, x, in, 1, y, units, bias ? padded_bias.data() : nullptr, &epilogue,
+              kDenseKc);
 }
 
 void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, const float* x, const float* w,
                     const float* y, const float* dy, float* dx, float* dw, float* db, const Epilogue& epilogue) {
   const int act = y ? static_cast<int>(epilogue.activation) : 0;
+  const bool reduce = batch >= kReductionBatch;
   const float* dz = dy;
   const float* mask_y = act ? y : nullptr;
-  if (act && dx && batch > 0) {
+  if (act && (dx || !reduce) && batch > 0) {
     float* masked = gemm::workspace(gemm::Slot::masked_dz, batch * units);
     gemm::kernels().activation_grad(dy, y, masked, batch * units, act, epilogue.negative_slope);
     dz = masked;
     mask_y = nullptr;
   }
-  if (dw || db) {
+  if ((dw || db) && reduce) {
     gemm::ReductionProblem p;
     p.m = batch;
     p.kc = in;
@@ -59,28 +85,30 @@ void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, con
     gemm::reduction_gemm(p, [&](std::int64_t m0, std::int64_t m1, const float** seg) {
       for (std::int64_t i = m0; i < m1; ++i) *seg++ = x + i * in;
     });
+  } else {
+    if (db) {  // in batch order, as the reduction driver sums it
+      std::fill(db, db + units, 0.0f);
+      for (std::int64_t i = 0; i < batch; ++i)
+        for (std::int64_t j = 0; j < units; ++j) db[j] += dz[i * units + j];
+    }
+    if (dw && in > 0 && units > 0) {
+      if (batch <= 0) {
+        std::fill(dw, dw + in * units, 0.0f);
+      } else {  // dw(i, u) = sum_b x[b, i] dz[b, u]: A = x^T, read down its columns while it is packed
+        gemm::PackedB packed;
+        gemm::pack_b(packed, dz, batch, units, units, 1);
+        packed_gemm(in, batch, packed, x, 1, in, dw, units, nullptr, nullptr, kDenseKc);
+      }
+    }
   }
   if (!dx || batch <= 0 || in <= 0) return;
   if (units <= 0) {
     std::fill(dx, dx + batch * in, 0.0f);
     return;
   }
-  const std::int64_t mr = gemm::kernels().mr;
   gemm::PackedB packed;
   gemm::pack_b(packed, w, units, in, 1, units);  // B(u, i) = w[i, u]
-  gemm::Buffer zeros(units);
-  const float* zero_row = zeros.data();
-  gemm::IndirectProblem p;
-  p.m = batch;
-  p.kc = units;
-  p.b = &packed;
-  gemm::indirect_gemm(p, [&](std::int64_t m0, std::int64_t mv, const float** a, std::int64_t* tap_of, float** c,
-                             float*) {
-    tap_of[0] = 0;
-    for (std::int64_t r = 0; r < mr; ++r) a[r] = r < mv ? dz + (m0 + r) * units : zero_row;
-    for (std::int64_t r = 0; r < mv; ++r) c[r] = dx + (m0 + r) * in;
-    return std::int64_t{1};
-  });
+  packed_gemm(batch, units, packed, dz, units, 1, dx, in, nullptr, nullptr, kDenseKc);
 }
 
 }  // namespace convlite
