@@ -49,6 +49,7 @@ def conv_cases():
             cases.append((f"Conv2D-{padding}-k{_tag(k)}-s{_tag(s)}-d{_tag(d)}-g{groups}-{act}-b{int(bias)}",
                           _factory("Conv2D", 4, k, strides=s, padding=padding, dilation_rate=d, groups=groups,
                                    activation=act, use_bias=bias), (7, 9, 4)))
+    cases.append(("Conv2D-SAME-uppercase", _factory("Conv2D", 6, (3, 2), padding="SAME", activation="relu"), (7, 6, 3)))
     for rank, padding, k, dm in itertools.product([1, 2], ["valid", "same"], [2, 3], [1, 2, 3]):
         for s, d in _conv_grid([1, 2], [1, 2]):
             act, bias = ACTIVATIONS[n % len(ACTIVATIONS)], n % 3 != 2
@@ -87,7 +88,7 @@ def pool_cases():
 def core_cases():
     cases = []
     for units, act, bias, shape in [(4, None, True, (7,)), (5, "relu", False, (9,)), (3, "softmax", True, (11,)),
-                                    (6, "tanh", True, (3, 5)), (2, "sigmoid", True, (2, 3, 5)),
+                                    (6, "tanh", True, (3, 5)), (4, "softmax", True, (3, 5)), (2, "sigmoid", True, (2, 3, 5)),
                                     (1, "leaky_relu", True, (13,)), (7, "elu", False, (4, 3))]:
         cases.append((f"Dense-u{units}-{act}-b{int(bias)}-in{_tag(shape)}",
                       _factory("Dense", units, activation=act, use_bias=bias), shape))
