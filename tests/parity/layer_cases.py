@@ -143,6 +143,29 @@ def batchnorm_cases():
     return cases
 
 
+def large_cases():
+    """Sizes past the SIMD widths and the GEMM's register and cache blocks (the grid above stays small for speed):
+    Winograd-shaped 3x3 stride-1 convolutions, many channels, long 1D signals."""
+    return [
+        ("large-Conv2D-3x3-same-16to32", _factory("Conv2D", 32, 3, padding="same", activation="relu"), (16, 16, 16)),
+        ("large-Conv2D-3x3-valid-17to33", _factory("Conv2D", 33, 3), (13, 15, 17)),
+        ("large-Conv2D-5x5-s2-same", _factory("Conv2D", 20, 5, strides=2, padding="same"), (19, 17, 7)),
+        ("large-Conv2D-1x1", _factory("Conv2D", 48, 1, activation="tanh"), (9, 11, 40)),
+        ("large-Conv2D-groups4", _factory("Conv2D", 24, 3, groups=4, padding="same"), (11, 9, 16)),
+        ("large-Conv1D-k5-s2", _factory("Conv1D", 40, 5, strides=2, activation="relu"), (67, 9)),
+        ("large-Conv1D-causal-d3", _factory("Conv1D", 17, 3, padding="causal", dilation_rate=3), (101, 5)),
+        ("large-DepthwiseConv2D-m2", _factory("DepthwiseConv2D", 3, depth_multiplier=2, padding="same"), (15, 17, 19)),
+        ("large-DepthwiseConv1D-s2", _factory("DepthwiseConv1D", 5, strides=2), (77, 21)),
+        ("large-SeparableConv2D", _factory("SeparableConv2D", 24, 3, padding="same", activation="relu"), (11, 13, 10)),
+        ("large-Dense", _factory("Dense", 70, activation="sigmoid"), (130,)),
+        ("large-MaxPooling2D-same", _factory("MaxPooling2D", 3, strides=2, padding="same"), (17, 19, 21)),
+        ("large-AveragePooling2D", _factory("AveragePooling2D", 2), (17, 19, 21)),
+        ("large-GlobalAveragePooling2D", _factory("GlobalAveragePooling2D"), (13, 11, 37)),
+        ("large-BatchNormalization", _factory("BatchNormalization"), (9, 11, 19)),
+        ("large-Softmax", _factory("Softmax"), (5, 67)),
+    ]
+
+
 def _factory(cls_name, *args, **kwargs):
     def make(L):
         return getattr(L, cls_name)(*args, **kwargs)
@@ -152,4 +175,4 @@ def _factory(cls_name, *args, **kwargs):
 
 
 ALL_CASES = conv_cases() + pool_cases() + core_cases() + activation_cases() + regularization_cases() + \
-    batchnorm_cases()
+    batchnorm_cases() + large_cases()
