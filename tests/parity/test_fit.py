@@ -51,13 +51,18 @@ def test_ecg_fit_matches_keras(keras, optimizer):
     np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=2e-4)
 
 
-# (loss, metrics, validation): History keys depend on all three.
+# (loss, metrics, validation, weighting): History keys depend on the first three. Keras 3 weights the loss by
+# sample_weight / class_weight but not the `metrics=` of compile, and applies class_weight to the training data only.
 HISTORY_CASES = {
-    "bce-no_metrics-no_validation": ("binary_crossentropy", None, None),
-    "bce-accuracy-split": ("binary_crossentropy", ["accuracy"], "split"),
-    "bce-accuracy_mae-data": ("binary_crossentropy", ["accuracy", "mae"], "data"),
-    "sparse-accuracy-split": ("sparse_categorical_crossentropy", ["accuracy"], "split"),
-    "categorical-accuracy_mse-data": ("categorical_crossentropy", ["accuracy", "mse"], "data"),
+    "bce-no_metrics-no_validation": ("binary_crossentropy", None, None, None),
+    "bce-accuracy-split": ("binary_crossentropy", ["accuracy"], "split", None),
+    "bce-accuracy_mae-data": ("binary_crossentropy", ["accuracy", "mae"], "data", None),
+    "sparse-accuracy-split": ("sparse_categorical_crossentropy", ["accuracy"], "split", None),
+    "categorical-accuracy_mse-data": ("categorical_crossentropy", ["accuracy", "mse"], "data", None),
+    "bce-accuracy_mae-split-sample_weight": ("binary_crossentropy", ["accuracy", "mae"], "split", "sample_weight"),
+    "bce-accuracy-split-class_weight": ("binary_crossentropy", ["accuracy"], "split", "class_weight"),
+    "sparse-accuracy-data-class_weight": ("sparse_categorical_crossentropy", ["accuracy"], "data", "class_weight"),
+    "bce-accuracy-split-uneven_batches": ("binary_crossentropy", ["accuracy"], "split", "batch_size_7"),
 }
 
 
@@ -69,7 +74,7 @@ def _small_model(lib, units):
 
 @pytest.mark.parametrize("case", list(HISTORY_CASES))
 def test_history_matches_keras(keras, case):
-    loss, metrics, validation = HISTORY_CASES[case]
+    loss, metrics, validation, weighting = HISTORY_CASES[case]
     rng = np.random.default_rng(3)
     x = rng.normal(size=(40, 11, 2)).astype(np.float32)
     labels = (x[:, :, 0].mean(axis=1) > 0).astype(np.int64) + (x[:, :, 1].mean(axis=1) > 0.2)
@@ -86,12 +91,23 @@ def test_history_matches_keras(keras, case):
         kwargs["validation_split"] = 0.25
     elif validation == "data":
         kwargs["validation_data"] = (x[:12], y[:12])
+    sample_weight = rng.uniform(0.2, 2.0, size=len(x)).astype(np.float32)
+    if weighting == "sample_weight":
+        kwargs["sample_weight"] = sample_weight
+    elif weighting == "class_weight":
+        kwargs["class_weight"] = {0: 0.5, 1: 2.0, 2: 1.5} if units == 3 else {0: 0.5, 1: 2.0}
+    elif weighting == "batch_size_7":
+        kwargs["batch_size"] = 7
     h_ours, h_theirs = ours.fit(x, y, **kwargs), theirs.fit(x, y, **kwargs)
     assert list(h_ours.history) == list(h_theirs.history)
     assert h_ours.epoch == h_theirs.epoch == [0, 1]
     assert h_ours.params == h_theirs.params
     for key in h_theirs.history:
         np.testing.assert_allclose(h_ours.history[key], h_theirs.history[key], rtol=2e-4, atol=1e-6, err_msg=key)
+    if weighting is not None:
+        np.testing.assert_allclose(ours.evaluate(x, y, sample_weight=sample_weight, batch_size=7, verbose=0),
+                                   theirs.evaluate(x, y, sample_weight=sample_weight, batch_size=7, verbose=0),
+                                   rtol=2e-4, atol=1e-6, err_msg="evaluate with sample_weight")
 
 
 def test_softmax_sparse_fit_with_validation_matches_keras(keras):
