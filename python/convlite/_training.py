@@ -14,7 +14,8 @@ from .models import _module
 
 class _Trackers:
     """Keras's running metrics over one epoch/evaluation: the loss (sample-weighted per batch) averaged by batch size;
-    the `metrics=` of compile unweighted, as Keras 3 updates them without sample weights.
+    the `metrics=` of compile unweighted, as Keras 3 updates them without sample weights; `weighted_metrics=`
+    weighted.
 
     The C++ step's accuracy counts sample weights, so with weighted data every metric runs in Python instead."""
 
@@ -22,7 +23,7 @@ class _Trackers:
         self.model = model
         weighted = data.sw is not None
         self.cpp_metric = None if weighted else model._cpp_metric
-        self.py_metrics = model._metrics if weighted else model._py_metrics
+        self.py_metrics = model._all_metrics if weighted else model._py_metrics
         self.reset()
 
     def reset(self):
@@ -40,12 +41,12 @@ class _Trackers:
         self.correct += correct
         self.weight += weight
         for m in self.py_metrics:
-            m.update_state(y_batch, pred)
+            m.update_state(y_batch, pred, sample_weight=sw_batch if getattr(m, "_weighted", False) else None)
 
     def logs(self):
         """Keras's logs: metric names and 'loss', sorted by name (history keys read accuracy, loss, mae)."""
         logs = {}
-        for m in self.model._metrics:
+        for m in self.model._all_metrics:
             if m is self.cpp_metric:
                 logs[m.name] = self.correct / self.weight if self.weight else 0.0
             else:
@@ -199,7 +200,10 @@ def _evaluate_data(model, data, batch_size, cbs):
 
 
 def _ordered(model, logs):
-    return [logs["loss"]] + [logs[m.name] for m in model._metrics]
+    """Keras's _flatten_metrics_in_order: loss, then each metric by its own name (a weighted metric renamed
+    weighted_<name> is looked up as <name>, so Keras lists that value twice), then the remaining keys sorted."""
+    names = ["loss"] + [getattr(m, "_flat_name", m.name) for m in model._all_metrics]
+    return [logs[n] for n in names if n in logs] + [logs[k] for k in sorted(logs) if k not in names]
 
 
 def run_evaluate(model, x, y, batch_size, verbose, sample_weight, callbacks, return_dict):
