@@ -51,7 +51,8 @@ def test_ecg_fit_matches_keras(keras, optimizer):
     np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=2e-4)
 
 
-# (loss, metrics, validation, weighting): History keys depend on the first three. Keras 3 weights the loss by
+# (loss, metrics, validation, weighting): History keys depend on the first three (metrics may be a dict of
+# compile's metrics= and weighted_metrics=). Keras 3 weights the loss by
 # sample_weight / class_weight but not the `metrics=` of compile, and applies class_weight to the training data only.
 HISTORY_CASES = {
     "bce-no_metrics-no_validation": ("binary_crossentropy", None, None, None),
@@ -63,6 +64,10 @@ HISTORY_CASES = {
     "bce-accuracy-split-class_weight": ("binary_crossentropy", ["accuracy"], "split", "class_weight"),
     "sparse-accuracy-data-class_weight": ("sparse_categorical_crossentropy", ["accuracy"], "data", "class_weight"),
     "bce-accuracy-split-uneven_batches": ("binary_crossentropy", ["accuracy"], "split", "batch_size_7"),
+    "bce-weighted_metrics-split-sample_weight": ("binary_crossentropy", {"metrics": ["accuracy"],
+                                                 "weighted_metrics": ["accuracy", "mae"]}, "split", "sample_weight"),
+    "sparse-weighted_metrics-data-class_weight": ("sparse_categorical_crossentropy", {"weighted_metrics": ["accuracy"]},
+                                                  "data", "class_weight"),
 }
 
 
@@ -84,8 +89,9 @@ def test_history_matches_keras(keras, case):
     convlite.utils.set_random_seed(9)
     ours, theirs = _small_model(convlite, units), _small_model(keras, units)
     theirs.set_weights(ours.get_weights())
-    ours.compile(optimizers.SGD(0.1), loss, metrics=metrics)
-    theirs.compile(keras.optimizers.SGD(0.1), loss, metrics=metrics)
+    metric_args = metrics if isinstance(metrics, dict) else {"metrics": metrics}
+    ours.compile(optimizers.SGD(0.1), loss, **metric_args)
+    theirs.compile(keras.optimizers.SGD(0.1), loss, **metric_args)
     kwargs = {"batch_size": 8, "epochs": 2, "shuffle": False, "verbose": 0}
     if validation == "split":
         kwargs["validation_split"] = 0.25
