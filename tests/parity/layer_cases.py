@@ -88,7 +88,8 @@ def pool_cases():
 def core_cases():
     cases = []
     for units, act, bias, shape in [(4, None, True, (7,)), (5, "relu", False, (9,)), (3, "softmax", True, (11,)),
-                                    (6, "tanh", True, (3, 5)), (4, "softmax", True, (3, 5)), (2, "sigmoid", True, (2, 3, 5)),
+                                    (6, "tanh", True, (3, 5)), (4, "softmax", True, (3, 5)),
+                                    (2, "sigmoid", True, (2, 3, 5)),
                                     (1, "leaky_relu", True, (13,)), (7, "elu", False, (4, 3))]:
         cases.append((f"Dense-u{units}-{act}-b{int(bias)}-in{_tag(shape)}",
                       _factory("Dense", units, activation=act, use_bias=bias), shape))
@@ -134,7 +135,8 @@ def regularization_cases():
 
 def batchnorm_cases():
     cases = []
-    for shape, center, scale, momentum, epsilon in [((5, 3), True, True, 0.99, 1e-3), ((3, 4, 2), True, True, 0.9, 1e-3),
+    for shape, center, scale, momentum, epsilon in [((5, 3), True, True, 0.99, 1e-3),
+                                                    ((3, 4, 2), True, True, 0.9, 1e-3),
                                                     ((7,), False, True, 0.99, 1e-2), ((6, 3), True, False, 0.5, 1e-3),
                                                     ((3, 5, 4), False, False, 0.99, 1e-5)]:
         cases.append((f"BatchNormalization-in{_tag(shape)}-c{int(center)}-s{int(scale)}-m{momentum}-e{epsilon}",

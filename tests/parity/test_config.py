@@ -39,7 +39,8 @@ def _models(lib):
     yield lib.Sequential([lib.Input((100, 1)), L.Conv1D(16, 3, activation="relu"), L.Conv1D(8, 3, activation="relu"),
                           L.Flatten(), L.Dense(1, activation="sigmoid")], name="ecg")
     yield lib.Sequential([lib.Input((9, 9, 2)), L.Conv2D(6, 3, padding="same", use_bias=False),
-                          L.BatchNormalization(), L.ReLU(), L.MaxPooling2D(), L.SeparableConv2D(5, 2, depth_multiplier=2),
+                          L.BatchNormalization(), L.ReLU(), L.MaxPooling2D(),
+                          L.SeparableConv2D(5, 2, depth_multiplier=2),
                           L.DepthwiseConv2D(2, strides=2), L.SpatialDropout2D(0.2), L.GlobalAveragePooling2D(),
                           L.Dropout(0.3), L.Dense(4, activation="softmax")], name="image")
     yield lib.Sequential([lib.Input((12, 3)), L.ZeroPadding1D(2), L.DepthwiseConv1D(3, depth_multiplier=2),
