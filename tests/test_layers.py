@@ -6,7 +6,9 @@ import pytest
 
 from convlite import layers
 from ref_model import conv2d_ref, pool2d_ref
-from test_layers_keras import CASES
+from parity.layer_cases import ALL_CASES
+
+CASES = {case_id: (make, shape) for case_id, make, shape in ALL_CASES}  # the parity suite's grid
 
 
 @pytest.mark.parametrize("padding, strides, dilation, expected_pads", [

@@ -215,8 +215,11 @@ void bind_model(py::module_& m) {
              };
              auto b = [&](const char* key) { return c.contains(key) && c[key].cast<bool>(); };
              o.momentum = f("momentum", 0.0f), o.nesterov = b("nesterov");
-             o.beta_1 = f("beta_1", 0.9f), o.beta_2 = f("beta_2", 0.999f), o.epsilon = f("epsilon", 1e-7f);
-             o.amsgrad = b("amsgrad"), o.rho = f("rho", 0.9f), o.centered = b("centered");
+             auto d = [&](const char* key, double fallback) {
+               return c.contains(key) && !c[key].is_none() ? c[key].cast<double>() : fallback;
+             };
+             o.beta_1 = d("beta_1", 0.9), o.beta_2 = d("beta_2", 0.999), o.epsilon = f("epsilon", 1e-7f);
+             o.amsgrad = b("amsgrad"), o.rho = d("rho", 0.9), o.centered = b("centered");
              o.weight_decay = f("weight_decay", 0.0f);
              o.clipnorm = f("clipnorm", 0.0f), o.clipvalue = f("clipvalue", 0.0f);
              o.global_clipnorm = f("global_clipnorm", 0.0f);

@@ -13,12 +13,17 @@ from .models import _module
 
 
 class _Trackers:
-    """Keras's running metrics over one epoch/evaluation: loss weighted by batch size, accuracy by sample weight."""
+    """Keras's running metrics over one epoch/evaluation: the loss (sample-weighted per batch) averaged by batch size;
+    the `metrics=` of compile unweighted, as Keras 3 updates them without sample weights; `weighted_metrics=`
+    weighted.
 
-    def __init__(self, model):
+    The C++ step's accuracy counts sample weights, so with weighted data every metric runs in Python instead."""
+
+    def __init__(self, model, data):
         self.model = model
-        self.cpp_metric = model._cpp_metric
-        self.py_metrics = model._py_metrics
+        weighted = data.sw is not None
+        self.cpp_metric = None if weighted else model._cpp_metric
+        self.py_metrics = model._all_metrics if weighted else model._py_metrics
         self.reset()
 
     def reset(self):
@@ -36,12 +41,12 @@ class _Trackers:
         self.correct += correct
         self.weight += weight
         for m in self.py_metrics:
-            m.update_state(y_batch, pred, sample_weight=sw_batch)
+            m.update_state(y_batch, pred, sample_weight=sw_batch if getattr(m, "_weighted", False) else None)
 
     def logs(self):
         """Keras's logs: metric names and 'loss', sorted by name (history keys read accuracy, loss, mae)."""
         logs = {}
-        for m in self.model._metrics:
+        for m in self.model._all_metrics:
             if m is self.cpp_metric:
                 logs[m.name] = self.correct / self.weight if self.weight else 0.0
             else:
@@ -73,14 +78,18 @@ class _Data:
             raise ValueError("Argument `y` (the targets) is required to train or evaluate. Received: y=None")
         self.y = fd.prepare_labels(y, self.n, kind, tuple(model._output_shape[1:]))
         self.sw = fd.prepare_sample_weight(sample_weight, class_weight, self.y, self.n, kind)
+        # Keras applies class_weight to the training data only: a validation split keeps the plain sample weights.
+        self.plain_sw = self.sw if class_weight is None else \
+            fd.prepare_sample_weight(sample_weight, None, self.y, self.n, kind)
         self.x2 = self.x.reshape(self.n, -1)
-        self.need_pred = bool(model._py_metrics)
+        self.need_pred = bool(model._py_metrics) or (self.sw is not None and model._cpp_metric is not None)
 
-    def subset(self, part):
+    def subset(self, part, validation=False):
         clone = object.__new__(_Data)
         clone.__dict__.update(self.__dict__)
         clone.x, clone.y = self.x[part], self.y[part]
-        clone.sw = None if self.sw is None else self.sw[part]
+        sw = self.plain_sw if validation else self.sw
+        clone.sw = clone.plain_sw = None if sw is None else sw[part]
         clone.n = clone.x.shape[0]
         clone.x2 = clone.x.reshape(clone.n, -1)
         return clone
@@ -122,7 +131,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
         val = _Data(model, vx, vy, vsw)
     elif validation_split:
         train_part, val_part = fd.split_validation([np.arange(data.n)], validation_split)
-        val = data.subset(val_part[0])
+        val = data.subset(val_part[0], validation=True)
         data = data.subset(train_part[0])
     core = model._compiled_core(training=True)
     steps = -(-data.n // batch_size)
@@ -130,7 +139,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
                                             verbose=verbose, epochs=epochs, steps=steps)
     batch_begin = _overrides(cbs, "on_train_batch_begin") or _overrides(cbs, "on_batch_begin")
     batch_end = _overrides(cbs, "on_train_batch_end") or _overrides(cbs, "on_batch_end")
-    trackers = _Trackers(model)
+    trackers = _Trackers(model, data)
     pred_buffer = _predictions_buffer(model, data, batch_size)
     optimizer = model.optimizer
     rng = _module("utils").global_rng()
@@ -171,7 +180,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
 
 def _evaluate_data(model, data, batch_size, cbs):
     core = model._compiled_core()
-    trackers = _Trackers(model)
+    trackers = _Trackers(model, data)
     index = np.arange(data.n, dtype=np.int64)
     pred_buffer = _predictions_buffer(model, data, batch_size)
     steps = -(-data.n // batch_size)
@@ -191,7 +200,10 @@ def _evaluate_data(model, data, batch_size, cbs):
 
 
 def _ordered(model, logs):
-    return [logs["loss"]] + [logs[m.name] for m in model._metrics]
+    """Keras's _flatten_metrics_in_order: loss, then each metric by its own name (a weighted metric renamed
+    weighted_<name> is looked up as <name>, so Keras lists that value twice), then the remaining keys sorted."""
+    names = ["loss"] + [getattr(m, "_flat_name", m.name) for m in model._all_metrics]
+    return [logs[n] for n in names if n in logs] + [logs[k] for k in sorted(logs) if k not in names]
 
 
 def run_evaluate(model, x, y, batch_size, verbose, sample_weight, callbacks, return_dict):
@@ -240,7 +252,7 @@ def run_on_batch(model, x, y, sample_weight, class_weight, return_dict, training
     model._require_compiled("train_on_batch" if training else "test_on_batch")
     data = _Data(model, x, y, sample_weight, class_weight)
     core = model._compiled_core(training=training)
-    trackers = _Trackers(model)
+    trackers = _Trackers(model, data)
     index = np.arange(data.n, dtype=np.int64)
     pred_buffer = _predictions_buffer(model, data, data.n)
     if training:

@@ -244,16 +244,32 @@ class Sequential:
         if metrics is not None and not isinstance(metrics, (list, tuple)):
             raise TypeError(f"Type of `metrics` argument not understood. Expected a list or tuple. "
                             f"Received: metrics={metrics!r}")
+        if weighted_metrics is not None and not isinstance(weighted_metrics, (list, tuple)):
+            raise TypeError(f"Type of `weighted_metrics` argument not understood. Expected a list or tuple. "
+                            f"Received: weighted_metrics={weighted_metrics!r}")
         self._metrics = [metrics_mod.get(m, loss=self.loss) for m in metrics or []]
         self._cpp_metric = next((m for m in self._metrics if type(m).__name__ in ACCURACY_KINDS), None)
-        self._py_metrics = [m for m in self._metrics if m is not self._cpp_metric]
+        # Keras: weighted_metrics take sample/class weights (metrics= do not) and follow the metrics in the logs; a
+        # name already used by a metric becomes weighted_<name>.
+        names = {m.name for m in self._metrics}
+        self._weighted_metrics = []
+        for identifier in weighted_metrics or []:
+            metric = metrics_mod.get(identifier, loss=self.loss)
+            metric._flat_name = metric.name  # evaluate's list looks it up by this name (see _training._ordered)
+            if metric.name in names:
+                metric.name = f"weighted_{metric.name}"
+            metric._weighted = True
+            names.add(metric.name)
+            self._weighted_metrics.append(metric)
+        self._all_metrics = self._metrics + self._weighted_metrics
+        self._py_metrics = [m for m in self._all_metrics if m is not self._cpp_metric]
         self._optimizer_built_for = None
         self._core = None
         self.compiled = True
 
     @property
     def metrics_names(self):
-        names = ["loss"] + [m.name for m in getattr(self, "_metrics", [])]
+        names = ["loss"] + [m.name for m in getattr(self, "_all_metrics", [])]
         return names
 
     def _compiled_core(self, training=False):

@@ -86,9 +86,12 @@ struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::sgd;
   float momentum = 0.0f;  // sgd, rmsprop
   bool nesterov = false;
-  float beta_1 = 0.9f, beta_2 = 0.999f, epsilon = 1e-7f;
+  // beta_1, beta_2 and rho stay double: Keras forms `1 - beta` in Python double before casting to float32, and
+  // 1 - float(0.999) is 1.3e-5 off 0.001 (Adam's v, hence every step, drifted by 6e-6 relative).
+  double beta_1 = 0.9, beta_2 = 0.999;
+  float epsilon = 1e-7f;
   bool amsgrad = false;
-  float rho = 0.9f;
+  double rho = 0.9;
   bool centered = false;
   float weight_decay = 0.0f;  // decoupled, applied before the update (Keras 3)
   // Keras applies exactly one: clipnorm (per tensor), else global_clipnorm, else clipvalue. 0 = off.

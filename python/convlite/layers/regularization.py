@@ -57,9 +57,10 @@ class _SpatialDropout(Dropout):
                          self._salt & (2**64 - 1))
 
     def get_config(self):
+        # Keras's SpatialDropout writes only these keys (no `trainable`, which its constructor also rejects), so
+        # keras.layers.deserialize accepts our config.
         config = super().get_config()
-        config.pop("noise_shape")
-        return config
+        return {key: config[key] for key in ("rate", "seed", "name", "dtype")}
 
 
 class SpatialDropout1D(_SpatialDropout):
@@ -70,3 +71,6 @@ class SpatialDropout1D(_SpatialDropout):
 class SpatialDropout2D(_SpatialDropout):
     """Drops whole channels of (batch, h, w, channels) inputs."""
     rank = 2
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": "channels_last"}
