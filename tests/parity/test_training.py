@@ -3,9 +3,15 @@ in the same order (no shuffling), the same optimizer (SGD with momentum, Adam, R
 ``train_on_batch`` on each side (it returns each batch's own loss in both libraries).
 
 Tolerances:
-* the loss of every step: relative 1e-4 (ten times stricter than the issue's 1e-3; observed <= 1e-5);
+* the loss of every step: relative 1e-3 (the issue's bar; observed <= 1e-5 with SGD and Adam, up to 3e-4 with RMSprop,
+  whose g / sqrt(v) turns float32 rounding differences in near-zero gradients into full-size steps);
 * the final weights, per array: |ours - keras| <= 1e-3 * |keras| + 1e-4 * max|keras| (float32 rounding differences
   compound over 100 steps, amplified by momentum and by Adam's and RMSprop's division by sqrt(v));
+  With RMSprop the bound is 1e-2 * |keras| + one learning-rate step (1e-3): on the ECG model at step 48 a conv pre-activation
+  is 1.6e-9 at a scale of 1.9 (below float32 rounding), so the two libraries' relu masks differ in one cell, and
+  RMSprop's normalised step turns that one-cell gradient difference into a visible weight difference (1.4e-3 of
+  the kernel's scale; at most 4e-4, under one step of lr 1e-3, in any element) that the remaining steps carry on;
+  the losses still agree within 1e-3;
 * BatchNormalization's moving_mean / moving_variance after training: the same bound as the weights.
 """
 from __future__ import annotations
@@ -20,7 +26,7 @@ pytestmark = pytest.mark.tensorflow
 
 STEPS = 100
 BATCH = 16
-LOSS_RTOL = 1e-4
+LOSS_RTOL = 1e-3
 WEIGHT_RTOL, WEIGHT_ATOL_SCALE = 1e-3, 1e-4
 
 
@@ -81,8 +87,10 @@ def test_hundred_steps_match_keras(keras, model_name, optimizer):
     for layer_ours, layer_theirs in zip(ours.layers, theirs.layers):
         for var_ours, var_theirs in zip(layer_ours.weights, layer_theirs.weights):
             want = var_theirs.numpy()
-            np.testing.assert_allclose(var_ours.numpy(), want, rtol=WEIGHT_RTOL,
-                                       atol=WEIGHT_ATOL_SCALE * np.max(np.abs(want)),
+            rtol, atol = WEIGHT_RTOL, WEIGHT_ATOL_SCALE * np.max(np.abs(want))
+            if optimizer == "rmsprop":
+                rtol, atol = 10 * WEIGHT_RTOL, OPTIMIZERS["rmsprop"][1]["learning_rate"]
+            np.testing.assert_allclose(var_ours.numpy(), want, rtol=rtol, atol=atol,
                                        err_msg=f"{layer_ours.name}/{var_ours.name}")
     if model_name == "image_bn":
         bn = ours.layers[1]
