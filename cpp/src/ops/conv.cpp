@@ -121,11 +121,35 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   }
   const std::int64_t hw_out = s.out_h * s.out_w;
   if (dw || db) {
+    // Rows mode (groups 1, dilation_w 1): a segment is a whole kernel row, kw * C_in contiguous floats of a
+    // zero-padded copy of x (made only when there is padding), so the reduction reads long runs in place and the
+    // segment table has kh entries per pixel instead of kh * kw. Its K order (i, j, c) is the HWIO order.
+    const bool rows_mode = groups == 1 && s.dilation_w == 1 && s.kernel_w > 1;
+    const std::int64_t pad_h = s.in_h + s.pad_top + s.pad_bottom, pad_w = s.in_w + s.pad_left + s.pad_right;
+    const bool fits = (s.out_h - 1) * s.stride_h + (s.kernel_h - 1) * s.dilation_h + 1 <= pad_h &&
+                      (s.out_w - 1) * s.stride_w + s.kernel_w <= pad_w && s.pad_top >= 0 && s.pad_bottom >= 0 &&
+                      s.pad_left >= 0 && s.pad_right >= 0;
+    const bool use_rows = rows_mode && fits;
+    const float* xp = x;
+    if (use_rows && (s.pad_top || s.pad_bottom || s.pad_left || s.pad_right) && m > 0) {
+      float* buf = gemm::workspace(gemm::Slot::small_x, s.batch * pad_h * pad_w * s.in_c);
+      const std::int64_t row = s.in_w * s.in_c;
+      parallel_for(s.batch, 2.0 * pad_h * pad_w * s.in_c, [&](std::int64_t b0, std::int64_t b1) {
+        for (std::int64_t b = b0; b < b1; ++b) {
+          float* img = buf + b * pad_h * pad_w * s.in_c;
+          std::fill(img, img + pad_h * pad_w * s.in_c, 0.0f);
+          for (std::int64_t h = 0; h < s.in_h; ++h)
+            std::copy(x + (b * s.in_h + h) * row, x + (b * s.in_h + h + 1) * row,
+                      img + ((h + s.pad_top) * pad_w + s.pad_left) * s.in_c);
+        }
+      });
+      xp = buf;
+    }
     for (std::int64_t g = 0; g < groups; ++g) {
       gemm::ReductionProblem p;
       p.m = m;
-      p.taps = taps;
-      p.kc = cg;
+      p.taps = use_rows ? s.kernel_h : taps;
+      p.kc = use_rows ? s.kernel_w * s.in_c : cg;
       p.n = fg;
       p.dz = dz + g * fg;
       p.y = mask_y ? mask_y + g * fg : nullptr;
@@ -135,16 +159,33 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
       p.c = dw ? dw + g * fg : nullptr;
       p.ldc = s.out_c;
       p.db = db ? db + g * fg : nullptr;
+      if (use_rows) {
+        gemm::reduction_gemm(p, [&](std::int64_t m0, std::int64_t m1, const float** seg) {
+          std::int64_t b = m0 / hw_out, oh = (m0 % hw_out) / s.out_w, ow = m0 % s.out_w;
+          for (std::int64_t pix = m0; pix < m1; ++pix) {
+            const float* base = xp + ((b * pad_h + oh * s.stride_h) * pad_w + ow * s.stride_w) * s.in_c;
+            for (std::int64_t i = 0; i < s.kernel_h; ++i) *seg++ = base + i * s.dilation_h * pad_w * s.in_c;
+            if (++ow == s.out_w) {
+              ow = 0;
+              if (++oh == s.out_h) oh = 0, ++b;
+            }
+          }
+        });
+        continue;
+      }
       gemm::reduction_gemm(p, [&](std::int64_t m0, std::int64_t m1, const float** seg) {
         for (std::int64_t pix = m0; pix < m1; ++pix) {
           const std::int64_t b = pix / hw_out, rem = pix % hw_out;
           const std::int64_t iy0 = (rem / s.out_w) * s.stride_h - s.pad_top;
           const std::int64_t ix0 = (rem % s.out_w) * s.stride_w - s.pad_left;
-          for (std::int64_t t = 0; t < taps; ++t) {
-            const std::int64_t ih = iy0 + (t / s.kernel_w) * s.dilation_h;
-            const std::int64_t iw = ix0 + (t % s.kernel_w) * s.dilation_w;
-            const bool inside = ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w;
-            *seg++ = inside ? x + ((b * s.in_h + ih) * s.in_w + iw) * s.in_c + g * cg : nullptr;
+          for (std::int64_t i = 0; i < s.kernel_h; ++i) {
+            const std::int64_t ih = iy0 + i * s.dilation_h;
+            const bool row_inside = ih >= 0 && ih < s.in_h;
+            const float* row = x + (b * s.in_h + ih) * s.in_w * s.in_c + g * cg;
+            for (std::int64_t j = 0; j < s.kernel_w; ++j) {
+              const std::int64_t iw = ix0 + j * s.dilation_w;
+              *seg++ = row_inside && iw >= 0 && iw < s.in_w ? row + iw * s.in_c : nullptr;
+            }
           }
         }
       });
