@@ -144,8 +144,10 @@ void reduction_gemm_impl(const ReductionProblem& p,
   const std::int64_t f_tiles = (n + mr - 1) / mr, k_panels = (kdim + nr - 1) / nr;
   const bool want_c = p.c && kdim > 0;
   const std::int64_t threads = get_num_threads();
-  const std::int64_t k_groups =
-      (!want_c || supers >= 2 * threads) ? 1 : std::min<std::int64_t>(k_panels, (2 * threads + supers - 1) / supers);
+  // Threads also split the K panels when super-chunks are few (never on one thread: the split only adds passes).
+  const std::int64_t k_groups = (!want_c || threads <= 1 || supers >= 2 * threads)
+                                    ? 1
+                                    : std::min<std::int64_t>(k_panels, (2 * threads + supers - 1) / supers);
   const std::int64_t a_floats = f_tiles * mr * kChunk;  // one chunk's dz^T panels
   // With several k-groups every group needs the same dz^T: form it once for all chunks in a first pass.
   const bool shared_a = want_c && k_groups > 1;
