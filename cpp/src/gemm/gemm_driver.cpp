@@ -110,17 +110,61 @@ namespace {
 constexpr std::int64_t kChunk = 256;  // pixels reduced in registers per microkernel call (measured best)
 alignas(64) const float kZeroRow[64] = {};  // a B row of zeros for padding pixels (nr <= 64)
 
-float masked(float dz, const float* y, std::int64_t i, int activation, float slope) {
-  if (activation == 0 || !y) return dz;
-  if (y[i] > 0.0f) return dz;
-  return activation == 2 ? dz * slope : 0.0f;
+// Chunk [m0, m1) of dz, masked (vectorised, by the ISA's activation_grad), into MR panels of dz^T:
+// dst[ft * len * mr + mm * mr + r] = dz'(m0 + mm, ft * mr + r), zero for filters >= n (dst may be null: only db).
+// db (n floats, zeroed here) gets the column sums of the chunk in m order.
+void pack_dz_chunk(const ReductionProblem& p, const GemmKernels& kt, std::int64_t m0, std::int64_t m1, float* dst,
+                   float* db, float* row_buf) {
+  const std::int64_t mr = kt.mr, n = p.n, len = m1 - m0, f_tiles = (n + mr - 1) / mr;
+  const bool mask = p.activation != 0 && p.y;
+  if (db) std::fill(db, db + n, 0.0f);
+  if (dst && n % mr) std::fill(dst + (f_tiles - 1) * len * mr, dst + f_tiles * len * mr, 0.0f);
+  for (std::int64_t mm = 0; mm < len; ++mm) {
+    const std::int64_t at = (m0 + mm) * p.ldz;
+    const float* row = p.dz + at;
+    if (mask) {
+      kt.activation_grad(row, p.y + at, row_buf, n, p.activation, p.negative_slope);
+      row = row_buf;
+    }
+    if (db)
+      for (std::int64_t j = 0; j < n; ++j) db[j] += row[j];
+    if (!dst) continue;
+    for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
+      const std::int64_t f0 = ft * mr, fv = std::min(mr, n - f0);
+      float* d = dst + ft * len * mr + mm * mr;
+      for (std::int64_t r = 0; r < fv; ++r) d[r] = row[f0 + r];
+    }
+  }
+}
+
+// Columns [k0, k0 + width) of Xcol for the chunk's rows, row-major with row stride `width` (a multiple of nr),
+// zero beyond kdim: used when NR panels straddle segments (kc not a multiple of nr), so that every panel's B rows
+// are contiguous again.
+void gather_xcol(const ReductionProblem& p, const float* const* seg, std::int64_t len, std::int64_t k0,
+                 std::int64_t width, float* dst) {
+  const std::int64_t kdim = p.taps * p.kc, k1 = std::min(kdim, k0 + width);
+  const std::int64_t t0 = k0 / p.kc, t1 = (k1 + p.kc - 1) / p.kc;
+  for (std::int64_t mm = 0; mm < len; ++mm, dst += width) {
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t lo = std::max(k0, t * p.kc), hi = std::min(k1, (t + 1) * p.kc);
+      const float* src = seg[mm * p.taps + t];
+      float* d = dst + (lo - k0);
+      if (src)
+        std::memcpy(d, src + (lo - t * p.kc), static_cast<std::size_t>(hi - lo) * sizeof(float));
+      else
+        std::fill(d, d + (hi - lo), 0.0f);
+    }
+    for (std::int64_t i = k1 - k0; i < width; ++i) dst[i] = 0.0f;
+  }
 }
 
 }  // namespace
 
-// Computed transposed: C^T (n x kdim) = dz^T * Xcol, so that the long, contiguous Xcol rows are packed into NR
-// panels with whole-vector copies (each reused by every MR-tile of dz^T), while the small dz side is packed into
-// MR panels; the transposed result is written out once at the end.
+// Computed transposed: C^T (n x kdim) = dz^T * Xcol, so that the long, contiguous Xcol rows feed the NR side (in
+// place when a panel lies inside one segment, else gathered per chunk), each B row reused by every MR-tile of
+// dz^T, while the small dz side is packed into MR panels; the transposed result is written out once at the end.
+// Order of every sum (fixed by m alone): C over chunks in order within a super-chunk, super-chunks in order;
+// db per chunk in m order, chunks in order.
 void reduction_gemm_impl(const ReductionProblem& p,
                          void (*segs)(const void* ctx, std::int64_t m0, std::int64_t m1, const float** ptr),
                          const void* ctx) {
@@ -139,93 +183,100 @@ void reduction_gemm_impl(const ReductionProblem& p,
   const std::int64_t f_tiles = (n + mr - 1) / mr, k_panels = (kdim + nr - 1) / nr;
   const bool want_c = p.c && kdim > 0;
   const std::int64_t threads = get_num_threads();
-  const std::int64_t k_groups =
-      (!want_c || supers >= 2 * threads) ? 1 : std::min<std::int64_t>(k_panels, (2 * threads + supers - 1) / supers);
+  // Threads also split the K panels when super-chunks are few (never on one thread: the split only adds passes).
+  const std::int64_t k_groups = (!want_c || threads <= 1 || supers >= 2 * threads)
+                                    ? 1
+                                    : std::min<std::int64_t>(k_panels, (2 * threads + supers - 1) / supers);
+  const std::int64_t a_floats = f_tiles * mr * kChunk;  // one chunk's dz^T panels
+  // With several k-groups every group needs the same dz^T: form it once for all chunks in a first pass.
+  const bool shared_a = want_c && k_groups > 1;
+  const bool gather_b = want_c && p.taps > 1 && p.kc % nr != 0;
   // partial[s] is C^T of super-chunk s: n rows of kdim floats.
   float* partial = want_c ? workspace(Slot::partial, supers * n * kdim) : nullptr;
-  float* partial_db = p.db ? workspace(Slot::partial_db, supers * n) : nullptr;
-  const double cost =
-      kFlopCost * 2.0 * static_cast<double>(kdim + 1) * n * (static_cast<double>(p.m) / supers) / k_groups;
-  parallel_for(supers * k_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
-    float* a_pack = workspace(Slot::reduce_a, kChunk * f_tiles * mr);
-    float* b_pack = workspace(Slot::reduce_b, kChunk * nr);
-    std::vector<const float*> seg(kChunk * p.taps);
-    std::vector<std::int64_t> seg_of(nr), off_of(nr);
-    std::vector<const float*> a_rows(mr), b_rows(kChunk);
-    const float* b_packed_row = b_pack;
-    std::vector<float*> c_rows(mr);
-    for (std::int64_t item = i0; item < i1; ++item) {
-      const std::int64_t s = item / k_groups, g = item % k_groups;
-      const std::int64_t ch0 = chunks * s / supers, ch1 = chunks * (s + 1) / supers;
-      float* out = want_c ? partial + s * n * kdim : nullptr;
-      float* db = (p.db && g == 0) ? partial_db + s * n : nullptr;
-      if (db) std::fill(db, db + n, 0.0f);
-      const std::int64_t kp0 = k_panels * g / k_groups, kp1 = k_panels * (g + 1) / k_groups;
-      for (std::int64_t ch = ch0; ch < ch1; ++ch) {
-        const std::int64_t m0 = ch * kChunk, m1 = std::min(p.m, m0 + kChunk), len = m1 - m0;
-        // dz^T in MR panels (masked on the fly); the bias gradient sums the same values in m order.
-        for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
-          const std::int64_t f0 = ft * mr, fv = std::min(mr, n - f0);
-          float* dst = a_pack + ft * len * mr;
-          if (fv < mr) std::fill(dst, dst + len * mr, 0.0f);  // once per tile, not a memset call per pixel
-          for (std::int64_t mm = 0; mm < len; ++mm, dst += mr) {
-            const std::int64_t row = (m0 + mm) * p.ldz + f0;
-            for (std::int64_t r = 0; r < fv; ++r) {
-              const float v = masked(p.dz[row + r], p.y, row + r, p.activation, p.negative_slope);
-              dst[r] = v;
-              if (db) db[f0 + r] += v;
-            }
-          }
-        }
-        if (!want_c) continue;
-        // Xcol one NR panel at a time (it stays in L1 for every MR-tile of dz^T): a panel inside one segment is
-        // one contiguous copy per pixel.
-        segs(ctx, m0, m1, seg.data());
-        MicroTile t;
-        t.taps = 1;
-        t.kc = len;
-        t.a = a_rows.data();
-        t.a_step = mr;
-        t.b = b_rows.data();
-        t.c = c_rows.data();
-        t.beta = ch == ch0 ? 0.0f : 1.0f;
-        for (std::int64_t kp = kp0; kp < kp1; ++kp) {
-          const std::int64_t k0 = kp * nr, kv = std::min(nr, kdim - k0);
-          const std::int64_t t0 = k0 / p.kc, c0 = k0 % p.kc;
-          void (*tile)(const MicroTile&) = kt.tile;
-          if (kv == nr && c0 + nr <= p.kc) {  // B rows are NHWC pixel slices already: point at them
-            for (std::int64_t mm = 0; mm < len; ++mm) {
-              const float* src = seg[mm * p.taps + t0];
-              b_rows[mm] = src ? src + c0 : kZeroRow;
-            }
+  float* chunk_db = p.db ? workspace(Slot::partial_db, chunks * n) : nullptr;
+  float* dzt = shared_a ? workspace(Slot::reduce_dzt, chunks * a_floats) : nullptr;
+  if (!want_c || shared_a)
+    parallel_for(chunks, 3.0 * kChunk * n, [&](std::int64_t c0, std::int64_t c1) {
+      std::vector<float> row_buf(n);
+      for (std::int64_t ch = c0; ch < c1; ++ch)
+        pack_dz_chunk(p, kt, ch * kChunk, std::min(p.m, (ch + 1) * kChunk), dzt ? dzt + ch * a_floats : nullptr,
+                      chunk_db ? chunk_db + ch * n : nullptr, row_buf.data());
+    });
+  if (want_c) {
+    const double cost =
+        kFlopCost * 2.0 * static_cast<double>(kdim + 1) * n * (static_cast<double>(p.m) / supers) / k_groups;
+    parallel_for(supers * k_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
+      const std::int64_t group_width = (k_panels + k_groups - 1) / k_groups * nr;
+      float* a_own = shared_a ? nullptr : workspace(Slot::reduce_a, a_floats);
+      float* b_pack = workspace(Slot::reduce_b, kChunk * (gather_b ? group_width : nr));
+      std::vector<float> row_buf(n);
+      std::vector<const float*> seg(kChunk * p.taps);
+      std::vector<std::int64_t> seg_of(nr), off_of(nr);
+      std::vector<const float*> a_rows(mr), b_rows(kChunk);
+      const float* b_packed_row = b_pack;
+      std::vector<float*> c_rows(mr);
+      for (std::int64_t item = i0; item < i1; ++item) {
+        const std::int64_t s = item / k_groups, g = item % k_groups;
+        const std::int64_t ch0 = chunks * s / supers, ch1 = chunks * (s + 1) / supers;
+        float* out = partial + s * n * kdim;
+        const std::int64_t kp0 = k_panels * g / k_groups, kp1 = k_panels * (g + 1) / k_groups;
+        for (std::int64_t ch = ch0; ch < ch1; ++ch) {
+          const std::int64_t m0 = ch * kChunk, m1 = std::min(p.m, m0 + kChunk), len = m1 - m0;
+          const float* a_pack = a_own;
+          if (shared_a)
+            a_pack = dzt + ch * a_floats;
+          else  // k_groups == 1: this item is the only one to see the chunk
+            pack_dz_chunk(p, kt, m0, m1, a_own, chunk_db ? chunk_db + ch * n : nullptr, row_buf.data());
+          segs(ctx, m0, m1, seg.data());
+          if (gather_b) gather_xcol(p, seg.data(), len, kp0 * nr, (kp1 - kp0) * nr, b_pack);
+          MicroTile t;
+          t.taps = 1;
+          t.kc = len;
+          t.a = a_rows.data();
+          t.a_step = mr;
+          t.b = b_rows.data();
+          t.c = c_rows.data();
+          t.beta = ch == ch0 ? 0.0f : 1.0f;
+          for (std::int64_t kp = kp0; kp < kp1; ++kp) {
+            const std::int64_t k0 = kp * nr, kv = std::min(nr, kdim - k0);
+            const std::int64_t t0 = k0 / p.kc, c0 = k0 % p.kc;
+            void (*tile)(const MicroTile&) = kt.tile_b_rows;
             t.b = b_rows.data();
-            tile = kt.tile_b_rows;
-          } else {  // straddles segments or the end: pack this panel
-            float* dst = b_pack;
-            for (std::int64_t j = 0; j < nr; ++j) {
-              seg_of[j] = j < kv ? (k0 + j) / p.kc : -1;
-              off_of[j] = j < kv ? (k0 + j) % p.kc : 0;
-            }
-            for (std::int64_t mm = 0; mm < len; ++mm, dst += nr)
-              for (std::int64_t j = 0; j < nr; ++j) {
-                const float* src = seg_of[j] < 0 ? nullptr : seg[mm * p.taps + seg_of[j]];
-                dst[j] = src ? src[off_of[j]] : 0.0f;
+            if (gather_b) {  // rows of the gathered chunk
+              const std::int64_t width = (kp1 - kp0) * nr;
+              for (std::int64_t mm = 0; mm < len; ++mm) b_rows[mm] = b_pack + mm * width + (kp - kp0) * nr;
+            } else if (kv == nr && c0 + nr <= p.kc) {  // B rows are NHWC pixel slices already: point at them
+              for (std::int64_t mm = 0; mm < len; ++mm) {
+                const float* src = seg[mm * p.taps + t0];
+                b_rows[mm] = src ? src + c0 : kZeroRow;
               }
-            t.b = &b_packed_row;
-          }
-          t.nv = kv;
-          for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
-            const std::int64_t f0 = ft * mr;
-            for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = a_pack + ft * len * mr + r;
-            t.mv = std::min(mr, n - f0);
-            for (std::int64_t r = 0; r < t.mv; ++r) c_rows[r] = out + (f0 + r) * kdim + k0;
-            tile(t);
+            } else {  // the last, partial panel: pack it
+              float* dst = b_pack;
+              for (std::int64_t j = 0; j < nr; ++j) {
+                seg_of[j] = j < kv ? (k0 + j) / p.kc : -1;
+                off_of[j] = j < kv ? (k0 + j) % p.kc : 0;
+              }
+              for (std::int64_t mm = 0; mm < len; ++mm, dst += nr)
+                for (std::int64_t j = 0; j < nr; ++j) {
+                  const float* src = seg_of[j] < 0 ? nullptr : seg[mm * p.taps + seg_of[j]];
+                  dst[j] = src ? src[off_of[j]] : 0.0f;
+                }
+              t.b = &b_packed_row;
+              tile = kt.tile;
+            }
+            t.nv = kv;
+            for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
+              const std::int64_t f0 = ft * mr;
+              for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = a_pack + ft * len * mr + r;
+              t.mv = std::min(mr, n - f0);
+              for (std::int64_t r = 0; r < t.mv; ++r) c_rows[r] = out + (f0 + r) * kdim + k0;
+              tile(t);
+            }
           }
         }
       }
-    }
-  });
-  if (want_c)  // transpose out, adding the super-chunk partials in order
+    });
+    // transpose out, adding the super-chunk partials in order
     for (std::int64_t k = 0; k < kdim; ++k) {
       float* dst = p.c + k * p.ldc;
       for (std::int64_t j = 0; j < n; ++j) dst[j] = partial[j * kdim + k];
@@ -234,10 +285,11 @@ void reduction_gemm_impl(const ReductionProblem& p,
         for (std::int64_t j = 0; j < n; ++j) dst[j] += src[j * kdim + k];
       }
     }
+  }
   if (p.db) {
-    for (std::int64_t j = 0; j < n; ++j) p.db[j] = partial_db[j];
-    for (std::int64_t s = 1; s < supers; ++s)
-      for (std::int64_t j = 0; j < n; ++j) p.db[j] += partial_db[s * n + j];
+    for (std::int64_t j = 0; j < n; ++j) p.db[j] = chunk_db[j];
+    for (std::int64_t ch = 1; ch < chunks; ++ch)
+      for (std::int64_t j = 0; j < n; ++j) p.db[j] += chunk_db[ch * n + j];
   }
 }
 

@@ -4,6 +4,8 @@
 // K x F, in L1).
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kernels/smallconv_kernels.hpp"
 
 namespace convlite {
@@ -85,17 +87,92 @@ void forward(const SmallConvArgs& p) {
   }
 }
 
-void weight_grad(const SmallConvArgs& p) {
+// dz row r, filters f0.. (lanes beyond f zero), times act'(y) when the gradient mask is fused (mask_y set).
+// (A masked load is slow on Zen: whole rows of 8 use plain loads.)
+__m256 load_dz(const SmallConvArgs& p, std::int64_t r, std::int64_t f0, __m256i lanes) {
+  const bool full = f0 + 8 <= p.f;
+  const float* src = p.dz + r * p.f + f0;
+  const __m256 z = full ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, lanes);
+  if (!p.mask_y) return z;
+  const float* ys = p.mask_y + r * p.f + f0;
+  const __m256 pos = _mm256_cmp_ps(full ? _mm256_loadu_ps(ys) : _mm256_maskload_ps(ys, lanes), _mm256_setzero_ps(),
+                                   _CMP_GT_OQ);
+  if (p.mask_activation == 2) return _mm256_blendv_ps(_mm256_mul_ps(z, _mm256_set1_ps(p.negative_slope)), z, pos);
+  return _mm256_and_ps(z, pos);
+}
+
+// Receptive fields of pixels [r0, r0 + n) gathered into rf[(r - r0) * K + k]: the block kernel then broadcasts
+// from one pointer with constant offsets (13 separate row pointers would not fit in registers).
+constexpr std::int64_t kRowBlock = 32;
+
+void gather_fields(const SmallConvArgs& p, std::int64_t r0, std::int64_t n, float* rf) {
+  // Whole 8-float moves (rf has 8 floats of slack; a later store overwrites an earlier one's excess lanes).
+  const std::int64_t k_total = p.taps * p.kc, full = p.kc / 8 * 8;
+  const __m256i rest = tail_mask(p.kc - full);
+  for (std::int64_t r = 0; r < n; ++r) {
+    const float* a = p.a + (r0 + r) * p.a_stride;
+    float* d = rf + r * k_total;
+    for (std::int64_t t = 0; t < p.taps; ++t, d += p.kc) {
+      const float* src = a + t * p.tap_stride;
+      for (std::int64_t k = 0; k < full; k += 8) _mm256_storeu_ps(d + k, _mm256_loadu_ps(src + k));
+      if (full < p.kc) _mm256_storeu_ps(d + full, _mm256_maskload_ps(src + full, rest));
+    }
+  }
+}
+
+// dW block: KB positions from k0 x NV*8 filters from f0 in KB*NV accumulators (constant indices of fully unrolled
+// loops stay in registers), streaming pixels [r0, r0 + n): per pixel NV dz loads and KB broadcasts feed KB*NV
+// FMAs. dW (zero-padded to ldw) is loaded and stored once per call.
+template <int NV, int KB>
+void weight_grad_block(const SmallConvArgs& p, const float* rf, std::int64_t r0, std::int64_t n, std::int64_t k0,
+                       std::int64_t f0) {
+  __m256 acc[KB][NV];
+  float* dw = p.dw + k0 * p.ldw + f0;
+#pragma GCC unroll 16
+  for (int k = 0; k < KB; ++k)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[k][v] = _mm256_loadu_ps(dw + k * p.ldw + 8 * v);
+  const __m256i m0 = tail_mask(p.f - f0), m1 = tail_mask(p.f - f0 - 8);
+  const std::int64_t k_total = p.taps * p.kc;
+  const float* a = rf + k0;
+  for (std::int64_t r = 0; r < n; ++r, a += k_total) {
+    __m256 z[NV];
+    z[0] = load_dz(p, r0 + r, f0, m0);
+    if constexpr (NV == 2) z[1] = load_dz(p, r0 + r, f0 + 8, m1);
+#pragma GCC unroll 16
+    for (int k = 0; k < KB; ++k) {
+      const __m256 av = _mm256_broadcast_ss(a + k);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[k][v] = _mm256_fmadd_ps(av, z[v], acc[k][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int k = 0; k < KB; ++k)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(dw + k * p.ldw + 8 * v, acc[k][v]);
+}
+
+template <int NV, int KB>
+void weight_grad_tail(const SmallConvArgs& p, const float* rf, std::int64_t r0, std::int64_t n, std::int64_t k0,
+                      std::int64_t kb, std::int64_t f0) {
+  if constexpr (KB > 1) {
+    if (kb < KB) return weight_grad_tail<NV, KB - 1>(p, rf, r0, n, k0, kb, f0);
+  }
+  weight_grad_block<NV, KB>(p, rf, r0, n, k0, f0);
+}
+
+// Few filters (one vector): four pixels' outer products per load/store of a dW row, read from the input in
+// place (a gather would cost as much as the FMAs). Includes the bias gradient.
+void weight_grad_narrow(const SmallConvArgs& p) {
   for (std::int64_t r = 0; r < p.rows; r += 4) {
     const std::int64_t np = p.rows - r < 4 ? p.rows - r : 4;
     for (std::int64_t f0 = 0; f0 < p.f; f0 += 8) {
       const __m256i mask = tail_mask(p.f - f0);
-      const float* dz = p.dz + r * p.f + f0;
       // Missing rows contribute zeros (their a pointers repeat a valid row).
-      const __m256 z0 = _mm256_maskload_ps(dz, mask);
-      const __m256 z1 = np > 1 ? _mm256_maskload_ps(dz + p.f, mask) : _mm256_setzero_ps();
-      const __m256 z2 = np > 2 ? _mm256_maskload_ps(dz + 2 * p.f, mask) : _mm256_setzero_ps();
-      const __m256 z3 = np > 3 ? _mm256_maskload_ps(dz + 3 * p.f, mask) : _mm256_setzero_ps();
+      const __m256 z0 = load_dz(p, r, f0, mask);
+      const __m256 z1 = np > 1 ? load_dz(p, r + 1, f0, mask) : _mm256_setzero_ps();
+      const __m256 z2 = np > 2 ? load_dz(p, r + 2, f0, mask) : _mm256_setzero_ps();
+      const __m256 z3 = np > 3 ? load_dz(p, r + 3, f0, mask) : _mm256_setzero_ps();
       if (p.db) {
         __m256 b = _mm256_loadu_ps(p.db + f0);
         b = _mm256_add_ps(b, z0);
@@ -132,6 +209,44 @@ void weight_grad(const SmallConvArgs& p) {
         }
       }
     }
+  }
+}
+
+void weight_grad(const SmallConvArgs& p) {
+  if (p.f <= 8) return weight_grad_narrow(p);
+  if (p.db) {  // four interleaved partial sums (one dependent add per row would be latency-bound)
+    for (std::int64_t f0 = 0; f0 < p.f; f0 += 8) {
+      const __m256i lanes = tail_mask(p.f - f0);
+      __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
+      std::int64_t r = 0;
+      for (; r + 4 <= p.rows; r += 4) {
+        b0 = _mm256_add_ps(b0, load_dz(p, r, f0, lanes));
+        b1 = _mm256_add_ps(b1, load_dz(p, r + 1, f0, lanes));
+        b2 = _mm256_add_ps(b2, load_dz(p, r + 2, f0, lanes));
+        b3 = _mm256_add_ps(b3, load_dz(p, r + 3, f0, lanes));
+      }
+      for (; r < p.rows; ++r) b0 = _mm256_add_ps(b0, load_dz(p, r, f0, lanes));
+      const __m256 sum = _mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3));
+      _mm256_storeu_ps(p.db + f0, _mm256_add_ps(_mm256_loadu_ps(p.db + f0), sum));
+    }
+  }
+  if (!p.dw) return;
+  // Positions split evenly into blocks of at most 6 (x 16 filters) or 12 (x 8 filters): a thin tail block would
+  // be latency-bound (one dependent FMA chain per pixel).
+  const std::int64_t k_total = p.taps * p.kc;
+  const std::int64_t wide = p.f / 16 * 16 + (p.f % 16 > 8 ? 16 : 0);  // filters done 16 at a time
+  const std::int64_t kb2 = (k_total + (k_total + 5) / 6 - 1) / ((k_total + 5) / 6);
+  const std::int64_t kb1 = (k_total + (k_total + 11) / 12 - 1) / ((k_total + 11) / 12);
+  alignas(32) float rf[kRowBlock * 64 + 8];  // K <= 64 on this path
+  for (std::int64_t r0 = 0; r0 < p.rows; r0 += kRowBlock) {  // pixels stay in order for every dW element
+    const std::int64_t n = std::min(kRowBlock, p.rows - r0);
+    gather_fields(p, r0, n, rf);
+    for (std::int64_t f0 = 0; f0 < wide; f0 += 16)
+      for (std::int64_t k0 = 0; k0 < k_total; k0 += kb2)
+        weight_grad_tail<2, 6>(p, rf, r0, n, k0, std::min(kb2, k_total - k0), f0);
+    if (wide < p.f)
+      for (std::int64_t k0 = 0; k0 < k_total; k0 += kb1)
+        weight_grad_tail<1, 12>(p, rf, r0, n, k0, std::min(kb1, k_total - k0), wide);
   }
 }
 

@@ -28,6 +28,10 @@ struct SmallConvArgs {
   const float* dz = nullptr;    // gradient rows (already masked), row stride F
   float* dw = nullptr;          // weight grad accumulator (taps*kc) x ldw, added to
   float* db = nullptr;          // bias grad accumulator (ldw floats), added to, or null
+  // Weight grad only: when mask_y is set, dz is the raw dy and the kernel applies act'(y) (y: forward output rows,
+  // row stride F; relu: y > 0, leaky_relu: y > 0 ? 1 : negative_slope) as it loads each row.
+  const float* mask_y = nullptr;
+  int mask_activation = 0;
   int activation = 0;           // forward epilogue: 0 none, 1 relu, 2 leaky_relu
   float negative_slope = 0.0f;
 };
@@ -36,7 +40,7 @@ struct SmallConvKernels {
   int lanes;
   // y[r][f] = act(bias[f] + sum_t sum_k a(r, t, k) * w[t*kc + k][f])
   void (*forward)(const SmallConvArgs& p);
-  // dw[t*kc + k][f] += sum_r a(r, t, k) * dz[r][f]; db[f] += sum_r dz[r][f]; rows in order.
+  // dw[t*kc + k][f] += sum_r a(r, t, k) * dz[r][f] (rows in order); db[f] += sum_r dz[r][f] (any fixed order).
   void (*weight_grad)(const SmallConvArgs& p);
   // For r in order: dx(r, t, k) += sum_f dz[r][f] * w[t*kc + k][f] (rows overlap, so the order is fixed).
   void (*input_grad)(const SmallConvArgs& p);

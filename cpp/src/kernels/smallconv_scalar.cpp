@@ -28,7 +28,11 @@ void forward(const SmallConvArgs& p) {
 void weight_grad(const SmallConvArgs& p) {
   for (std::int64_t r = 0; r < p.rows; ++r) {
     const float* a = p.a + r * p.a_stride;
-    const float* dz = p.dz + r * p.f;
+    float dz[64];  // f <= 32
+    for (std::int64_t f = 0; f < p.f; ++f) {
+      const float v = p.dz[r * p.f + f];
+      dz[f] = !p.mask_y || p.mask_y[r * p.f + f] > 0.0f ? v : (p.mask_activation == 2 ? v * p.negative_slope : 0.0f);
+    }
     if (p.db)
       for (std::int64_t f = 0; f < p.f; ++f) p.db[f] += dz[f];
     if (!p.dw) continue;

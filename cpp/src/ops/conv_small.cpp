@@ -129,7 +129,9 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
   const std::int64_t m = s.batch * s.out_h * s.out_w, out_rows = s.batch * s.out_h;
   const int act = y ? static_cast<int>(epilogue.activation) : 0;
   const float* dz = dy;
-  if (act) {  // dz = dy * act'(y), once for both gradients
+  // Without dx the weight-grad kernel masks dy as it loads it; with dx, dz = dy * act'(y) is formed once for both.
+  const bool fused_mask = act && !dx;
+  if (act && dx) {
     float* masked = gemm::workspace(gemm::Slot::masked_dz, m * f);
     const GemmKernels& gk = gemm::kernels();
     constexpr std::int64_t kBlock = 4096;
@@ -152,23 +154,31 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
     // bit-identical for any thread count.
     const std::int64_t supers = std::clamp<std::int64_t>(m / 4096, 1, std::min<std::int64_t>(8, out_rows));
     const std::int64_t stride = k_total * ldw + ldw;
+    // Blocks of output rows (about 256 pixels, fixed by the shape) sum into their own zeroed block.
+    const std::int64_t rows_per_block = std::max<std::int64_t>(1, 256 / s.out_w);
     float* partial = gemm::workspace(gemm::Slot::partial, supers * stride);
     parallel_for(supers, gemm::kFlopCost * 2.0 * k_total * f * (static_cast<double>(m) / supers),
                  [&](std::int64_t s0, std::int64_t s1) {
                    SmallConvArgs a = args;
-                   // Each output row sums into its own zeroed block, added to the super-chunk partial: blocked
+                   // Each block of rows sums into its own zeroed block, added to the super-chunk partial: blocked
                    // summation keeps the rounding error of long reductions small (as the GEMM path's chunks).
                    float* row_sum = gemm::workspace(gemm::Slot::small_w, stride);
                    a.dw = dw ? row_sum : nullptr;
                    a.db = db ? row_sum + k_total * ldw : nullptr;
+                   a.mask_activation = fused_mask ? act : 0;
+                   a.negative_slope = epilogue.negative_slope;
                    for (std::int64_t sc = s0; sc < s1; ++sc) {
                      float* part = partial + sc * stride;
                      std::fill(part, part + stride, 0.0f);
-                     for (std::int64_t r = out_rows * sc / supers; r < out_rows * (sc + 1) / supers; ++r) {
+                     const std::int64_t r_end = out_rows * (sc + 1) / supers;
+                     for (std::int64_t r0 = out_rows * sc / supers; r0 < r_end; r0 += rows_per_block) {
                        std::fill(row_sum, row_sum + stride, 0.0f);
-                       a.a = xp + row_offset(s, g, r / s.out_h, r % s.out_h);
-                       a.dz = dz + r * s.out_w * f;
-                       kt.weight_grad(a);
+                       for (std::int64_t r = r0; r < std::min(r_end, r0 + rows_per_block); ++r) {
+                         a.a = xp + row_offset(s, g, r / s.out_h, r % s.out_h);
+                         a.dz = dz + r * s.out_w * f;
+                         a.mask_y = fused_mask ? y + r * s.out_w * f : nullptr;
+                         kt.weight_grad(a);
+                       }
                        for (std::int64_t i = 0; i < stride; ++i) part[i] += row_sum[i];
                      }
                    }
