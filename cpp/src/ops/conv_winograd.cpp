@@ -1,0 +1,287 @@
+// Winograd F(2x2, 3x3) convolution over NHWC. The output is cut into 2x2 tiles; tile t reads the 4x4 input patch
+// at (2*th - pad_top, 2*tw - pad_left). Tiles are processed in blocks (the unit of threading):
+//   1. each tile's patch is transformed for every channel, V[e][tile][c] (16 matrices, the block's V stays in L2),
+//   2. per 16-filter panel and element e, M[e] (tiles x nr) = V[e] (tiles x C_in) * U[e] (C_in x nr) on the GEMM
+//      family's microkernel, U = G g G^T transformed once per call into the microkernel's packed-B panels,
+//   3. the panel's outputs A^T M A, with bias and activation fused, go straight to y (partial tiles at odd edges).
+// Each tile's result comes from the same instructions whatever the block split, so it never depends on the thread
+// count. The input gradient at stride 1 is the same engine run on dz with the flipped, transposed kernel.
+#include "ops/conv_winograd.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+
+#include "convlite/dispatch.hpp"
+#include "gemm/gemm_driver.hpp"
+#include "kernels/winograd_kernels.hpp"
+
+namespace convlite::winograd {
+namespace {
+
+std::atomic<int> g_algorithm{static_cast<int>(Algorithm::automatic)};
+
+const WinogradKernels& kernels() {
+  switch (active_isa()) {
+#if defined(CONVLITE_HAVE_AVX512)
+    case Isa::avx512: return winograd_kernels_avx512();
+#endif
+#if defined(CONVLITE_HAVE_AVX2)
+    case Isa::avx2: return winograd_kernels_avx2();
+#endif
+    default: return winograd_kernels_scalar();
+  }
+}
+
+// Per-thread grow-only scratch, 64-byte aligned, contents undefined.
+enum class Scratch : int { transformed_input, products, transformed_weights, count };
+float* scratch(Scratch slot, std::int64_t n) {
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<float, Free> data[static_cast<int>(Scratch::count)];
+  thread_local std::int64_t size[static_cast<int>(Scratch::count)] = {};
+  const int i = static_cast<int>(slot);
+  if (n > size[i]) {
+    data[i].reset();
+    size[i] = 0;
+    const std::size_t bytes = (static_cast<std::size_t>(n) * sizeof(float) + 63) / 64 * 64;
+    data[i].reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+    if (!data[i]) throw std::bad_alloc();
+    size[i] = n;
+  }
+  return data[i].get();
+}
+
+// One Winograd convolution: x (batch, in_h, in_w, in_c) -> y (batch, out_h, out_w, out_c), 3x3, stride 1.
+// Pads may be negative (the input gradient of a conv padded by more than 2 crops dz).
+struct Plan {
+  std::int64_t batch = 0, in_h = 0, in_w = 0, in_c = 0, out_h = 0, out_w = 0, out_c = 0;
+  std::int64_t pad_top = 0, pad_left = 0;
+  const float* x = nullptr;
+  float* y = nullptr;
+  const float* bias = nullptr;
+  int activation = 0;
+  float negative_slope = 0.0f;
+};
+
+// U[e] = G g G^T for every (k, n) pair, in double then rounded once, written as packed-B panels:
+// u[((e * panels + p) * kdim + k) * nr + j] for n = p * nr + j (zero beyond ndim).
+// Forward: g(i, j) = w[i, j, k, n]. Input gradient (flip_transpose): g(i, j) = w[2 - i, 2 - j, n, k].
+void transform_weights(const float* w, std::int64_t kdim, std::int64_t ndim, bool flip_transpose, std::int64_t nr,
+                       float* u) {
+  const std::int64_t panels = (ndim + nr - 1) / nr;
+  const std::int64_t c = flip_transpose ? ndim : kdim, f = flip_transpose ? kdim : ndim;  // w is (3, 3, c, f)
+  parallel_for(kdim, 200.0 * static_cast<double>(panels * nr), [&](std::int64_t k0, std::int64_t k1) {
+    for (std::int64_t k = k0; k < k1; ++k) {
+      for (std::int64_t n = 0; n < panels * nr; ++n) {
+        double out[16] = {};
+        if (n < ndim) {
+          double g[9];
+          for (int t = 0; t < 9; ++t) {
+            const std::int64_t tap = flip_transpose ? 8 - t : t;
+            const std::int64_t ci = flip_transpose ? n : k, fi = flip_transpose ? k : n;
+            g[t] = w[(tap * c + ci) * f + fi];
+          }
+          double gg[12];  // G g: 4 x 3, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+          for (int j = 0; j < 3; ++j) {
+            gg[0 * 3 + j] = g[0 * 3 + j];
+            gg[1 * 3 + j] = 0.5 * (g[0 * 3 + j] + g[1 * 3 + j] + g[2 * 3 + j]);
+            gg[2 * 3 + j] = 0.5 * (g[0 * 3 + j] - g[1 * 3 + j] + g[2 * 3 + j]);
+            gg[3 * 3 + j] = g[2 * 3 + j];
+          }
+          for (int i = 0; i < 4; ++i) {  // (G g) G^T
+            out[i * 4 + 0] = gg[i * 3 + 0];
+            out[i * 4 + 1] = 0.5 * (gg[i * 3 + 0] + gg[i * 3 + 1] + gg[i * 3 + 2]);
+            out[i * 4 + 2] = 0.5 * (gg[i * 3 + 0] - gg[i * 3 + 1] + gg[i * 3 + 2]);
+            out[i * 4 + 3] = gg[i * 3 + 2];
+          }
+        }
+        const std::int64_t p = n / nr, j = n % nr;
+        for (int e = 0; e < 16; ++e) u[((e * panels + p) * kdim + k) * nr + j] = static_cast<float>(out[e]);
+      }
+    }
+  });
+}
+
+// Tiles per block: the block's transformed input (16 x tiles x C_in floats) in about 192 KB of L2, a whole number
+// of microkernel row tiles, between 1 and 16 of them.
+std::int64_t tiles_per_block(std::int64_t ldv, std::int64_t mr) {
+  const std::int64_t fit = 49152 / (16 * ldv);
+  return std::clamp<std::int64_t>(fit / mr, 1, 16) * mr;
+}
+
+void run(const Plan& p, const float* u) {
+  const GemmKernels& gk = gemm::kernels();
+  const WinogradKernels& wk = kernels();
+  const std::int64_t mr = gk.mr, nr = gk.nr, panels = (p.out_c + nr - 1) / nr;
+  const std::int64_t tiles_h = (p.out_h + 1) / 2, tiles_w = (p.out_w + 1) / 2, per_image = tiles_h * tiles_w;
+  const std::int64_t tiles = p.batch * per_image;
+  const std::int64_t ldv = (p.in_c + 15) / 16 * 16;  // 64-byte rows
+  const std::int64_t tb = tiles_per_block(ldv, mr);
+  const std::int64_t blocks = (tiles + tb - 1) / tb;
+  gemm::Buffer zeros(ldv);
+  const float* zero_row = zeros.data();
+  const double cost = gemm::kFlopCost * 2.0 * 16.0 * static_cast<double>(tb * p.in_c * panels * nr);
+  parallel_for(blocks, cost, [&](std::int64_t b0, std::int64_t b1) {
+    float* v = scratch(Scratch::transformed_input, 16 * tb * ldv);
+    float* m = scratch(Scratch::products, 16 * tb * nr);
+    const float* patch[16];
+    float* out[4];
+    const float* a_rows[64];  // mr <= 64
+    float* c_rows[64];
+    const float* b_panel = nullptr;
+    MicroTile t;
+    t.taps = 1;
+    t.kc = p.in_c;
+    t.a = a_rows;
+    t.a_step = 1;
+    t.b = &b_panel;
+    t.c = c_rows;
+    t.nv = nr;
+    for (std::int64_t block = b0; block < b1; ++block) {
+      const std::int64_t t0 = block * tb, nt = std::min(tb, tiles - t0);
+      for (std::int64_t i = 0; i < nt; ++i) {
+        const std::int64_t tile = t0 + i, b = tile / per_image, rem = tile % per_image;
+        const std::int64_t iy = (rem / tiles_w) * 2 - p.pad_top, ix = (rem % tiles_w) * 2 - p.pad_left;
+        for (int r = 0; r < 4; ++r) {
+          const std::int64_t yy = iy + r;
+          const bool row_in = yy >= 0 && yy < p.in_h;
+          const float* row = p.x + (b * p.in_h + (row_in ? yy : 0)) * p.in_w * p.in_c;
+          for (int q = 0; q < 4; ++q) {
+            const std::int64_t xx = ix + q;
+            patch[r * 4 + q] = (row_in && xx >= 0 && xx < p.in_w) ? row + xx * p.in_c : zero_row;
+          }
+        }
+        wk.input_tile(patch, p.in_c, v + i * ldv, tb * ldv);
+      }
+      for (std::int64_t pj = 0; pj < panels; ++pj) {
+        for (int e = 0; e < 16; ++e) {
+          b_panel = u + (e * panels + pj) * p.in_c * nr;
+          const float* ve = v + e * tb * ldv;
+          float* me = m + e * tb * nr;
+          for (std::int64_t g = 0; g < nt; g += mr) {
+            t.mv = std::min(mr, nt - g);
+            for (std::int64_t r = 0; r < mr; ++r) {
+              a_rows[r] = ve + (g + std::min(r, t.mv - 1)) * ldv;  // rows >= mv: any readable row
+              c_rows[r] = me + (g + r) * nr;
+            }
+            gk.tile(t);
+          }
+        }
+        const std::int64_t nv = std::min(nr, p.out_c - pj * nr);
+        const float* bias = p.bias ? p.bias + pj * nr : nullptr;
+        for (std::int64_t i = 0; i < nt; ++i) {
+          const std::int64_t tile = t0 + i, b = tile / per_image, rem = tile % per_image;
+          const std::int64_t oy = (rem / tiles_w) * 2, ox = (rem % tiles_w) * 2;
+          for (int r = 0; r < 2; ++r)
+            for (int q = 0; q < 2; ++q)
+              out[r * 2 + q] = (oy + r < p.out_h && ox + q < p.out_w)
+                                   ? p.y + ((b * p.out_h + oy + r) * p.out_w + ox + q) * p.out_c + pj * nr
+                                   : nullptr;
+          wk.output_tile(m + i * nr, tb * nr, nv, bias, out, p.activation, p.negative_slope);
+        }
+      }
+    }
+  });
+}
+
+// Winograd computes 2x2 tiles: an output whose tiles are mostly outside (a 1-pixel edge of a 3x3 output)
+// wastes the 2.25x saving. Measured break-even below.
+bool tiles_pay(std::int64_t out_h, std::int64_t out_w) {
+  const std::int64_t covered = ((out_h + 1) / 2 * 2) * ((out_w + 1) / 2 * 2);
+  return out_h * out_w * 10 >= covered * 6;
+}
+
+// Shapes the engine handles at all.
+bool structurally_eligible(const Conv2dShape& s) {
+  return s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == 1 && s.stride_w == 1 && s.dilation_h == 1 &&
+         s.dilation_w == 1 && s.groups == 1 && s.batch > 0 && s.in_c > 0 && s.out_c > 0 && s.in_h > 0 &&
+         s.in_w > 0 && s.out_h > 0 && s.out_w > 0;
+}
+
+// Where auto picks Winograd: enough channels on both sides for the GEMMs to run near peak (measured: see
+// the threshold note in tests/test_conv_winograd.py's module docstring).
+constexpr std::int64_t kMinChannels = 16;
+
+bool chosen(std::int64_t c_in, std::int64_t c_out, std::int64_t out_h, std::int64_t out_w) {
+  switch (algorithm()) {
+    case Algorithm::gemm: return false;
+    case Algorithm::winograd: return true;
+    default: return c_in >= kMinChannels && c_out >= kMinChannels && tiles_pay(out_h, out_w);
+  }
+}
+
+}  // namespace
+
+const char* algorithm_name(Algorithm a) {
+  switch (a) {
+    case Algorithm::gemm: return "gemm";
+    case Algorithm::winograd: return "winograd";
+    default: return "auto";
+  }
+}
+
+Algorithm parse_algorithm(const std::string& name) {
+  if (name == "auto") return Algorithm::automatic;
+  if (name == "gemm") return Algorithm::gemm;
+  if (name == "winograd") return Algorithm::winograd;
+  throw std::invalid_argument("Unknown convolution algorithm. Expected one of 'auto', 'gemm', 'winograd'. "
+                              "Received: algorithm='" + name + "'");
+}
+
+Algorithm algorithm() { return static_cast<Algorithm>(g_algorithm.load(std::memory_order_relaxed)); }
+
+void set_algorithm(Algorithm a) { g_algorithm.store(static_cast<int>(a), std::memory_order_relaxed); }
+
+void init_algorithm_from_environment() {
+  const char* name = std::getenv("CONVLITE_CONV_ALGO");
+  if (!name || !*name) return;
+  try {
+    set_algorithm(parse_algorithm(name));
+  } catch (const std::invalid_argument&) {
+    throw std::invalid_argument(std::string("Unknown convolution algorithm. Expected one of 'auto', 'gemm', "
+                                            "'winograd'. Received: CONVLITE_CONV_ALGO='") + name + "'");
+  }
+}
+
+bool forward_eligible(const Conv2dShape& s) {
+  return structurally_eligible(s) && chosen(s.in_c, s.out_c, s.out_h, s.out_w);
+}
+
+void forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
+             const Epilogue& epilogue) {
+  const std::int64_t nr = gemm::kernels().nr, panels = (s.out_c + nr - 1) / nr;
+  float* u = scratch(Scratch::transformed_weights, 16 * panels * nr * s.in_c);
+  transform_weights(w, s.in_c, s.out_c, false, nr, u);
+  gemm::Buffer padded_bias;
+  if (bias) gemm::pad_bias(padded_bias, bias, s.out_c, nr);
+  Plan p;
+  p.batch = s.batch, p.in_h = s.in_h, p.in_w = s.in_w, p.in_c = s.in_c;
+  p.out_h = s.out_h, p.out_w = s.out_w, p.out_c = s.out_c;
+  p.pad_top = s.pad_top, p.pad_left = s.pad_left;
+  p.x = x, p.y = y, p.bias = bias ? padded_bias.data() : nullptr;
+  p.activation = static_cast<int>(epilogue.activation);
+  p.negative_slope = epilogue.negative_slope;
+  run(p, u);
+}
+
+bool input_grad_eligible(const Conv2dShape& s) {
+  return structurally_eligible(s) && chosen(s.out_c, s.in_c, s.in_h, s.in_w);
+}
+
+void input_grad(const Conv2dShape& s, const float* dz, const float* w, float* dx) {
+  const std::int64_t nr = gemm::kernels().nr, panels = (s.in_c + nr - 1) / nr;
+  float* u = scratch(Scratch::transformed_weights, 16 * panels * nr * s.out_c);
+  transform_weights(w, s.out_c, s.in_c, true, nr, u);
+  Plan p;
+  p.batch = s.batch, p.in_h = s.out_h, p.in_w = s.out_w, p.in_c = s.out_c;
+  p.out_h = s.in_h, p.out_w = s.in_w, p.out_c = s.in_c;
+  p.pad_top = 2 - s.pad_top, p.pad_left = 2 - s.pad_left;
+  p.x = dz, p.y = dx;
+  run(p, u);
+}
+
+}  // namespace convlite::winograd
