@@ -106,10 +106,11 @@ void transform_weights(const float* w, std::int64_t kdim, std::int64_t ndim, boo
   });
 }
 
-// Tiles per block: the block's transformed input (16 x tiles x C_in floats) in about 192 KB of L2, a whole number
-// of microkernel row tiles, between 1 and 16 of them.
-std::int64_t tiles_per_block(std::int64_t ldv, std::int64_t mr) {
-  const std::int64_t fit = 49152 / (16 * ldv);
+// Tiles per block: the block's transformed input and products (16 x tiles x (C_in + F) floats) in about 384 KB
+// of L2, a whole number of microkernel row tiles, between 1 and 16 of them. (36 to 96 tiles measured alike for
+// 64 -> 64 channels.)
+std::int64_t tiles_per_block(std::int64_t ldv, std::int64_t ldm, std::int64_t mr) {
+  const std::int64_t fit = 98304 / (16 * (ldv + ldm));
   return std::clamp<std::int64_t>(fit / mr, 1, 16) * mr;
 }
 
@@ -120,14 +121,18 @@ void run(const Plan& p, const float* u) {
   const std::int64_t tiles_h = (p.out_h + 1) / 2, tiles_w = (p.out_w + 1) / 2, per_image = tiles_h * tiles_w;
   const std::int64_t tiles = p.batch * per_image;
   const std::int64_t ldv = (p.in_c + 15) / 16 * 16;  // 64-byte rows
-  const std::int64_t tb = tiles_per_block(ldv, mr);
+  const std::int64_t ldm = panels * nr;
+  const std::int64_t tb = tiles_per_block(ldv, ldm, mr);
   const std::int64_t blocks = (tiles + tb - 1) / tb;
+  // Element strides one cache line past a multiple of the page: 16 streams at a 4 KB multiple would share one
+  // L1 set (8 ways) and evict each other.
+  const std::int64_t v_es = tb * ldv + 16, m_es = tb * ldm + 16;
   gemm::Buffer zeros(ldv);
   const float* zero_row = zeros.data();
   const double cost = gemm::kFlopCost * 2.0 * 16.0 * static_cast<double>(tb * p.in_c * panels * nr);
   parallel_for(blocks, cost, [&](std::int64_t b0, std::int64_t b1) {
-    float* v = scratch(Scratch::transformed_input, 16 * tb * ldv);
-    float* m = scratch(Scratch::products, 16 * tb * nr);
+    float* v = scratch(Scratch::transformed_input, 16 * v_es);
+    float* m = scratch(Scratch::products, 16 * m_es);
     const float* patch[16];
     float* out[4];
     const float* a_rows[64];  // mr <= 64
@@ -155,34 +160,33 @@ void run(const Plan& p, const float* u) {
             patch[r * 4 + q] = (row_in && xx >= 0 && xx < p.in_w) ? row + xx * p.in_c : zero_row;
           }
         }
-        wk.input_tile(patch, p.in_c, v + i * ldv, tb * ldv);
+        wk.input_tile(patch, p.in_c, v + i * ldv, v_es);
       }
-      for (std::int64_t pj = 0; pj < panels; ++pj) {
-        for (int e = 0; e < 16; ++e) {
-          b_panel = u + (e * panels + pj) * p.in_c * nr;
-          const float* ve = v + e * tb * ldv;
-          float* me = m + e * tb * nr;
-          for (std::int64_t g = 0; g < nt; g += mr) {
-            t.mv = std::min(mr, nt - g);
-            for (std::int64_t r = 0; r < mr; ++r) {
-              a_rows[r] = ve + (g + std::min(r, t.mv - 1)) * ldv;  // rows >= mv: any readable row
-              c_rows[r] = me + (g + r) * nr;
-            }
+      // Element by element, row tile by row tile: the 6 A rows stay in L1 while every filter panel of U[e]
+      // (C_in x nr each, together in L1/L2) passes. Measured 20% faster than panel-outer order, whose output
+      // transform also ran once per panel.
+      for (int e = 0; e < 16; ++e) {
+        const float* ve = v + e * v_es;
+        float* me = m + e * m_es;
+        for (std::int64_t g = 0; g < nt; g += mr) {
+          t.mv = std::min(mr, nt - g);
+          for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = ve + (g + std::min(r, t.mv - 1)) * ldv;  // >= mv: readable
+          for (std::int64_t pj = 0; pj < panels; ++pj) {
+            b_panel = u + (e * panels + pj) * p.in_c * nr;
+            for (std::int64_t r = 0; r < mr; ++r) c_rows[r] = me + (g + r) * ldm + pj * nr;
             gk.tile(t);
           }
         }
-        const std::int64_t nv = std::min(nr, p.out_c - pj * nr);
-        const float* bias = p.bias ? p.bias + pj * nr : nullptr;
-        for (std::int64_t i = 0; i < nt; ++i) {
-          const std::int64_t tile = t0 + i, b = tile / per_image, rem = tile % per_image;
-          const std::int64_t oy = (rem / tiles_w) * 2, ox = (rem % tiles_w) * 2;
-          for (int r = 0; r < 2; ++r)
-            for (int q = 0; q < 2; ++q)
-              out[r * 2 + q] = (oy + r < p.out_h && ox + q < p.out_w)
-                                   ? p.y + ((b * p.out_h + oy + r) * p.out_w + ox + q) * p.out_c + pj * nr
-                                   : nullptr;
-          wk.output_tile(m + i * nr, tb * nr, nv, bias, out, p.activation, p.negative_slope);
-        }
+      }
+      for (std::int64_t i = 0; i < nt; ++i) {
+        const std::int64_t tile = t0 + i, b = tile / per_image, rem = tile % per_image;
+        const std::int64_t oy = (rem / tiles_w) * 2, ox = (rem % tiles_w) * 2;
+        for (int r = 0; r < 2; ++r)
+          for (int q = 0; q < 2; ++q)
+            out[r * 2 + q] = (oy + r < p.out_h && ox + q < p.out_w)
+                                 ? p.y + ((b * p.out_h + oy + r) * p.out_w + ox + q) * p.out_c
+                                 : nullptr;
+        wk.output_tile(m + i * ldm, m_es, p.out_c, p.bias, out, p.activation, p.negative_slope);
       }
     }
   });
