@@ -12,7 +12,8 @@ namespace convlite {
 
 struct WinogradKernels {
   // d[i*4 + j] points at the `channels` floats of input pixel (i, j) of the patch (a zero row for padding).
-  // Writes element e = i*4 + j of the transformed patch, channel k, to v[e * v_stride + k].
+  // Writes element e = i*4 + j of the transformed patch, channel k, to v[e * v_stride + k]; may also write
+  // zeros to k in [channels, channels rounded up to 16) (the caller pads v's rows to 16 floats).
   void (*input_tile)(const float* const* d, std::int64_t channels, float* v, std::int64_t v_stride);
   // m[e * m_stride + f] is product element e for channel f (f < n). y[a*2 + b] is output pixel (a, b) of the
   // 2x2 tile (n floats written) or null when the pixel lies outside the output. Writes
