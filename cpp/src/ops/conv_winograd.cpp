@@ -1,9 +1,9 @@
 // Winograd F(2x2, 3x3) convolution over NHWC. The output is cut into 2x2 tiles; tile t reads the 4x4 input patch
 // at (2*th - pad_top, 2*tw - pad_left). Tiles are processed in blocks (the unit of threading):
 //   1. each tile's patch is transformed for every channel, V[e][tile][c] (16 matrices, the block's V stays in L2),
-//   2. per 16-filter panel and element e, M[e] (tiles x nr) = V[e] (tiles x C_in) * U[e] (C_in x nr) on the GEMM
-//      family's microkernel, U = G g G^T transformed once per call into the microkernel's packed-B panels,
-//   3. the panel's outputs A^T M A, with bias and activation fused, go straight to y (partial tiles at odd edges).
+//   2. per element e, M[e] (tiles x F) = V[e] (tiles x C_in) * U[e] (C_in x F) on the GEMM family's microkernel,
+//      U = G g G^T transformed once per call into the microkernel's packed-B panels,
+//   3. the outputs A^T M A, with bias and activation fused, go straight to y (partial tiles at odd edges).
 // Each tile's result comes from the same instructions whatever the block split, so it never depends on the thread
 // count. The input gradient at stride 1 is the same engine run on dz with the flipped, transposed kernel.
 #include "ops/conv_winograd.hpp"
