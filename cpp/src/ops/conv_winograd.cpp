@@ -143,7 +143,11 @@ void run(const Plan& p, const float* u) {
   gemm::Buffer zeros(ldv);
   const float* zero_row = zeros.data();
   const double cost = gemm::kFlopCost * 2.0 * 16.0 * static_cast<double>(tb * p.in_c * panels * nr);
-  parallel_for(blocks, cost, [&](std::int64_t b0, std::int64_t b1) {
+  // Blocks are handed out one at a time from a shared counter rather than in static chunks: a block's result does
+  // not depend on which thread computes it (bit-identical for any thread count either way), and on a busy
+  // machine a descheduled worker then delays the team by one block, not by half the layer.
+  std::atomic<std::int64_t> next_block{0};
+  parallel_for(blocks, cost, [&](std::int64_t, std::int64_t) {  // each worker (or the one serial call) drains the counter
     float* v = scratch(Scratch::transformed_input, 16 * v_es);
     float* m = scratch(Scratch::products, 16 * m_es);
     const float* patch[16];
@@ -159,7 +163,9 @@ void run(const Plan& p, const float* u) {
     t.b = &b_panel;
     t.c = c_rows;
     t.nv = nr;
-    for (std::int64_t block = b0; block < b1; ++block) {
+    for (;;) {
+      const std::int64_t block = next_block.fetch_add(1, std::memory_order_relaxed);
+      if (block >= blocks) break;
       const std::int64_t t0 = block * tb, nt = std::min(tb, tiles - t0);
       for (std::int64_t i = 0; i < nt; ++i) {
         const std::int64_t tile = t0 + i, b = tile / per_image, rem = tile % per_image;
