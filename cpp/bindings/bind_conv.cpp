@@ -15,6 +15,7 @@
 #include "convlite/conv.hpp"
 #include "convlite/geometry.hpp"
 #include "gemm/gemm_driver.hpp"
+#include "ops/conv_winograd.hpp"
 
 namespace convlite::bindings {
 namespace {
@@ -217,6 +218,13 @@ void check_matrix_pair(const FloatArray& x, const FloatArray& w) {
 }  // namespace
 
 void bind_conv(py::module_& m) {
+  // Winograd F(2x2, 3x3) for 3x3 stride-1 convs: CONVLITE_CONV_ALGO (validated at import) or the setter.
+  winograd::init_algorithm_from_environment();
+  m.def("set_conv_algorithm", [](const std::string& name) { winograd::set_algorithm(winograd::parse_algorithm(name)); },
+        py::arg("name"),
+        "'auto' (Winograd for 3x3 stride-1 convs where it measured faster), 'gemm' (never), 'winograd' (wherever "
+        "the shape allows).");
+  m.def("get_conv_algorithm", [] { return std::string(winograd::algorithm_name(winograd::algorithm())); });
   m.def(
       "conv2d",
       [](py::handle x_obj, py::handle w_obj, py::handle bias_obj, Pair strides, Pair dilations, Quad padding,

@@ -9,6 +9,7 @@
 #include "convlite/conv.hpp"
 #include "gemm/gemm_driver.hpp"
 #include "ops/conv_small.hpp"
+#include "ops/conv_winograd.hpp"
 
 namespace convlite {
 namespace {
@@ -29,6 +30,7 @@ void masked_gradient(const float* dy, const float* y, float* dz, std::int64_t n,
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
                     const Epilogue& epilogue) {
+  if (winograd::forward_eligible(s)) return winograd::forward(s, x, w, bias, y, epilogue);  // 3x3 stride 1
   if (small_conv::eligible(s)) return small_conv::forward(s, x, w, bias, y, epilogue);
   const std::int64_t groups = s.groups, cg = s.in_c / groups, fg = s.out_c / groups;
   const std::int64_t m = s.batch * s.out_h * s.out_w;
@@ -258,6 +260,8 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
     std::fill(dx, dx + m_in * s.in_c, 0.0f);
     return;
   }
+  // Winograd hook (owned by conv_winograd.cpp): 3x3 stride-1 input gradients with enough channels.
+  if (winograd::input_grad_eligible(s)) return winograd::input_grad(s, dz, w, dx);
   // dx = dz convolved with the flipped, transposed kernel: for input pixel (ih, iw) and tap (i, j) the output
   // pixel is ((ih + pad - i*d) / stride) when that divides. Pixels are visited phase by phase (ih mod stride_h,
   // iw mod stride_w) so that a tile's pixels share their live taps and dead taps are skipped whole: stride > 1

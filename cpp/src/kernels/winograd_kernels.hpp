@@ -1,0 +1,33 @@
+// Winograd F(2x2, 3x3) transforms for a 3x3, stride-1 convolution (ops/conv_winograd.cpp drives them; the
+// 16 products in between are GEMMs on the gemm family's microkernel). Vectorised over channels: one call
+// transforms one tile for every channel.
+//   input:  V = B^T d B for a 4x4 input patch d,  B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+//   output: Y = A^T M A for the 4x4 products M,   A^T = [1 1 1 0; 0 1 -1 -1]
+// Both are additions only, in one fixed order (rows first, i.e. d B, then B^T (d B); likewise A^T (M A)
+// after M A), so every ISA gives the same bits: ISAs differ only in the GEMM between.
+#pragma once
+#include <cstdint>
+
+namespace convlite {
+
+struct WinogradKernels {
+  // d[i*4 + j] points at the `channels` floats of input pixel (i, j) of the patch (a zero row for padding).
+  // Writes element e = i*4 + j of the transformed patch, channel k, to v[e * v_stride + k]; may also write
+  // zeros to k in [channels, channels rounded up to 16) (the caller pads v's rows to 16 floats).
+  void (*input_tile)(const float* const* d, std::int64_t channels, float* v, std::int64_t v_stride);
+  // m[e * m_stride + f] is product element e for channel f (f < n). y[a*2 + b] is output pixel (a, b) of the
+  // 2x2 tile (n floats written) or null when the pixel lies outside the output. Writes
+  // act(A^T M A + bias[f]); bias may be null. Activation as the GEMM epilogue (relu and leaky keep NaN).
+  void (*output_tile)(const float* m, std::int64_t m_stride, std::int64_t n, const float* bias, float* const* y,
+                      int activation, float negative_slope);
+};
+
+const WinogradKernels& winograd_kernels_scalar();
+#if defined(CONVLITE_HAVE_AVX2)
+const WinogradKernels& winograd_kernels_avx2();
+#endif
+#if defined(CONVLITE_HAVE_AVX512)
+const WinogradKernels& winograd_kernels_avx512();
+#endif
+
+}  // namespace convlite
