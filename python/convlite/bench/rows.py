@@ -73,6 +73,8 @@ def _rows() -> list[Row]:
     add(Row("train/lenet5", "training", fit_label("lenet5", "LeNet-5", "(28, 28, 1)"), unit="epoch"))
     # Kernels.
     add(Row("kernel/conv3x3_fwd", "kernels", "conv 3x3 64->64 56x56 b8 same: forward", flops=CONV_FLOPS))
+    add(Row("kernel/conv3x3_fwd_gemm", "kernels", "conv 3x3 64->64: forward on the GEMM route (CONVLITE_CONV_ALGO=gemm)",
+            flops=CONV_FLOPS, notes="convlite only: the implicit-GEMM engine without Winograd, for % of FMA peak"))
     add(Row("kernel/conv3x3_dgrad", "kernels", "conv 3x3 64->64: input gradient", flops=CONV_FLOPS,
             notes="convlite: conv2d_backward(need_dw=False), or (dx+dw) - dw on older builds"))
     add(Row("kernel/conv3x3_wgrad", "kernels", "conv 3x3 64->64: weight (+bias) gradient", flops=CONV_FLOPS))

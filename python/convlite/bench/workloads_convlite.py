@@ -67,6 +67,13 @@ def _kernel_groups(core, settings: Settings):
         cells = {}
         if "kernel/conv3x3_fwd" in wanted:
             cells["kernel/conv3x3_fwd"] = time_calls(fwd, settings)
+        if "kernel/conv3x3_fwd_gemm" in wanted and hasattr(core, "set_conv_algorithm"):
+            chosen = core.get_conv_algorithm()
+            core.set_conv_algorithm("gemm")
+            try:
+                cells["kernel/conv3x3_fwd_gemm"] = time_calls(fwd, settings)
+            finally:
+                core.set_conv_algorithm(chosen)
         if wanted & {"kernel/conv3x3_wgrad", "kernel/conv3x3_dgrad"}:
             cells["kernel/conv3x3_wgrad"] = time_calls(wgrad, settings)
         if wanted & {"kernel/conv3x3_bwd", "kernel/conv3x3_dgrad"}:  # the dgrad fallback needs both
