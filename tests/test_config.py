@@ -20,7 +20,7 @@ def test_show_config_reports_everything():
     convlite.show_config(file=out)
     text = out.getvalue()
     for field in ("convlite " + convlite.__version__, "compiler:", "build flags:", "isa: ", "isa available:",
-                  "openmp:", "threads:"):
+                  "conv algorithm: auto (Winograd", "openmp:", "threads:"):
         assert field in text
     assert f"isa: {convlite.get_isa()}" in text
 

@@ -44,8 +44,15 @@ def set_num_threads(n: int) -> None:
     _core.set_num_threads(n)
 
 
+_CONV_ALGORITHMS = {
+    "auto": "Winograd F(2x2,3x3) for 3x3 stride-1 convs where it measured faster, else implicit GEMM",
+    "gemm": "implicit GEMM everywhere",
+    "winograd": "Winograd F(2x2,3x3) for every 3x3 stride-1 conv",
+}
+
+
 def show_config(file=None) -> None:
-    """Print version, compiler and flags, ISA chosen and available, OpenMP runtime and thread count."""
+    """Print version, compiler and flags, ISA chosen and available, conv algorithm, OpenMP runtime and threads."""
     isas = available_isas()
     notes = [f"{name}{'' if _core.isa_tested(name) else ' (untested: opt-in only)'}" for name in isas]
     lines = [
@@ -57,6 +64,8 @@ def show_config(file=None) -> None:
         f"isa: {get_isa()}" + (f" (forced by CONVLITE_ISA={os.environ['CONVLITE_ISA']})"
                                if os.environ.get("CONVLITE_ISA") else ""),
         f"isa available: {', '.join(notes)}",
+        f"conv algorithm: {_core.get_conv_algorithm()} ({_CONV_ALGORITHMS.get(_core.get_conv_algorithm(), '')})"
+        + (f" (CONVLITE_CONV_ALGO={os.environ['CONVLITE_CONV_ALGO']})" if os.environ.get("CONVLITE_CONV_ALGO") else ""),
         f"openmp: {_core.openmp_runtime()}",
         f"threads: {get_num_threads()}" + (f" (OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']})"
                                            if os.environ.get("OMP_NUM_THREADS") else ""),
