@@ -345,3 +345,18 @@ def test_model_checkpoint_writes_loadable_files(tmp_path, rng):
     twin = _build(convlite, "trainable", np.random.default_rng(3))
     twin.load_weights(tmp_path / "m.weights.h5")
     _assert_same_weights(model, twin)
+
+
+def test_weighted_metrics_survive_save_and_load(tmp_path):
+    """compile(weighted_metrics=...) is written as the identifiers the user passed (as Keras's compile_config has
+    them) and comes back with Keras's weighted_<name> renaming."""
+    layers = convlite.layers
+    model = convlite.Sequential([layers.Input((4,)), layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"], weighted_metrics=["accuracy"])
+    model.fit(np.random.default_rng(0).random((8, 4), dtype=np.float32), np.arange(8) % 3, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    assert config["compile_config"]["weighted_metrics"] == ["accuracy"]
+    loaded = convlite.models.load_model(path)
+    assert [m.name for m in loaded._weighted_metrics] == ["weighted_accuracy"]

@@ -253,6 +253,7 @@ class Sequential:
         # name already used by a metric becomes weighted_<name>.
         names = {m.name for m in self._metrics}
         self._weighted_metrics = []
+        self._weighted_metrics_spec = list(weighted_metrics) if weighted_metrics is not None else None  # for saving
         for identifier in weighted_metrics or []:
             metric = metrics_mod.get(identifier, loss=self.loss)
             metric._flat_name = metric.name  # evaluate's list looks it up by this name (see _training._ordered)

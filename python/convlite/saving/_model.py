@@ -154,12 +154,16 @@ def compile_config(model):
     base = dict(get() or {}) if callable(get) else {}
     loss = base.get("loss", getattr(model, "loss", None))
     metrics = base.get("metrics", getattr(model, "_metrics", None)) or None
+    # The identifiers the user passed (a metric object may since have been renamed weighted_<name>).
+    weighted = base.get("weighted_metrics", getattr(model, "_weighted_metrics_spec", None))
+    if weighted is not None:
+        weighted = [w if isinstance(w, str) else _compile_value(w, "keras.metrics") for w in weighted]
     return {
         "optimizer": _config.serialize_object(optimizer, "keras.optimizers"),
         "loss": _compile_value(loss, "keras.losses"),
         "loss_weights": base.get("loss_weights"),
         "metrics": _compile_value(metrics, "keras.metrics") if metrics is not None else None,
-        "weighted_metrics": base.get("weighted_metrics"),
+        "weighted_metrics": weighted,
         "run_eagerly": False,
         "steps_per_execution": 1,
         "jit_compile": False,
