@@ -1,6 +1,8 @@
 """get_config / from_config against Keras, for every layer configuration of the grid and for Sequential models.
 
 * convlite round trip: ``from_config(get_config())`` gives back the same config (name included);
+* a Keras layer's config builds the same convlite layer (``from_config`` drops the keys Keras writes for
+  features left unused, such as regularizers or ``renorm=False``);
 * our config means the same to Keras: ``keras.layers.deserialize`` of our config gives a layer whose config equals
   the config of the Keras layer built with the same arguments (names aside);
 * a Sequential's config loads in ``convlite.Sequential.from_config`` and ``keras.Sequential.from_config``, and both
@@ -32,6 +34,12 @@ def test_layer_config_round_trip_and_keras_reads_it(keras, case_id):
                                        "config": config})
     assert type(loaded) is type(theirs)
     assert _nameless(loaded.get_config()) == _nameless(theirs.get_config())
+    # and the other way: a Keras layer's config builds the same convlite layer (compared through Keras, since
+    # an initializer comes back as Keras's dict where ours kept the name)
+    from_keras = type(ours).from_config(theirs.get_config())
+    again = keras.layers.deserialize({"module": "keras.layers", "class_name": type(ours).__name__,
+                                      "config": from_keras.get_config()})
+    assert _nameless(again.get_config()) == _nameless(theirs.get_config())
 
 
 def _models(lib):

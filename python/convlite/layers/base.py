@@ -232,7 +232,11 @@ class Layer:
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        from ..saving._config import without_neutral_keys  # saving imports the layers
+
+        # A Keras layer's get_config() also writes keys for features convlite lacks (regularizers, renorm, ...):
+        # dropped when they hold the "unused" value, kept otherwise so the constructor names the feature it refuses.
+        config = without_neutral_keys(cls.__name__, dict(config))
         config.pop("dtype", None)
         return cls(**config)
 
