@@ -138,3 +138,12 @@ def test_flops_never_truncated(line_length):
     assert not any("…" in cell for cell in cells)
     short = ["389K", "4.46M" if width >= 5 else "4.5M", "0"]
     assert cells == [f if len(f) <= width else s for f, s in zip(full, short)]
+
+
+def test_flops_suffix_rounds_up_to_the_next_unit():
+    from convlite._summary import _fitted_count
+
+    assert _fitted_count(999_999, 5) == "1M"  # not "1e+03K"
+    assert _fitted_count(999_999_999, 5) == "1G"
+    assert _fitted_count(4_460_544, 4) == "4.5M"
+    assert _fitted_count(1_500, 5) == "1,500"  # fits: the full number

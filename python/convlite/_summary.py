@@ -90,9 +90,15 @@ def _fitted_count(value, width):
     text = _format_count(value)
     if len(text) <= width or not isinstance(value, (int, float)):
         return text
-    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+    units = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
+    for index, (scale, suffix) in enumerate(units):
         if abs(value) >= scale:
-            candidates = [f"{value / scale:.{digits}g}{suffix}" for digits in (3, 2, 1)]
+            candidates = []
+            for digits in (3, 2, 1):
+                mantissa, unit = float(f"{value / scale:.{digits}g}"), suffix
+                if abs(mantissa) >= 1000 and index > 0:  # 999,999 rounds to 1000K: say 1M
+                    mantissa, unit = mantissa / 1000, units[index - 1][1]
+                candidates.append(f"{mantissa:g}{unit}")
             return next((c for c in candidates if len(c) <= width), candidates[-1])
     return text
 

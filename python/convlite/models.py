@@ -6,6 +6,8 @@ pays microseconds of framework overhead per step. Parameters are the layers' num
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from . import _core
@@ -256,6 +258,8 @@ class Sequential:
         self._weighted_metrics_spec = list(weighted_metrics) if weighted_metrics is not None else None  # for saving
         for identifier in weighted_metrics or []:
             metric = metrics_mod.get(identifier, loss=self.loss)
+            if metric is identifier:  # renamed and marked below: leave the user's object (maybe also in metrics=) alone
+                metric = copy.deepcopy(metric)
             metric._flat_name = metric.name  # evaluate's list looks it up by this name (see _training._ordered)
             if metric.name in names:
                 metric.name = f"weighted_{metric.name}"

@@ -72,7 +72,6 @@ class ExponentialDecay(LearningRateSchedule):
         return float(f32(self.initial_learning_rate) * np.power(f32(self.decay_rate), p))
 
 
-
 class InverseTimeDecay(LearningRateSchedule):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (floored ratio if ``staircase``)."""
 
@@ -89,7 +88,6 @@ class InverseTimeDecay(LearningRateSchedule):
     def __call__(self, step):
         p = _progress(step, self.decay_steps, self.staircase)
         return float(f32(self.initial_learning_rate) / (f32(1) + f32(self.decay_rate) * p))
-
 
 
 class PolynomialDecay(LearningRateSchedule):
@@ -118,7 +116,6 @@ class PolynomialDecay(LearningRateSchedule):
             step = min(step, decay_steps)
         p = step / decay_steps
         return float((initial - end) * np.power(f32(1) - p, f32(self.power)) + end)
-
 
 
 class CosineDecay(LearningRateSchedule):
@@ -155,7 +152,6 @@ class CosineDecay(LearningRateSchedule):
         return float(self._decay(step - warmup_steps, decay_steps, target))
 
 
-
 class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` for ``boundaries[i-1] < step <=
     boundaries[i]``, ``values[-1]`` after the last boundary."""
@@ -176,7 +172,6 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             if step <= boundary:
                 return float(f32(value))
         return float(f32(self.values[-1]))
-
 
 
 _SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, PolynomialDecay, CosineDecay,
