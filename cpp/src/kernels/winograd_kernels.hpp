@@ -18,6 +18,8 @@ struct WinogradKernels {
   // m[e * m_stride + f] is product element e for channel f (f < n). y[a*2 + b] is output pixel (a, b) of the
   // 2x2 tile (n floats written) or null when the pixel lies outside the output. Writes
   // act(A^T M A + bias[f]); bias may be null. Activation as the GEMM epilogue (relu and leaky keep NaN).
+  // An infinite input becomes NaN in the outputs it reaches (the transforms form Inf - Inf), where the GEMM path
+  // gives +-Inf; finite inputs near FLT_MAX can overflow inside the transforms. README says so.
   void (*output_tile)(const float* m, std::int64_t m_stride, std::int64_t n, const float* bias, float* const* y,
                       int activation, float negative_slope);
 };
