@@ -8,11 +8,6 @@
 
 namespace convlite {
 
-// BLIS's KC on Zen: the B micro-panel (256 x NR floats, 16 KB) stays in L1 while the A panels of an MC block
-// (32 tiles, 192 KB) pass it from L2. Measured level with KC = 1024 on one core at 1024^3 (and better for the
-// dense layer shapes); smaller blocks pay for more passes over C.
-constexpr std::int64_t kSgemmKc = 256;
-
 void sgemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
            std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
   if (m <= 0 || n <= 0) return;
@@ -33,7 +28,7 @@ void sgemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, s
   p.beta = beta;
   p.a_step = transpose_a ? lda : 1;  // a transposed A is read down its columns while it is packed
   p.pack_a = true;
-  p.kc_block = kSgemmKc;
+  p.kc_block = gemm::kPackedKc;
   gemm::indirect_gemm(p, [&](std::int64_t m0, std::int64_t mv, const float** rows, std::int64_t* tap_of,
                              float** c_rows, float*) {
     tap_of[0] = 0;

@@ -13,7 +13,6 @@ namespace {
 // below it, that driver could only split over the inputs, as the plain GEMM does, without its transpose pass.
 constexpr std::int64_t kReductionBatch = 8192;
 
-constexpr std::int64_t kDenseKc = 256;  // K block with A packed (see sgemm.cpp)
 
 // C (m x n, row stride ldc) = A * B with A(i, kk) = a[i * a_row + kk * a_step] and B packed, through the shared
 // driver with A packed per K block; bias and activation on the last block.
@@ -54,7 +53,7 @@ void dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, cons
   gemm::Buffer padded_bias;
   if (bias) gemm::pad_bias(padded_bias, bias, units, nr);
   packed_gemm(batch, in, packed, x, in, 1, y, units, bias ? padded_bias.data() : nullptr, &epilogue,
-              kDenseKc);
+              gemm::kPackedKc);
 }
 
 void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, const float* x, const float* w,
@@ -97,7 +96,7 @@ void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, con
       } else {  // dw(i, u) = sum_b x[b, i] dz[b, u]: A = x^T, read down its columns while it is packed
         gemm::PackedB packed;
         gemm::pack_b(packed, dz, batch, units, units, 1);
-        packed_gemm(in, batch, packed, x, 1, in, dw, units, nullptr, nullptr, kDenseKc);
+        packed_gemm(in, batch, packed, x, 1, in, dw, units, nullptr, nullptr, gemm::kPackedKc);
       }
     }
   }
@@ -108,7 +107,7 @@ void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, con
   }
   gemm::PackedB packed;
   gemm::pack_b(packed, w, units, in, 1, units);  // B(u, i) = w[i, u]
-  packed_gemm(batch, units, packed, dz, units, 1, dx, in, nullptr, nullptr, kDenseKc);
+  packed_gemm(batch, units, packed, dz, units, 1, dx, in, nullptr, nullptr, gemm::kPackedKc);
 }
 
 }  // namespace convlite
