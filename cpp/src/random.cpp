@@ -1,6 +1,6 @@
-// Philox4x32-10, the reference definition. Kernel files carry their own (vectorised) copies of these rounds, since
-// ISA files share no inline code with baseline files; tests check them against this one and against Random123's
-// published known-answer vectors.
+// Philox4x32-10, the reference definition, checked against Random123's published known-answer vectors. The AVX2
+// dropout kernel carries its own vectorised rounds (ISA files share no inline code with baseline files); tests
+// check it against this one. Scalar work (the scalar kernel, the AVX2 kernel's head and tail) calls in here.
 #include "convlite/random.hpp"
 
 namespace convlite {
@@ -30,12 +30,15 @@ void philox4x32_10(const std::uint32_t counter[4], const std::uint32_t key[2], s
   out[3] = c3;
 }
 
-std::uint32_t random_uint32(std::uint64_t seed, std::uint64_t element) {
-  const std::uint64_t block = element >> 2;
+void philox_stream_block(std::uint64_t seed, std::uint64_t block, std::uint32_t out[4]) {
   const std::uint32_t counter[4] = {static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32), 0, 0};
   const std::uint32_t key[2] = {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
-  std::uint32_t out[4];
   philox4x32_10(counter, key, out);
+}
+
+std::uint32_t random_uint32(std::uint64_t seed, std::uint64_t element) {
+  std::uint32_t out[4];
+  philox_stream_block(seed, element >> 2, out);
   return out[element & 3];
 }
 

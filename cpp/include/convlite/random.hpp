@@ -14,6 +14,10 @@ namespace convlite {
 // One Philox4x32-10 block: out = philox(counter, key).
 void philox4x32_10(const std::uint32_t counter[4], const std::uint32_t key[2], std::uint32_t out[4]);
 
+// The four words of block `block` (elements 4*block .. 4*block + 3) of the stream for `seed`. Out of line and
+// compiled at baseline, so kernel files of any ISA may call it (the AVX2 dropout kernel for its head and tail).
+void philox_stream_block(std::uint64_t seed, std::uint64_t block, std::uint32_t out[4]);
+
 // Word `element` of the stream for `seed` (see above).
 std::uint32_t random_uint32(std::uint64_t seed, std::uint64_t element);
 

@@ -2,25 +2,11 @@
 // words), transposed back to element order; the masked scale 8 floats a step. Integer-exact, so identical to the scalar kernels.
 #include <immintrin.h>
 
+#include "convlite/random.hpp"
 #include "kernels/dropout_kernels.hpp"
 
 namespace convlite {
 namespace {
-
-void philox_block(std::uint64_t block, std::uint64_t seed, std::uint32_t out[4]) {
-  std::uint32_t c0 = static_cast<std::uint32_t>(block), c1 = static_cast<std::uint32_t>(block >> 32), c2 = 0, c3 = 0;
-  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
-  for (int round = 0; round < 10; ++round) {
-    const std::uint64_t p0 = 0xD2511F53ull * c0, p1 = 0xCD9E8D57ull * c2;
-    c0 = static_cast<std::uint32_t>(p1 >> 32) ^ c1 ^ k0;
-    c1 = static_cast<std::uint32_t>(p1);
-    c2 = static_cast<std::uint32_t>(p0 >> 32) ^ c3 ^ k1;
-    c3 = static_cast<std::uint32_t>(p0);
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
-}
 
 // 32x32 -> 64 products of 8 lanes by a constant, split into low and high 32-bit halves.
 inline void mulhilo(__m256i a, __m256i m, __m256i* lo, __m256i* hi) {
@@ -96,7 +82,7 @@ void draw_keep_mask(std::int64_t n, std::uint64_t seed, std::uint64_t first, std
   std::uint32_t words[4];
   // Head: up to the next multiple of 4 in the stream, so the vector body starts on a block boundary.
   if (((first) & 3) != 0) {
-    philox_block(first >> 2, seed, words);
+    philox_stream_block(seed, first >> 2, words);
     for (; i < n && ((first + static_cast<std::uint64_t>(i)) & 3) != 0; ++i)
       mask[i] = (words[(first + static_cast<std::uint64_t>(i)) & 3] >> 8) >= threshold ? 1 : 0;
   }
@@ -104,7 +90,7 @@ void draw_keep_mask(std::int64_t n, std::uint64_t seed, std::uint64_t first, std
   for (; i + 64 <= n; i += 64) keep_bytes_16_blocks((first + static_cast<std::uint64_t>(i)) >> 2, seed, t, mask + i);
   for (; i < n; ++i) {
     const std::uint64_t e = first + static_cast<std::uint64_t>(i);
-    if ((e & 3) == 0 || i == 0) philox_block(e >> 2, seed, words);
+    if ((e & 3) == 0 || i == 0) philox_stream_block(seed, e >> 2, words);
     mask[i] = (words[e & 3] >> 8) >= threshold ? 1 : 0;
   }
 }
