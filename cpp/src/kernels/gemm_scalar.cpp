@@ -7,11 +7,7 @@ namespace {
 
 constexpr int kMr = 4, kNr = 8;
 
-float activate(float v, int activation, float slope) {
-  if (activation == 1) return v < 0.0f ? 0.0f : v;  // NaN stays NaN (as tf.nn.relu), as max(0, v) in SIMD
-  if (activation == 2) return v > 0.0f ? v : v * slope;
-  return v;
-}
+#include "kernels/epilogue_scalar.inc"
 
 void tile_4x8(const MicroTile& t) {
   float acc[kMr][kNr] = {};

@@ -5,11 +5,7 @@
 namespace convlite {
 namespace {
 
-float activate(float v, int activation, float slope) {
-  if (activation == 1) return v < 0.0f ? 0.0f : v;  // NaN stays NaN
-  if (activation == 2) return v > 0.0f ? v : v * slope;
-  return v;
-}
+#include "kernels/epilogue_scalar.inc"
 
 void forward(const SmallConvArgs& p) {
   for (std::int64_t r = 0; r < p.rows; ++r) {

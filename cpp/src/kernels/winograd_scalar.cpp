@@ -5,11 +5,7 @@
 namespace convlite {
 namespace {
 
-float activate(float v, int activation, float slope) {
-  if (activation == 1) return v < 0.0f ? 0.0f : v;  // NaN stays NaN, as the GEMM epilogue
-  if (activation == 2) return v > 0.0f ? v : v * slope;
-  return v;
-}
+#include "kernels/epilogue_scalar.inc"
 
 void input_tile(const float* const* d, std::int64_t channels, float* v, std::int64_t v_stride) {
   for (std::int64_t k = 0; k < channels; ++k) {
