@@ -5,7 +5,7 @@ import pytest
 
 from convlite import _core
 
-from helpers import simd_isas, using_isa, using_threads
+from helpers import close, simd_isas, using_isa, using_threads
 import ref_conv as ref
 
 # (batch, H, W, C_in, F, kh, kw, strides, dilations, padding mode or explicit pads, groups)
@@ -48,12 +48,6 @@ def make(rng, case, use_bias=True):
     k = (rng.standard_normal((kh, kw, c // g, f)) / np.sqrt(kh * kw * c / g)).astype(np.float32)
     bias = rng.standard_normal(f).astype(np.float32) if use_bias else None
     return x, k, bias
-
-
-def close(got, want, tol=2e-5):
-    want = np.asarray(want)
-    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
 
 
 @pytest.mark.parametrize("act,slope", [("linear", 0.0), ("relu", 0.0), ("leaky_relu", 0.3)])

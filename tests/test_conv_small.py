@@ -6,7 +6,7 @@ import pytest
 
 from convlite import _core
 
-from helpers import simd_isas, using_isa, using_threads
+from helpers import close, simd_isas, using_isa, using_threads
 import ref_conv as ref
 
 # (batch, H, W, C_in, F, kh, kw, strides, padding mode or explicit pads)
@@ -43,12 +43,6 @@ def make(rng, case):
     k = (rng.standard_normal((kh, kw, c, f)) / np.sqrt(kh * kw * c)).astype(np.float32)
     bias = rng.standard_normal(f).astype(np.float32)
     return x, k, bias
-
-
-def close(got, want, tol=2e-5):
-    want = np.asarray(want)
-    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
 
 
 @pytest.mark.parametrize("act,slope", [("linear", 0.0), ("relu", 0.0), ("leaky_relu", 0.2)])
