@@ -67,16 +67,22 @@ def train_classifier(name: str, doc: str, load, build_model, *, epochs: int, val
     seed_everything(args.seed)
     (x_train, y_train), (x_test, y_test) = load()
     print(f"{name}: train {x_train.shape}, test {x_test.shape}")
-    model = build_model()
+    return fit_and_report(build_model(), (x_train, y_train), (x_test, y_test), args, args.epochs,
+                          f"{name}_history.png", plot_title)
+
+
+def fit_and_report(model, train, test, args, epochs: int, plot_name: str, plot_title: str) -> float:
+    """Every training example's end: fit with the epoch timer (options from `args`), print the time per epoch
+    and the test loss and accuracy lines, write the history plot with --plot; returns the test accuracy."""
     timer = EpochTimer()
-    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_split=args.validation_split, verbose=args.verbose, callbacks=[timer])
+    history = model.fit(*train, epochs=epochs, batch_size=args.batch_size, validation_split=args.validation_split,
+                        verbose=args.verbose, callbacks=[timer])
     print(timer.summary())
-    loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    loss, accuracy = model.evaluate(*test, batch_size=256, verbose=0)
     print(f"test loss: {loss:.4f}")
     print(f"test accuracy: {accuracy:.4f}")
     if args.plot:
-        write_history_plot(history, args.out_dir, f"{name}_history.png", plot_title)
+        write_history_plot(history, args.out_dir, plot_name, plot_title)
     return accuracy
 
 

@@ -72,17 +72,9 @@ def main(argv=None) -> float:
     print(f"{args.dataset}: train {x_train.shape}, test {x_test.shape}, {classes} classes")
 
     model = build_model(x_train.shape[1], classes)
-    timer = _common.EpochTimer()
-    history = model.fit(x_train, y_train, epochs=epochs, batch_size=args.batch_size,
-                        validation_split=args.validation_split, verbose=args.verbose, callbacks=[timer])
-    print(timer.summary())
-    loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-    print(f"test loss: {loss:.4f}")
-    print(f"test accuracy: {accuracy:.4f}")
-    if args.plot:
-        _common.write_history_plot(history, args.out_dir, f"{args.dataset}_history.png",
-                                   f"{args.dataset.upper()}: Conv1D(16) -> Conv1D(8) -> Dense")
-    return accuracy
+    return _common.fit_and_report(model, (x_train, y_train), (x_test, y_test), args, epochs,
+                                  f"{args.dataset}_history.png",
+                                  f"{args.dataset.upper()}: Conv1D(16) -> Conv1D(8) -> Dense")
 
 
 if __name__ == "__main__":
