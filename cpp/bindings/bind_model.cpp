@@ -122,6 +122,7 @@ void bind_model(py::module_& m) {
       .def_property_readonly("input_size", [](PyModel& s) { return s.model.input_size(); })
       .def_property_readonly("output_size", [](PyModel& s) { return s.model.output_size(); })
       .def_property_readonly("num_params", [](PyModel& s) { return s.model.num_params(); })
+      .def_property_readonly("num_layers", [](PyModel& s) { return s.model.num_layers(); })
       .def("add_conv2d",
            [](PyModel& s, py::dict geometry, int fused, float slope, py::handle kernel, py::handle bias,
               bool depthwise) {
@@ -202,6 +203,26 @@ void bind_model(py::module_& m) {
       .def("set_forward_flops_per_sample",
            [](PyModel& s, double flops) { s.model.set_forward_flops_per_sample(flops); })
       .def("set_seed", [](PyModel& s, std::uint64_t seed) { s.model.set_seed(seed); })
+      .def("set_profiling",
+           [](PyModel& s, bool on, bool thread_cpu) {
+             std::lock_guard<std::mutex> lock(s.busy);
+             s.model.set_profiling(on, thread_cpu);
+           },
+           py::arg("on"), py::arg("thread_cpu") = false)
+      .def("profile",
+           [](PyModel& s) {
+             std::lock_guard<std::mutex> lock(s.busy);
+             const StepProfile& p = s.model.profile();
+             py::dict d;
+             d["forward"] = p.forward;
+             d["backward"] = p.backward;
+             d["gather"] = p.gather;
+             d["loss"] = p.loss;
+             d["optimizer"] = p.optimizer;
+             d["steps"] = p.steps;
+             return d;
+           },
+           "Seconds per part of the training steps run since set_profiling(True), summed over `steps`.")
       .def("set_optimizer",
            [](PyModel& s, py::dict c, std::vector<std::vector<py::object>> slots) {
              OptimizerConfig o;

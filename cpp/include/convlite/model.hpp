@@ -80,6 +80,8 @@ std::unique_ptr<ModelLayer> make_zero_pad_layer(std::int64_t in_h, std::int64_t 
 std::unique_ptr<ModelLayer> make_upsample_layer(std::int64_t in_h, std::int64_t in_w, std::int64_t channels,
                                                 std::int64_t size_h, std::int64_t size_w);
 
+class StepClock;  // model.cpp: the profiler's timer
+
 // ------------------------------------------------------------------ optimizer
 enum class OptimizerKind : int { sgd = 0, adam = 1, rmsprop = 2 };
 struct OptimizerConfig {
@@ -108,12 +110,21 @@ struct StepResult {
   double weight = 0.0;           // sum of sample_weight (the accuracy denominator)
 };
 
+// Wall time spent in each part of the training steps run while profiling is on (seconds, summed over steps):
+// where a small model's step goes, which is what a speed-up has to start from.
+struct StepProfile {
+  std::vector<double> forward, backward;  // per layer (views included, at 0)
+  double gather = 0.0, loss = 0.0, optimizer = 0.0;
+  std::int64_t steps = 0;
+};
+
 class Model {
  public:
   void add_layer(std::unique_ptr<ModelLayer> layer);
   std::int64_t input_size() const;
   std::int64_t output_size() const;
   std::size_t num_params() const;
+  std::size_t num_layers() const { return layers_.size(); }
   // One flag per parameter in layer order; the optimizer then has slots for the trainable ones only.
   void set_trainable(const std::vector<bool>& flags);
   std::size_t num_trainable() const;
@@ -138,10 +149,15 @@ class Model {
   // Inference over n contiguous rows in chunks of batch_size; out is (n, output_size).
   void predict(const float* x, std::int64_t n, std::int64_t batch_size, float* out);
 
+  // Profiling times every part of train_step (wall clock, or the calling thread's CPU time); turning it on (or
+  // off) clears what was gathered.
+  void set_profiling(bool on, bool thread_cpu = false);
+  const StepProfile& profile() const { return profile_; }
+
  private:
   void reserve(std::int64_t batch);
   void gather(const float* src, std::int64_t width, const std::int64_t* index, std::int64_t count, float* dst) const;
-  const float* forward(std::int64_t batch, const float* input, const StepContext& ctx);
+  const float* forward(std::int64_t batch, const float* input, const StepContext& ctx, StepClock* clock = nullptr);
   StepResult loss_and_metrics(std::int64_t batch, const float* y, const float* sw, bool want_grad);
   void apply_optimizer(float learning_rate, std::int64_t step);
   bool fused_loss() const;
@@ -160,6 +176,8 @@ class Model {
   std::vector<std::vector<float*>> slots_;
   std::uint64_t seed_ = 0;
   double forward_flops_ = 0.0;
+  bool profiling_ = false, profile_thread_cpu_ = false;
+  StepProfile profile_;
 };
 
 }  // namespace convlite

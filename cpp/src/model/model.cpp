@@ -3,14 +3,47 @@
 #include "convlite/model.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <stdexcept>
 
 #include "convlite/parallel.hpp"
 
 namespace convlite {
+
+// Adds the seconds since the last call to *slot (when profiling); one clock read per mark. The thread-CPU clock
+// counts only the calling thread's own run time, so on one thread it is immune to other processes taking the core
+// (a shared machine); with more threads it misses the workers' share, so wall time is the default.
+class StepClock {
+ public:
+  StepClock(bool on, bool thread_cpu) : on_(on), thread_cpu_(thread_cpu) {
+    if (on_) last_ = now();
+  }
+  void mark(double* slot) {
+    if (!on_) return;
+    const double t = now();
+    *slot += t - last_;
+    last_ = t;
+  }
+  bool on() const { return on_; }
+
+ private:
+  double now() const {
+#if defined(CLOCK_THREAD_CPUTIME_ID)
+    if (thread_cpu_) {
+      timespec ts{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+    }
+#endif
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  bool on_, thread_cpu_;
+  double last_ = 0.0;
+};
 
 namespace {
 // A training step (forward + backward, about 3x the forward FLOPs) below this much work runs on one thread: a model
@@ -119,7 +152,7 @@ void Model::reserve(std::int64_t batch) {
   reserved_batch_ = batch;
 }
 
-const float* Model::forward(std::int64_t batch, const float* input, const StepContext& ctx) {
+const float* Model::forward(std::int64_t batch, const float* input, const StepContext& ctx, StepClock* clock) {
   act_ptr_[0] = input;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     if (layers_[i]->is_view()) {
@@ -129,8 +162,17 @@ const float* Model::forward(std::int64_t batch, const float* input, const StepCo
     float* out = acts_[i + 1].data();
     layers_[i]->forward(batch, act_ptr_[i], out, ctx);
     act_ptr_[i + 1] = out;
+    if (clock) clock->mark(&profile_.forward[i]);
   }
   return act_ptr_[layers_.size()];
+}
+
+void Model::set_profiling(bool on, bool thread_cpu) {
+  profiling_ = on;
+  profile_thread_cpu_ = thread_cpu;
+  profile_ = StepProfile{};
+  profile_.forward.assign(layers_.size(), 0.0);
+  profile_.backward.assign(layers_.size(), 0.0);
 }
 
 void Model::gather(const float* src, std::int64_t width, const std::int64_t* index, std::int64_t count,
@@ -182,6 +224,8 @@ StepResult Model::train_step(const float* x, const float* y, const float* sample
                              float* predictions_out) {
   MaybeSerial serial(3.0 * forward_flops_ * static_cast<double>(count) < kSerialStepFlops);
   reserve(count);
+  if (profiling_ && profile_.forward.size() != layers_.size()) set_profiling(true, profile_thread_cpu_);
+  StepClock clock(profiling_, profile_thread_cpu_);
   gather(x, input_size(), index, count, acts_[0].data());
   gather(y, label_size_, index, count, batch_y_.data());
   const float* sw = nullptr;
@@ -189,18 +233,23 @@ StepResult Model::train_step(const float* x, const float* y, const float* sample
     gather(sample_weight, 1, index, count, batch_w_.data());
     sw = batch_w_.data();
   }
+  clock.mark(&profile_.gather);
   StepContext ctx{true, seed_, dropout_step};
-  const float* pred = forward(count, acts_[0].data(), ctx);
+  const float* pred = forward(count, acts_[0].data(), ctx, clock.on() ? &clock : nullptr);
   StepResult r = loss_and_metrics(count, batch_y_.data(), sw, true);
   if (predictions_out)
     std::memcpy(predictions_out, pred, static_cast<std::size_t>(count * output_size()) * sizeof(float));
+  clock.mark(&profile_.loss);
   const std::size_t n = layers_.size();
   const std::size_t last = fused_loss() ? n - 1 : n;  // the fused activation's backward is inside the loss
   for (std::size_t i = last; i-- > 0;) {
     if (layers_[i]->is_view()) continue;
     layers_[i]->backward(count, act_ptr_[i], act_ptr_[i + 1], grad_ptr_[i + 1], grad_ptr_[i]);
+    clock.mark(&profile_.backward[i]);
   }
   apply_optimizer(learning_rate, step);
+  clock.mark(&profile_.optimizer);
+  profile_.steps += profiling_;
   return r;
 }
 
