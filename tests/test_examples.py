@@ -1,7 +1,7 @@
 """The examples run end to end as `python -m convlite.examples.NAME` in a fresh interpreter.
 
-Fast tests use few epochs and check the output lines and files; the accuracy bars (ECG200 >= 0.85, digits >= 0.97,
-MNIST-5k >= 0.95) are checked with the default epochs by the tests marked slow.
+Fast tests use few epochs and check the output lines and files; the accuracy bars are checked with the default
+epochs: ECG200 (mean over seeds 0..9 >= 0.85, in process, fast) and, marked slow, digits >= 0.97 and MNIST-5k >= 0.95.
 """
 import os
 import re
@@ -95,10 +95,18 @@ def test_image_examples_run(tmp_path, name):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.slow
-def test_ecg200_reaches_the_bar(tmp_path):
-    """Default settings (150 epochs, seed 0): the seed's model must reach 0.85 on ECG200's official test split."""
-    assert accuracy_line(run_example("ecg", "--verbose", "0", cwd=tmp_path)) >= 0.85
+def test_ecg200_reaches_the_bar(tmp_path, monkeypatch, capsys):
+    """Default settings (150 epochs) over seeds 0..9: the seed's model must average 0.85 on ECG200's official test
+    split, and no seed may fall below 0.80. A mean over seeds, not one seed's figure: 100 test series move in steps
+    of 0.01, and any change of summation order moves a single run by a step or two (0.2 s per seed)."""
+    from convlite.examples import ecg
+
+    monkeypatch.chdir(tmp_path)
+    accuracies = [ecg.main(["--verbose", "0", "--seed", str(seed)]) for seed in range(10)]
+    capsys.readouterr()
+    assert np.mean(accuracies) >= 0.85, accuracies
+    assert min(accuracies) >= 0.80, accuracies
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.slow
