@@ -102,3 +102,21 @@ def test_text_table_marks_pending_cells_and_rates():
     text = report.render(_fake_results())
     assert "pending" in text and "2.00x" in text
     assert "GFLOP/s" in text and "% peak" in text
+
+
+@pytest.mark.parametrize("thread_cpu", [False, True])
+def test_profile_step_splits_the_step_by_layer(capsys, thread_cpu):
+    from convlite.bench import profile_step
+
+    wall, parts, rest = profile_step.profile_model("ecg", steps=3, warmup=1, thread_cpu=thread_cpu)
+    assert len(parts) == 4 and set(rest) == {"gather", "loss", "optimizer"}
+    assert all(fwd >= 0 and bwd >= 0 for _, fwd, bwd in parts) and all(ms >= 0 for ms in rest.values())
+    assert parts[2][1:] == (0.0, 0.0)  # Flatten is a view: no work, no time
+    total = sum(f + b for _, f, b in parts) + sum(rest.values())
+    assert 0 < total and (thread_cpu or total <= wall * 1.05)
+
+    profile_step.main(["ecg", "--steps", "2"])
+    text = capsys.readouterr().out
+    assert "ecg:" in text and "ms wall per step" in text and "optimizer" in text
+    with pytest.raises(SystemExit):
+        profile_step.main(["alexnet"])
