@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import conv_shapes
+from . import conv_shapes, layer_kernels
 
 # Conv 3x3 64->64 on 56x56, batch 8, same padding: the issue-3 speed bar shape.
 CONV = dict(batch=8, size=56, channels=64, filters=64, kernel=3)
@@ -107,6 +107,9 @@ def _rows() -> list[Row]:
     add(Row("kernel/adam_1m", "kernels", "Adam step over 1M parameters", bytes=7 * 4.0 * ADAM_N,
             copy_bytes=2 * 4.0 * ADAM_N,  # 4 arrays of 4 MB in cache: the working set of an 8 MB copy
             notes="TF ResourceApplyAdam; torch Adam(foreach); numpy vectorised Keras formulas"))
+    # The rest of a small CNN's memory-bound kernels (bench/layer_kernels.py).
+    for k in layer_kernels.ROWS:
+        add(Row(k.id, "kernels", k.label, bytes=k.bytes, notes=k.notes))
     # The small-CNN convolution table (bench/conv_shapes.py).
     for shape in conv_shapes.SHAPES:
         fwd_id, bwd_id = conv_shapes.row_ids(shape)

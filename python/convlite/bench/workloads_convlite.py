@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import conv_shapes, data, keras_models, rows
+from . import conv_shapes, data, keras_models, layer_kernels, rows
 from .timing import Settings, summarize, time_calls
 
 SAME_3X3 = (1, 1, 1, 1)  # (top, bottom, left, right)
@@ -189,6 +189,7 @@ def _kernel_groups(core, settings: Settings):
         ({"kernel/relu_fwd", "kernel/relu_bwd"}, relu),
         ({"kernel/softmax"}, softmax),
         ({"kernel/adam_1m"}, adam),
+        (layer_kernels.IDS, lambda wanted: layer_kernels.convlite_cells(core, wanted, settings)),
         ({r for r in rows.ROWS_BY_ID if r.startswith("conv/")},
          lambda wanted: conv_shapes.convlite_cells(core, wanted, settings)),
     ]
