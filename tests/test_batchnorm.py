@@ -84,7 +84,7 @@ def run_everything(x, gamma, beta, dy):
 
 
 @pytest.mark.parametrize("isa", simd_isas())
-@pytest.mark.parametrize("rows, c", [(2001, 3), (517, 8), (300, 19), (129, 64), (5000, 1)])
+@pytest.mark.parametrize("rows, c", [(2001, 3), (517, 8), (300, 19), (129, 64), (5000, 1), (301, 45), (77, 24)])
 def test_simd_is_bit_identical_to_scalar(rng, isa, rows, c):
     x = (rng.standard_normal((rows, c)) + 1).astype(np.float32)
     dy = rng.standard_normal((rows, c)).astype(np.float32)
