@@ -4,7 +4,7 @@ import pytest
 
 from convlite import _core
 
-from helpers import tensorflow_or_skip, using_threads
+from helpers import simd_isas, tensorflow_or_skip, using_isa, using_threads
 import ref_train as ref
 
 KINDS = ["binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse", "mae",
@@ -173,3 +173,35 @@ def test_sparse_targets_may_carry_a_trailing_axis(rng):
     column = _core.loss("sparse_categorical_crossentropy", y_pred, y_true.reshape(6, 1), from_logits=True)
     assert flat[0] == column[0]
     np.testing.assert_array_equal(flat[1], column[1])
+
+
+@pytest.mark.parametrize("isa", simd_isas())
+@pytest.mark.parametrize("kind, smoothing", [("sparse_categorical_crossentropy", 0.0),
+                                             ("categorical_crossentropy", 0.0), ("categorical_crossentropy", 0.1)])
+@pytest.mark.parametrize("features", [8, 9, 13, 37, 256])
+def test_simd_logits_rows_match_scalar_and_reference(rng, isa, kind, smoothing, features):
+    """The AVX2 table's softmax cross-entropy (polynomial exp, 8-lane sums) against the scalar one that defines the
+    loss: gradients equal to float32 rounding, losses to 1e-12; rows with NaN, +inf and -inf logits behave alike."""
+    batch = 9
+    y_pred, y_true = make_case(rng, kind, batch, features, True)
+    y_pred[1] *= 40  # exponentials spanning e^-700 .. 1
+    y_pred[2, features // 2] = np.nan
+    y_pred[3, -1] = np.inf
+    y_pred[4, 0] = -np.inf
+    kwargs = dict(from_logits=True, label_smoothing=smoothing)
+    with using_isa("scalar"):
+        want_value, want_grad = _core.loss(kind, y_pred, y_true, **kwargs)
+    with using_isa(isa):
+        value, grad = _core.loss(kind, y_pred, y_true, **kwargs)
+    assert np.isnan(value) and np.isnan(want_value)  # a NaN or +inf logit poisons the batch loss, as in Keras
+    np.testing.assert_allclose(grad, want_grad, rtol=2e-7, atol=1e-30)  # NaN where the scalar has NaN
+    # A -inf logit is finite for the sparse loss; categorical targets meet it as 0 * inf = NaN (as in TensorFlow).
+    finite = [0, 1, 4, 5, 6, 7, 8] if kind == "sparse_categorical_crossentropy" else [0, 1, 5, 6, 7, 8]
+    rows = (slice(None),) if kind == "categorical_crossentropy" else ()
+    with using_isa("scalar"):
+        want = _core.loss(kind, y_pred[finite], y_true[finite][rows], **kwargs)
+    with using_isa(isa):
+        got = _core.loss(kind, y_pred[finite], y_true[finite][rows], **kwargs)
+    assert got[0] == pytest.approx(want[0], rel=1e-12)
+    assert got[0] == pytest.approx(ref.loss(kind, y_pred[finite], y_true[finite], None, **kwargs), rel=1e-6)
+    np.testing.assert_allclose(got[1], want[1], rtol=2e-7, atol=1e-30)

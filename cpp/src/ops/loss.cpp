@@ -2,16 +2,30 @@
 // thread so the value is bit-identical for any thread count.
 #include <vector>
 
+#include "convlite/dispatch.hpp"
 #include "convlite/parallel.hpp"
 #include "convlite/train.hpp"
 #include "kernels/loss_kernels.hpp"
 
 namespace convlite {
+namespace {
+
+const LossKernels& kernels() {
+  switch (active_isa()) {
+#if defined(CONVLITE_HAVE_AVX2)
+    case Isa::avx512:  // no AVX-512 table: its CPUs run the AVX2 one
+    case Isa::avx2: return loss_kernels_avx2();
+#endif
+    default: return loss_kernels_scalar();
+  }
+}
+
+}  // namespace
 
 double loss_forward_backward(const LossParams& p, std::int64_t batch, std::int64_t features, const float* pred,
                              const float* target, const float* sample_weight, float* grad) {
   if (batch <= 0 || features <= 0) return 0.0;  // Keras's divide_no_nan: an empty batch has loss 0
-  const auto& k = loss_kernels_scalar();
+  const auto& k = kernels();
   const bool sparse = p.kind == LossKind::sparse_categorical_crossentropy;
   const std::int64_t target_stride = sparse ? 1 : features;
   std::vector<double> per_row(static_cast<size_t>(batch));
