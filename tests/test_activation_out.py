@@ -66,6 +66,9 @@ def test_softmax_out_in_place(each_isa, rng, kind, shape):
     g = dy.copy()
     _core.activation_backward(None, y, g, kind, out=g)
     np.testing.assert_array_equal(g, dx)
+    over_y = y.copy()  # the forward output overwritten by its gradient
+    _core.activation_backward(None, over_y, dy, kind, out=over_y)
+    np.testing.assert_array_equal(over_y, dx)
 
 
 def test_in_place_threads_identical(rng):
