@@ -72,15 +72,38 @@ std::int64_t last_dim_of(const py::array& x, ActivationKind kind) {
   return x.shape(x.ndim() - 1);
 }
 
+// `out` (numpy style): None allocates the result; otherwise a writable C-contiguous float32 array of the result's
+// shape, returned filled. The kernels read element i of every input before writing element i of the output, so out
+// may be one of the inputs itself (in place: no output allocation and no third stream through memory), but not a
+// view overlapping an input at an offset, whose values would be overwritten before they are read.
+FloatArray output_array(py::handle out_obj, const std::vector<std::int64_t>& shape,
+                        std::initializer_list<std::pair<const char*, const py::array*>> inputs) {
+  if (out_obj.is_none()) return new_float_array(shape);
+  FloatArray out = require_writable_float_array(out_obj, "out");
+  require_shape(out, "out", shape);
+  const char* o0 = reinterpret_cast<const char*>(out.data());
+  const char* o1 = o0 + out.nbytes();
+  for (const auto& [name, in] : inputs) {
+    if (!in || !in->ptr() || in->size() == 0) continue;
+    const char* a0 = static_cast<const char*>(in->data());
+    const char* a1 = a0 + in->nbytes();
+    if (o0 != a0 && o0 < a1 && a0 < o1)
+      throw py::value_error(std::string("Argument `out` must be an input itself or share no memory with the inputs. "
+                                        "Received: out overlapping `") + name + "` at an offset of " +
+                            std::to_string(o0 - a0) + " bytes");
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_activation(py::module_& m) {
   m.def(
       "relu",
-      [](py::handle x_obj, float negative_slope, std::optional<float> max_value, float threshold) {
+      [](py::handle x_obj, float negative_slope, std::optional<float> max_value, float threshold, py::handle out) {
         const FloatArray x = require_float_array(x_obj, "x");
         const ReluParams p = relu_params(negative_slope, max_value, threshold);
-        FloatArray y = new_float_array(shape_of(x));
+        FloatArray y = output_array(out, shape_of(x), {{"x", &x}});
         const float* xp = x.data();
         float* yp = y.mutable_data();
         const std::int64_t n = x.size();
@@ -90,15 +113,18 @@ void bind_activation(py::module_& m) {
         }
         return y;
       },
-      py::arg("x"), py::arg("negative_slope") = 0.0f, py::arg("max_value") = py::none(), py::arg("threshold") = 0.0f);
+      py::arg("x"), py::arg("negative_slope") = 0.0f, py::arg("max_value") = py::none(), py::arg("threshold") = 0.0f,
+      py::kw_only(), py::arg("out") = py::none(),
+      "Keras relu. out: optional float32 array of x's shape to write (may be x itself); returned.");
   m.def(
       "relu_backward",
-      [](py::handle x_obj, py::handle dy_obj, float negative_slope, std::optional<float> max_value, float threshold) {
+      [](py::handle x_obj, py::handle dy_obj, float negative_slope, std::optional<float> max_value, float threshold,
+         py::handle out) {
         const FloatArray x = require_float_array(x_obj, "x");
         const FloatArray dy = require_float_array(dy_obj, "dy");
         require_shape(dy, "dy", shape_of(x));
         const ReluParams p = relu_params(negative_slope, max_value, threshold);
-        FloatArray dx = new_float_array(shape_of(x));
+        FloatArray dx = output_array(out, shape_of(x), {{"x", &x}, {"dy", &dy}});
         const float *xp = x.data(), *dyp = dy.data();
         float* dxp = dx.mutable_data();
         const std::int64_t n = x.size();
@@ -109,15 +135,17 @@ void bind_activation(py::module_& m) {
         return dx;
       },
       py::arg("x"), py::arg("dy"), py::arg("negative_slope") = 0.0f, py::arg("max_value") = py::none(),
-      py::arg("threshold") = 0.0f);
+      py::arg("threshold") = 0.0f, py::kw_only(), py::arg("out") = py::none(),
+      "dx = dy * relu'(x). out: optional float32 array of x's shape to write (may be dy itself: in place, as "
+      "TensorFlow's ReluGrad forwards its gradient buffer); returned.");
   m.def(
       "activation",
       [](py::handle x_obj, const std::string& kind, std::optional<float> alpha, float negative_slope,
-         std::optional<float> max_value, float threshold, bool approximate) {
+         std::optional<float> max_value, float threshold, bool approximate, py::handle out) {
         const ActivationParams p = activation_params(kind, alpha, negative_slope, max_value, threshold, approximate);
         const FloatArray x = require_float_array(x_obj, "x");
         const std::int64_t last_dim = last_dim_of(x, p.kind);
-        FloatArray y = new_float_array(shape_of(x));
+        FloatArray y = output_array(out, shape_of(x), {{"x", &x}});
         const float* xp = x.data();
         float* yp = y.mutable_data();
         const std::int64_t n = x.size();
@@ -128,13 +156,15 @@ void bind_activation(py::module_& m) {
         return y;
       },
       py::arg("x"), py::arg("kind"), py::arg("alpha") = py::none(), py::arg("negative_slope") = 0.0f,
-      py::arg("max_value") = py::none(), py::arg("threshold") = 0.0f, py::arg("approximate") = false,
+      py::arg("max_value") = py::none(), py::arg("threshold") = 0.0f, py::arg("approximate") = false, py::kw_only(),
+      py::arg("out") = py::none(),
       "y = f(x) for a Keras activation name ('gelu' with approximate=True is 'gelu_tanh'); softmax and "
-      "log_softmax act on the last axis. alpha: leaky_relu slope (default 0.2) or elu alpha (default 1.0).");
+      "log_softmax act on the last axis. alpha: leaky_relu slope (default 0.2) or elu alpha (default 1.0). "
+      "out: optional float32 array of x's shape to write (may be x itself); returned.");
   m.def(
       "activation_backward",
       [](py::handle x_obj, py::handle y_obj, py::handle dy_obj, const std::string& kind, std::optional<float> alpha,
-         float negative_slope, std::optional<float> max_value, float threshold, bool approximate) {
+         float negative_slope, std::optional<float> max_value, float threshold, bool approximate, py::handle out) {
         const ActivationParams p = activation_params(kind, alpha, negative_slope, max_value, threshold, approximate);
         const FloatArray dy = require_float_array(dy_obj, "dy");
         const auto shape = shape_of(dy);
@@ -149,7 +179,7 @@ void bind_activation(py::module_& m) {
         if (needs_y && y_obj.is_none())
           throw py::value_error("The backward of '" + kind + "' needs the forward output. Received: y=None");
         const std::int64_t last_dim = last_dim_of(dy, p.kind);
-        FloatArray dx = new_float_array(shape);
+        FloatArray dx = output_array(out, shape, {{"x", &x}, {"y", &y}, {"dy", &dy}});
         const float* xp = needs_x ? x.data() : nullptr;
         const float* yp = needs_y ? y.data() : nullptr;
         const float* dyp = dy.data();
@@ -163,8 +193,9 @@ void bind_activation(py::module_& m) {
       },
       py::arg("x"), py::arg("y"), py::arg("dy"), py::arg("kind"), py::arg("alpha") = py::none(),
       py::arg("negative_slope") = 0.0f, py::arg("max_value") = py::none(), py::arg("threshold") = 0.0f,
-      py::arg("approximate") = false,
-      "dx = dy * f'(x). x (forward input) or y (forward output) may be None when the kind does not read it.");
+      py::arg("approximate") = false, py::kw_only(), py::arg("out") = py::none(),
+      "dx = dy * f'(x). x (forward input) or y (forward output) may be None when the kind does not read it. "
+      "out: optional float32 array of dy's shape to write (may be dy, x or y itself); returned.");
 }
 
 }  // namespace convlite::bindings

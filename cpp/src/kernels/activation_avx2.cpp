@@ -137,8 +137,8 @@ V vldexp(V y, V n) {
   const V pb = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(b, bias), 23));
   return _mm256_mul_ps(_mm256_mul_ps(y, pa), pb);
 }
-V vpow2_or_zero(V n) {  // NaN converts to INT_MIN, which gives 0 too (y is NaN already)
-  const __m256i e = _mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
+V vpow2_of_shifted(V t) {  // NaN t gives some finite scale: the product is NaN already
+  const __m256i e = _mm256_max_epi32(_mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000 - 127)),
                                      _mm256_setzero_si256());
   return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
 }

@@ -122,8 +122,8 @@ V vldexp(V y, V n) {
   const V pb = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(b, bias), 23));
   return _mm512_mul_ps(_mm512_mul_ps(y, pa), pb);
 }
-V vpow2_or_zero(V n) {
-  const __m512i e = _mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)),
+V vpow2_of_shifted(V t) {
+  const __m512i e = _mm512_max_epi32(_mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000 - 127)),
                                      _mm512_setzero_si512());
   return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
 }

@@ -89,9 +89,11 @@ V vldexp(V y, V n) {
   return y * bits_to_float(static_cast<std::uint32_t>(a + 127) << 23) *
          bits_to_float(static_cast<std::uint32_t>(b + 127) << 23);
 }
-V vpow2_or_zero(V n) {
-  const std::int32_t ni = n == n ? static_cast<std::int32_t>(n) : 0;  // NaN: y is NaN already
-  return bits_to_float(static_cast<std::uint32_t>(ni + 127 > 0 ? ni + 127 : 0) << 23);
+V vpow2_of_shifted(V t) {  // the SIMD lanes' wrapping integer arithmetic, in uint32
+  std::uint32_t u;
+  std::memcpy(&u, &t, sizeof u);
+  const std::uint32_t e = u - (0x4B400000u - 127u);
+  return bits_to_float(static_cast<std::int32_t>(e) > 0 ? e << 23 : 0u);
 }
 V vfrexp(V x, V* e) {
   std::uint32_t u;
