@@ -58,8 +58,25 @@ def image_data(rng, n=48):
     return x, y
 
 
+def stacked_activations_model(lib):
+    """LeNet-like, with activation layers back to back: the model runs their backward in place over the incoming
+    gradient, so consecutive ones share one gradient buffer."""
+    L = lib.layers
+    return lib.Sequential([lib.Input((10, 10, 1)), L.Conv2D(4, 3, activation="tanh"), L.Activation("sigmoid"),
+                           L.AveragePooling2D(2), L.Conv2D(5, 2), L.LeakyReLU(), L.Activation("tanh"), L.Flatten(),
+                           L.Dense(8, activation="tanh"), L.Dense(3, activation="softmax")])
+
+
+def stacked_activations_data(rng, n=48):
+    x = rng.normal(size=(n, 10, 10, 1)).astype(np.float32)
+    y = np.argmax(x[:, 2:8:2, 3, 0], axis=1).astype(np.int64)
+    return x, y
+
+
 MODELS = {"ecg": (ecg_model, ecg_data, "binary_crossentropy"),
-          "image_bn": (image_model, image_data, "sparse_categorical_crossentropy")}
+          "image_bn": (image_model, image_data, "sparse_categorical_crossentropy"),
+          "stacked_activations": (stacked_activations_model, stacked_activations_data,
+                                  "sparse_categorical_crossentropy")}
 OPTIMIZERS = {"sgd_momentum": ("SGD", {"learning_rate": 0.02, "momentum": 0.9}),
               "adam": ("Adam", {"learning_rate": 2e-3}),
               "rmsprop": ("RMSprop", {"learning_rate": 1e-3, "rho": 0.8})}

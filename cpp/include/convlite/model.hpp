@@ -37,6 +37,9 @@ class ModelLayer {
   virtual std::int64_t out_size() const = 0;
   // True when the output is the input reinterpreted (Flatten, Reshape): no buffer, no work.
   virtual bool is_view() const { return false; }
+  // True when backward may write dx over dy (elementwise layers): the model then gives both one buffer, so the
+  // gradient streams through memory once instead of into a second tensor.
+  virtual bool backward_in_place() const { return false; }
   // Sizes scratch (masks, argmax, saved statistics) for `batch` samples; called before a pass of a new size.
   virtual void reserve(std::int64_t batch) { (void)batch; }
   virtual void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) = 0;

@@ -18,6 +18,7 @@ class ActivationLayer final : public ModelLayer {
   std::int64_t in_size() const override { return size_; }
   std::int64_t out_size() const override { return size_; }
   const ActivationParams* activation() const override { return &p_; }
+  bool backward_in_place() const override { return true; }  // activation_backward: dx may alias dy
   void forward(std::int64_t batch, const float* x, float* y, const StepContext&) override {
     activation_forward(p_, x, y, batch * size_, last_dim_);
   }

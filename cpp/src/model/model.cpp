@@ -134,8 +134,8 @@ void Model::reserve(std::int64_t batch) {
   batch_w_.resize(static_cast<std::size_t>(batch));
   act_ptr_.assign(n + 1, nullptr);
   grad_ptr_.assign(n + 1, nullptr);
-  // Gradient pointers: a view passes its output's gradient buffer down unchanged. Only layers after the first one
-  // with parameters need their dx (nothing before it learns).
+  // Gradient pointers: a view (and an elementwise layer whose backward runs in place) passes its output's gradient
+  // buffer down. Only layers after the first one with parameters need their dx (nothing before it learns).
   bool earlier_params = false;
   std::vector<bool> need_dx(n, false);
   for (std::size_t i = 0; i < n; ++i) {
@@ -144,7 +144,7 @@ void Model::reserve(std::int64_t batch) {
   }
   grad_ptr_[n] = n > 0 ? grads_[n].data() : nullptr;
   for (std::size_t i = n; i-- > 0;) {
-    if (layers_[i]->is_view())
+    if (layers_[i]->is_view() || (layers_[i]->backward_in_place() && i > 0 && need_dx[i]))
       grad_ptr_[i] = grad_ptr_[i + 1];
     else
       grad_ptr_[i] = (i > 0 && need_dx[i]) ? grads_[i].data() : nullptr;
