@@ -33,9 +33,10 @@ const DepthwiseKernels& depthwise_table() {
   }
 }
 
-// A tile's depthwise result: about this many floats (64 KB), so that it stays in L2 while every NR-column panel
-// of the pointwise weights passes over it (the B micro-panel, C*dm x NR floats, stays in L1).
-constexpr std::int64_t kTileFloats = 16384;
+// A tile's depthwise result: about this many floats (128 KB), so that it stays in L2 (512 KB on Zen3) until the
+// GEMM reads it. Measured on one core (CPU time, 8x56x56 64->128 and two smaller shapes): 16K-64K floats within 2%
+// of each other, 4K 10% slower; larger tiles expand less overlap for dm > 1 (28x28 dm 2: 4K 1.75 ms, 32K 1.29 ms).
+constexpr std::int64_t kTileFloats = 32768;
 
 struct Tap {
   std::int64_t k, src;  // kernel index, source coordinate
@@ -91,7 +92,9 @@ Tiling make_tiling(const Conv2dShape& s, std::int64_t ld, std::int64_t mr) {
   Tiling t;
   const std::int64_t row_floats = s.out_w * ld;
   if (row_floats <= kTileFloats) {
-    t.rows_per_tile = std::clamp<std::int64_t>(kTileFloats / std::max<std::int64_t>(row_floats, 1), 1, s.out_h);
+    const std::int64_t most = std::clamp<std::int64_t>(kTileFloats / std::max<std::int64_t>(row_floats, 1), 1, s.out_h);
+    t.per_image = (s.out_h + most - 1) / most;
+    t.rows_per_tile = (s.out_h + t.per_image - 1) / t.per_image;  // even tiles: 56 rows as 7 x 8, not 6 x 9 + 2
     t.per_image = (s.out_h + t.rows_per_tile - 1) / t.rows_per_tile;
   } else {  // whole microkernel tiles of one row
     t.cols_per_tile = std::max<std::int64_t>(mr, kTileFloats / std::max<std::int64_t>(ld, 1) / mr * mr);
@@ -248,14 +251,16 @@ void separable_conv2d_forward(const Conv2dShape& s, std::int64_t depth_multiplie
       const std::int64_t first = (tile.b * s.out_h + tile.oh0) * s.out_w + tile.ow0, count = tile.pixels();
       float* buf = mid ? mid + first * C : scratch;
       depthwise_tile(plan, dk, tile, buf, ld, expand_scratch);
-      for (std::int64_t pj = 0; pj < packed.panels; ++pj) {
-        const float* panel = packed.panel(pj);
-        mt.b = &panel;
-        mt.nv = std::min(nr, F - pj * nr);
-        mt.bias = bias ? padded_bias.data() + pj * nr : nullptr;
-        for (std::int64_t m0 = 0; m0 < count; m0 += mr) {
-          mt.mv = std::min(mr, count - m0);
-          for (std::int64_t r = 0; r < mr; ++r) a[r] = r < mt.mv ? buf + (m0 + r) * ld : zero_row;
+      // Each group of mr pixels meets every NR panel while its rows (mr x C floats) sit in L1; the packed
+      // pointwise kernel streams from L2. (Measured against panels outside: about the same, a little faster.)
+      for (std::int64_t m0 = 0; m0 < count; m0 += mr) {
+        mt.mv = std::min(mr, count - m0);
+        for (std::int64_t r = 0; r < mr; ++r) a[r] = r < mt.mv ? buf + (m0 + r) * ld : zero_row;
+        for (std::int64_t pj = 0; pj < packed.panels; ++pj) {
+          const float* panel = packed.panel(pj);
+          mt.b = &panel;
+          mt.nv = std::min(nr, F - pj * nr);
+          mt.bias = bias ? padded_bias.data() + pj * nr : nullptr;
           for (std::int64_t r = 0; r < mt.mv; ++r) c[r] = y + (first + m0 + r) * F + pj * nr;
           kt.tile(mt);
         }
