@@ -4,8 +4,11 @@
 // is read back while still in L2. Tiles are rectangles of output pixels that are contiguous in NHWC: whole rows of
 // one image, or (for very wide rows) a run of columns of one row; their size comes from the shape alone and every
 // pixel is computed by the same instructions whatever the tile, so results never depend on the thread count.
-// Depth multipliers > 1: the depthwise kernels see one input channel per output channel, so the input patch a tile
-// reads is expanded per tile (x[c] repeated dm times) instead of expanding the whole input as depthwise2d does.
+// Depth multipliers > 1: the depthwise kernels see one input channel per output channel. Without a stored
+// intermediate the tile is computed multiplier by multiplier straight from x (channels in m-major order, the
+// pointwise rows permuted to match); when the intermediate is stored (training) it must be in Keras's c*dm + m
+// order, so the input patch a tile reads is expanded per tile (x[c] repeated dm times) instead of expanding the
+// whole input as depthwise2d does.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -109,7 +112,12 @@ struct Plan {
   const Conv2dShape& s;
   std::int64_t dm, mid_c;  // mid_c = in_c * dm
   const float* x;
-  const float* depthwise_w;
+  const float* depthwise_w;  // (taps, in_c * dm): tap t of channel c*dm + m at t * mid_c + c * dm + m
+  // dm > 1 without a stored intermediate: the tile's channels in multiplier-major order (m * in_c + c), one
+  // gather per m straight from x with the weights regrouped as (dm, taps, in_c), and the pointwise rows permuted
+  // to match. No expanded input at all; only the order of the pointwise sum differs from the standard layout.
+  bool by_multiplier = false;
+  const float* depthwise_by_m = nullptr;
   std::vector<ColumnRun> runs;
 };
 
@@ -118,11 +126,14 @@ struct Plan {
 void depthwise_tile(const Plan& plan, const DepthwiseKernels& k, const Tile& t, float* out, std::int64_t ld,
                     float* (*expand_buffer)(std::int64_t)) {
   const Conv2dShape& s = plan.s;
-  const std::int64_t C = plan.mid_c, dm = plan.dm;
+  const std::int64_t dm = plan.dm, taps = s.kernel_h * s.kernel_w;
+  // Source floats per pixel: the expanded channels, or x's own.
+  const std::int64_t C = dm > 1 && !plan.by_multiplier ? plan.mid_c : s.in_c;
+  const std::int64_t passes = plan.by_multiplier ? dm : 1, channels = plan.by_multiplier ? s.in_c : plan.mid_c;
   // The source view: pixel (ih, iw) at base + ((ih - row_lo) * width + (iw - col_lo)) * C.
   const float* base = plan.x + t.b * s.in_h * s.in_w * s.in_c;
   std::int64_t row_lo = 0, col_lo = 0, width = s.in_w;
-  if (dm > 1) {
+  if (dm > 1 && !plan.by_multiplier) {
     row_lo = std::max<std::int64_t>(0, t.oh0 * s.stride_h - s.pad_top);
     const std::int64_t row_hi =
         std::min(s.in_h, (t.oh1 - 1) * s.stride_h - s.pad_top + (s.kernel_h - 1) * s.dilation_h + 1);
@@ -139,7 +150,7 @@ void depthwise_tile(const Plan& plan, const DepthwiseKernels& k, const Tile& t, 
     }
     base = e - rows * width * C;
   }
-  std::vector<std::int64_t> offset;
+  std::vector<std::int64_t> offset, tap_index;
   std::vector<const float*> weight;
   std::vector<Tap> row_taps;
   const std::int64_t tile_w = t.ow1 - t.ow0;
@@ -153,12 +164,12 @@ void depthwise_tile(const Plan& plan, const DepthwiseKernels& k, const Tile& t, 
       const std::int64_t c0 = std::max(run.first, t.ow0), c1 = std::min(run.first + run.count, t.ow1);
       if (c0 >= c1) continue;
       offset.clear();
-      weight.clear();
+      tap_index.clear();
       for (const Tap& rt : row_taps)
         for (const Tap& ct : run.taps) {
           const std::int64_t iw = ct.src + (c0 - run.first) * s.stride_w;
           offset.push_back(((rt.src - row_lo) * width + (iw - col_lo)) * C);
-          weight.push_back(plan.depthwise_w + (rt.k * s.kernel_w + ct.k) * C);
+          tap_index.push_back(rt.k * s.kernel_w + ct.k);
         }
       DepthwiseRun dr;
       dr.src = base;
@@ -166,7 +177,14 @@ void depthwise_tile(const Plan& plan, const DepthwiseKernels& k, const Tile& t, 
       dr.offset = offset.data();
       dr.taps = static_cast<std::int64_t>(offset.size());
       dr.count = c1 - c0;
-      k.gather(dr, weight.data(), nullptr, out + ((oh - t.oh0) * tile_w + (c0 - t.ow0)) * ld, ld, C, 0, 0.0f);
+      float* dst = out + ((oh - t.oh0) * tile_w + (c0 - t.ow0)) * ld;
+      for (std::int64_t m = 0; m < passes; ++m) {
+        weight.clear();
+        for (std::int64_t tap : tap_index)
+          weight.push_back(plan.by_multiplier ? plan.depthwise_by_m + (m * taps + tap) * s.in_c
+                                              : plan.depthwise_w + tap * plan.mid_c);
+        k.gather(dr, weight.data(), nullptr, dst + m * channels, ld, channels, 0, 0.0f);
+      }
     }
   }
 }
@@ -222,10 +240,24 @@ void separable_conv2d_forward(const Conv2dShape& s, std::int64_t depth_multiplie
   // Buffer rows 64-byte aligned, and not a multiple of 4 KB apart (L1 set aliasing across the mr rows).
   std::int64_t ld = mid ? C : (C + 15) / 16 * 16;
   if (!mid && ld % 1024 == 0) ld += 16;
-  const Plan plan{s, depth_multiplier, C, x, depthwise_w, column_runs(s)};
+  Plan plan{s, depth_multiplier, C, x, depthwise_w, depth_multiplier > 1 && !mid, nullptr, column_runs(s)};
+  std::vector<float> depthwise_by_m, pointwise_by_m;
+  if (plan.by_multiplier) {
+    const std::int64_t taps = s.kernel_h * s.kernel_w, dm = depth_multiplier;
+    depthwise_by_m.resize(static_cast<std::size_t>(taps * C));
+    pointwise_by_m.resize(static_cast<std::size_t>(C * F));
+    for (std::int64_t m = 0; m < dm; ++m)
+      for (std::int64_t c = 0; c < s.in_c; ++c) {
+        for (std::int64_t t = 0; t < taps; ++t)
+          depthwise_by_m[(m * taps + t) * s.in_c + c] = depthwise_w[t * C + c * dm + m];
+        std::copy(pointwise_w + (c * dm + m) * F, pointwise_w + (c * dm + m + 1) * F,
+                  pointwise_by_m.begin() + (m * s.in_c + c) * F);
+      }
+    plan.depthwise_by_m = depthwise_by_m.data();
+  }
   const Tiling tiling = make_tiling(s, ld, mr);
   gemm::PackedB packed;
-  gemm::pack_b(packed, pointwise_w, C, F, F, 1);
+  gemm::pack_b(packed, plan.by_multiplier ? pointwise_by_m.data() : pointwise_w, C, F, F, 1);
   gemm::Buffer padded_bias, zeros(C);
   if (bias) gemm::pad_bias(padded_bias, bias, F, nr);
   const float* zero_row = zeros.data();

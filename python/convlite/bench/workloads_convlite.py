@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import conv_shapes, data, keras_models, rows
+from . import conv_shapes, data, keras_models, rows, separable_shapes
 from .timing import Settings, summarize, time_calls
 
 SAME_3X3 = (1, 1, 1, 1)  # (top, bottom, left, right)
@@ -191,6 +191,8 @@ def _kernel_groups(core, settings: Settings):
         ({"kernel/adam_1m"}, adam),
         ({r for r in rows.ROWS_BY_ID if r.startswith("conv/")},
          lambda wanted: conv_shapes.convlite_cells(core, wanted, settings)),
+        ({r for r in rows.ROWS_BY_ID if r.startswith("sep/")},
+         lambda wanted: separable_shapes.convlite_cells(core, wanted, settings)),
     ]
 
 
