@@ -12,6 +12,7 @@
 
 #include "array_check.hpp"
 #include "bindings.hpp"
+#include "conv_args.hpp"
 #include "convlite/conv.hpp"
 #include "convlite/geometry.hpp"
 #include "gemm/gemm_driver.hpp"
@@ -216,6 +217,16 @@ void check_matrix_pair(const FloatArray& x, const FloatArray& w) {
 }
 
 }  // namespace
+
+// Exported for bind_separable.cpp (conv_args.hpp).
+Epilogue conv_epilogue_arg(const std::string& activation, float negative_slope) {
+  return parse_epilogue(activation, negative_slope);
+}
+Conv2dShape conv_depthwise_shape_arg(const FloatArray& x, const FloatArray& w, const ConvPair& strides,
+                                     const ConvPair& dilations, const ConvQuad& padding) {
+  return depthwise_args(x, w, strides, dilations, padding);
+}
+FloatArray conv_bias_arg(py::handle obj, std::int64_t n, const char* name) { return optional_bias(obj, n, name); }
 
 void bind_conv(py::module_& m) {
   // Winograd F(2x2, 3x3) for 3x3 stride-1 convs: CONVLITE_CONV_ALGO (validated at import) or the setter.

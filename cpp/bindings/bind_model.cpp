@@ -132,6 +132,15 @@ void bind_model(py::module_& m) {
              s.model.add_layer(depthwise ? make_depthwise2d_layer(shape, epilogue(fused, slope), k, b)
                                          : make_conv2d_layer(shape, epilogue(fused, slope), k, b));
            })
+      .def("add_separable2d",
+           [](PyModel& s, py::dict geometry, std::int64_t depth_multiplier, int fused, float slope,
+              py::handle depthwise, py::handle pointwise, py::handle bias) {
+             const Conv2dShape shape = conv_shape(geometry);
+             float* d = s.param(depthwise, "depthwise_kernel");
+             float* p = s.param(pointwise, "pointwise_kernel");
+             float* b = s.param(bias, "bias");
+             s.model.add_layer(make_separable2d_layer(shape, depth_multiplier, epilogue(fused, slope), d, p, b));
+           })
       .def("add_dense",
            [](PyModel& s, std::int64_t rows, std::int64_t in, std::int64_t units, int fused, float slope,
               py::handle kernel, py::handle bias) {

@@ -9,6 +9,7 @@ void bind_train(pybind11::module_& m);
 void bind_norm_dropout(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
+void bind_separable(pybind11::module_& m);
 void bind_peak(pybind11::module_& m);
 void bind_model(pybind11::module_& m);
 }  // namespace convlite::bindings

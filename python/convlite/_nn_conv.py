@@ -202,17 +202,30 @@ def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilation
 
 def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding, data_format=None,
                      dilations=None, name=None) -> np.ndarray:
-    """``tf.nn.separable_conv2d``: depthwise (kh, kw, C, dm), then pointwise (1, 1, C*dm, F)."""
+    """``tf.nn.separable_conv2d``: depthwise (kh, kw, C, dm), then pointwise (1, 1, C*dm, F) -> (N, OH, OW, F).
+
+    Runs fused per tile of output pixels: the depthwise intermediate never goes to memory as a whole tensor.
+    """
     del name
+    _check_format(data_format, ("NHWC",))
+    x = _as_float32(input, "input")
+    dw = _as_float32(depthwise_filter, "depthwise_filter")
     pw = _as_float32(pointwise_filter, "pointwise_filter")
+    _check_ndim(x, 4, "input", "N, H, W, C")
+    _check_ndim(dw, 4, "depthwise_filter", "kh, kw, C, depth_multiplier")
     _check_ndim(pw, 4, "pointwise_filter", "1, 1, C*dm, F")
     if pw.shape[:2] != (1, 1):
         raise ValueError(f"The pointwise filter must be 1x1. Received: pointwise_filter.shape={pw.shape}")
-    y = depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations)
-    if pw.shape[2] != y.shape[3]:
-        raise ValueError(f"The pointwise filter's input channels must equal C*depth_multiplier ({y.shape[3]}). "
-                         f"Received: pointwise_filter.shape={pw.shape}")
-    return _core.conv2d(y, pw, None)
+    if dw.shape[2] != x.shape[3]:
+        raise ValueError(f"The depthwise filter's channel axis must equal the input channels. Received: "
+                         f"input.shape={x.shape}, depthwise_filter.shape={dw.shape}")
+    if pw.shape[2] != dw.shape[2] * dw.shape[3]:
+        raise ValueError(f"The pointwise filter's input channels must equal C*depth_multiplier "
+                         f"({dw.shape[2] * dw.shape[3]}). Received: depthwise_filter.shape={dw.shape}, "
+                         f"pointwise_filter.shape={pw.shape}")
+    st, dl = _spatial(strides, "strides", 2), _spatial(dilations, "dilations", 2)
+    pads = _pads(padding, x.shape[1:3], dw.shape[:2], st, dl)
+    return _core.separable_conv2d(x, dw, pw, None, strides=st, dilations=dl, padding=pads)
 
 
 def bias_add(value, bias, data_format=None, name=None) -> np.ndarray:

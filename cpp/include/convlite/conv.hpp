@@ -45,6 +45,23 @@ void depthwise2d_forward(const Conv2dShape& s, const float* x, const float* w, c
 void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
                           float* dx, float* dw, float* db, const Epilogue& epilogue = {});
 
+// Separable (Keras SeparableConv): depthwise (kernel_h, kernel_w, in_c, dm) with no bias, then pointwise
+// (in_c*dm, out_c) + bias + epilogue. s describes the depthwise window on x with out_c = filters (groups is
+// ignored). Fused per tile of output pixels: the depthwise result of a tile stays in a per-thread buffer (cache)
+// and the GEMM microkernel turns it into output rows at once, so the intermediate (batch, out_h, out_w, in_c*dm)
+// never goes to memory as a whole tensor. When `mid` is given (training), each tile is written there instead,
+// so the backward pass finds the pointwise input without a second depthwise pass.
+void separable_conv2d_forward(const Conv2dShape& s, std::int64_t depth_multiplier, const float* x,
+                              const float* depthwise_w, const float* pointwise_w, const float* bias, float* y,
+                              const Epilogue& epilogue = {}, float* mid = nullptr);
+// Backward: pointwise (mask, db, d_pointwise, d_mid) as a 1x1 conv2d_backward, then depthwise2d_backward for dx
+// and d_depthwise. mid is the forward's intermediate, or null to recompute it. Any of dx, d_depthwise,
+// d_pointwise, db may be null. Bit-identical for any thread count (both halves are).
+void separable_conv2d_backward(const Conv2dShape& s, std::int64_t depth_multiplier, const float* x,
+                               const float* depthwise_w, const float* pointwise_w, const float* mid, const float* y,
+                               const float* dy, float* dx, float* d_depthwise, float* d_pointwise, float* db,
+                               const Epilogue& epilogue = {});
+
 // Dense: x (batch, in), w (in, units), bias (units,) or null, y (batch, units).
 void dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, const float* x, const float* w,
                    const float* bias, float* y, const Epilogue& epilogue = {});

@@ -61,6 +61,10 @@ class ModelLayer {
 std::unique_ptr<ModelLayer> make_conv2d_layer(const Conv2dShape& s, const Epilogue& e, float* kernel, float* bias);
 std::unique_ptr<ModelLayer> make_depthwise2d_layer(const Conv2dShape& s, const Epilogue& e, float* kernel,
                                                    float* bias);
+// SeparableConv: s is the depthwise window with in_c = C, out_c = filters; kernels (kh, kw, C, dm), (C*dm, F).
+std::unique_ptr<ModelLayer> make_separable2d_layer(const Conv2dShape& s, std::int64_t depth_multiplier,
+                                                   const Epilogue& e, float* depthwise, float* pointwise,
+                                                   float* bias);
 // Dense on the last axis: `rows` = product of the other per-sample dims.
 std::unique_ptr<ModelLayer> make_dense_layer(std::int64_t rows, std::int64_t in, std::int64_t units,
                                              const Epilogue& e, float* kernel, float* bias);

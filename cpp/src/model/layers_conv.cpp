@@ -1,5 +1,5 @@
-// Layers with weights that run through the convolution family: conv2d (Conv1D/2D, pointwise half of
-// SeparableConv), depthwise2d (DepthwiseConv1D/2D, depthwise half of SeparableConv) and dense.
+// Layers with weights that run through the convolution family: conv2d (Conv1D/2D), depthwise2d
+// (DepthwiseConv1D/2D), separable (SeparableConv1D/2D, fused depthwise + pointwise) and dense.
 #include "convlite/model.hpp"
 
 namespace convlite {
@@ -51,6 +51,52 @@ class Conv2dLayer final : public ModelLayer {
   bool depthwise_;
 };
 
+// SeparableConv: the fused forward. In training the depthwise output (the pointwise input, which the weight
+// gradient of the pointwise kernel needs) is written as a by-product of the same pass, tile by tile while it is
+// in cache: cheaper than a second depthwise pass in backward. Inference keeps it in per-thread tiles only.
+class SeparableLayer final : public ModelLayer {
+ public:
+  SeparableLayer(const Conv2dShape& s, std::int64_t dm, const Epilogue& e, float* depthwise, float* pointwise,
+                 float* bias)
+      : shape_(s), dm_(dm), epilogue_(e), depthwise_(depthwise), pointwise_(pointwise), bias_(bias) {
+    add_param(depthwise, s.kernel_h * s.kernel_w * s.in_c * dm);
+    add_param(pointwise, s.in_c * dm * s.out_c);
+    if (bias) add_param(bias, s.out_c);
+  }
+  std::int64_t in_size() const override { return shape_.in_h * shape_.in_w * shape_.in_c; }
+  std::int64_t out_size() const override { return shape_.out_h * shape_.out_w * shape_.out_c; }
+
+  void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) override {
+    Conv2dShape s = shape_;
+    s.batch = batch;
+    float* mid = nullptr;
+    mid_batch_ = -1;
+    if (ctx.training) {
+      mid_.resize(static_cast<std::size_t>(batch * s.out_h * s.out_w * s.in_c * dm_));
+      mid = mid_.data();
+      mid_batch_ = batch;
+    }
+    separable_conv2d_forward(s, dm_, x, depthwise_, pointwise_, bias_, y, epilogue_, mid);
+  }
+  void backward(std::int64_t batch, const float* x, const float* y, const float* dy, float* dx) override {
+    Conv2dShape s = shape_;
+    s.batch = batch;
+    const float* mid = mid_batch_ == batch ? mid_.data() : nullptr;  // else recomputed
+    separable_conv2d_backward(s, dm_, x, depthwise_, pointwise_, mid, y, dy, dx, params_[0].grad, params_[1].grad,
+                              bias_ ? params_[2].grad : nullptr, epilogue_);
+  }
+
+ private:
+  Conv2dShape shape_;
+  std::int64_t dm_;
+  Epilogue epilogue_;
+  float* depthwise_;
+  float* pointwise_;
+  float* bias_;
+  std::vector<float> mid_;
+  std::int64_t mid_batch_ = -1;
+};
+
 class DenseLayer final : public ModelLayer {
  public:
   DenseLayer(std::int64_t rows, std::int64_t in, std::int64_t units, const Epilogue& e, float* kernel, float* bias)
@@ -83,6 +129,11 @@ std::unique_ptr<ModelLayer> make_conv2d_layer(const Conv2dShape& s, const Epilog
 std::unique_ptr<ModelLayer> make_depthwise2d_layer(const Conv2dShape& s, const Epilogue& e, float* kernel,
                                                    float* bias) {
   return std::make_unique<Conv2dLayer>(s, e, kernel, bias, true);
+}
+std::unique_ptr<ModelLayer> make_separable2d_layer(const Conv2dShape& s, std::int64_t depth_multiplier,
+                                                   const Epilogue& e, float* depthwise, float* pointwise,
+                                                   float* bias) {
+  return std::make_unique<SeparableLayer>(s, depth_multiplier, e, depthwise, pointwise, bias);
 }
 std::unique_ptr<ModelLayer> make_dense_layer(std::int64_t rows, std::int64_t in, std::int64_t units,
                                              const Epilogue& e, float* kernel, float* bias) {

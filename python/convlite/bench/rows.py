@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import conv_shapes, layer_kernels
+from . import conv_shapes, layer_kernels, separable_shapes
 
 # Conv 3x3 64->64 on 56x56, batch 8, same padding: the issue-3 speed bar shape.
 CONV = dict(batch=8, size=56, channels=64, filters=64, kernel=3)
@@ -117,6 +117,12 @@ def _rows() -> list[Row]:
         grads = "weight + bias gradient" if shape.first else "input + weight + bias gradient"
         add(Row(bwd_id, "conv shapes", f"{shape.label()}: {grads}",
                 flops=shape.flops() * (1 if shape.first else 2)))
+    # Separable convolutions, fused vs unfused (bench/separable_shapes.py).
+    for shape in separable_shapes.SHAPES:
+        for kind in separable_shapes.KINDS:
+            notes = "convlite only" if kind in separable_shapes.CONVLITE_ONLY else ""
+            add(Row(separable_shapes.row_id(shape, kind), "conv shapes", separable_shapes.row_label(shape, kind),
+                    flops=separable_shapes.row_flops(shape, kind), notes=notes))
     # Inference.
     add(Row("infer/ecg_1_call", "inference", "ECG model, 1 sample: model(x)"))
     add(Row("infer/ecg_1_predict_on_batch", "inference", "ECG model, 1 sample: predict_on_batch(x)"))

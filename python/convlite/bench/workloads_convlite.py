@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import conv_shapes, data, keras_models, layer_kernels, rows
+from . import conv_shapes, data, keras_models, layer_kernels, rows, separable_shapes
 from .timing import Settings, summarize, time_calls
 
 SAME_3X3 = (1, 1, 1, 1)  # (top, bottom, left, right)
@@ -195,6 +195,8 @@ def _kernel_groups(core, settings: Settings):
         (layer_kernels.IDS, lambda wanted: layer_kernels.convlite_cells(core, wanted, settings)),
         ({r for r in rows.ROWS_BY_ID if r.startswith("conv/")},
          lambda wanted: conv_shapes.convlite_cells(core, wanted, settings)),
+        ({r for r in rows.ROWS_BY_ID if r.startswith("sep/")},
+         lambda wanted: separable_shapes.convlite_cells(core, wanted, settings)),
     ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from . import conv_shapes, data, keras_models, layer_kernels, rows
+from . import conv_shapes, data, keras_models, layer_kernels, rows, separable_shapes
 from .timing import Settings, time_calls
 
 
@@ -147,6 +147,7 @@ def run(wanted: set, settings: Settings) -> dict:
     cells = _kernels(tf, wanted, settings)
     cells.update(conv_shapes.tensorflow_cells(tf, wanted, settings))
     cells.update(layer_kernels.tensorflow_cells(tf, wanted, settings))
+    cells.update(separable_shapes.tensorflow_cells(tf, wanted, settings))
     for name in ("ecg", "mnist_convnet", "lenet5"):
         if f"train/{name}" in wanted:
             cells[f"train/{name}"] = keras_models.time_fit_epochs(keras, keras.callbacks.Callback, name, settings)

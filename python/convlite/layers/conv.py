@@ -189,12 +189,9 @@ class BaseConv(Layer):
         elif self.kind == "depthwise":
             core.add_conv2d({**g, "out_c": c * self.depth_multiplier, "groups": c}, fused, slope,
                             self.depthwise_kernel.value, bias, True)
-        else:
-            mid = c * self.depth_multiplier
-            core.add_conv2d({**g, "out_c": mid, "groups": c}, 0, 0.0, self.depthwise_kernel.value, None, True)
-            point = dict(in_h=g["out_h"], in_w=g["out_w"], in_c=mid, out_h=g["out_h"], out_w=g["out_w"],
-                         out_c=self.filters)
-            core.add_conv2d(point, fused, slope, self.pointwise_kernel.value, bias, False)
+        else:  # one fused layer: depthwise then pointwise per tile, the intermediate kept in cache
+            core.add_separable2d({**g, "out_c": self.filters}, self.depth_multiplier, fused, slope,
+                                 self.depthwise_kernel.value, self.pointwise_kernel.value, bias)
         emit_after(core, self.activation, self.compute_output_shape(input_shape))
 
     def _flops(self, input_shape):
