@@ -11,6 +11,7 @@ import ref_activation as activation  # noqa: F401  (every Keras activation and i
 import ref_conv as conv  # noqa: F401  (conv/depthwise/dense with groups, dilation, padding, and gradients)
 import ref_model as model  # noqa: F401  (layer-level references)
 import ref_pool as pool  # noqa: F401  (max/avg/global pooling, zero padding, upsampling)
+import ref_separable as separable  # noqa: F401  (separable = depthwise then 1x1, and its gradients)
 import ref_train as train  # noqa: F401  (losses, optimizers, batch norm, dropout)
 
 
