@@ -50,3 +50,27 @@ def close(got, want, tol=2e-5):
     want = np.asarray(want)
     scale = max(1.0, float(np.abs(want).max(initial=0.0)))
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
+
+
+@contextlib.contextmanager
+def address_space_cap(extra_bytes: int = 2 << 30):
+    """Caps this process's address space at its current size plus `extra_bytes` (Linux; elsewhere a no-op), so
+    a legal but gigantic request — a hostile padding of 2**31 makes an 11 GB output that the op would dutifully
+    compute — fails fast with MemoryError instead of filling the CI machine's memory for minutes."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as f:
+            size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (ImportError, OSError, ValueError):
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = size + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
