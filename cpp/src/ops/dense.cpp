@@ -48,10 +48,15 @@ void dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, cons
                    const float* bias, float* y, const Epilogue& epilogue) {
   if (batch <= 0 || units <= 0) return;
   const std::int64_t nr = gemm::kernels().nr;
-  gemm::PackedB packed;
-  gemm::pack_b(packed, w, in, units, units, 1);
   gemm::Buffer padded_bias;
   if (bias) gemm::pad_bias(padded_bias, bias, units, nr);
+  if (gemm::small_m_fits(batch, in)) {  // W (in x units) is B already: read in place, one micro-panel at a time
+    gemm::small_m_gemm(batch, units, in, x, in, w, units, 1, y, units, bias ? padded_bias.data() : nullptr,
+                       static_cast<int>(epilogue.activation), epilogue.negative_slope);
+    return;
+  }
+  gemm::PackedB packed;
+  gemm::pack_b(packed, w, in, units, units, 1);
   packed_gemm(batch, in, packed, x, in, 1, y, units, bias ? padded_bias.data() : nullptr, &epilogue,
               gemm::kPackedKc);
 }
