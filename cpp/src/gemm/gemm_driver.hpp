@@ -76,6 +76,8 @@ struct PackedB {
 // Packs B(kk, j) = src[kk * row_stride + j * col_stride] (k x n).
 void pack_b(PackedB& out, const float* src, std::int64_t k, std::int64_t n, std::int64_t row_stride,
             std::int64_t col_stride);
+// A 6-row MR-panel, k-major: dst[k * 6 + r] = row[r][k] for k < kc (SSE transposes of 4 k where available).
+void pack_rows6(float* dst, const float* const* row, std::int64_t kc);
 // Bias padded to whole panels (nr * panels floats).
 void pad_bias(Buffer& out, const float* bias, std::int64_t n, std::int64_t nr);
 
@@ -201,10 +203,7 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
               const float* row[16];  // every kernel table has mr <= 16 (6 on AVX2, 8 on AVX-512)
               for (std::int64_t r = 0; r < mr; ++r) row[r] = r < rows_in ? src[r] + blk.c0 : nullptr;
               if (rows_in == mr && mr == 6) {
-                for (std::int64_t k = 0; k < t.kc; ++k, dst += 6) {
-                  dst[0] = row[0][k], dst[1] = row[1][k], dst[2] = row[2][k];
-                  dst[3] = row[3][k], dst[4] = row[4][k], dst[5] = row[5][k];
-                }
+                pack_rows6(dst, row, t.kc);
               } else {
                 for (std::int64_t k = 0; k < t.kc; ++k)
                   for (std::int64_t r = 0; r < mr; ++r) dst[k * mr + r] = r < rows_in ? row[r][k] : 0.0f;

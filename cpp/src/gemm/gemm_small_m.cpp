@@ -77,10 +77,7 @@ void pack_a_panel(float* dst, const float* a, std::int64_t lda, std::int64_t m0,
   const float* row[16] = {};  // every kernel table has mr <= 16
   for (std::int64_t r = 0; r < mv; ++r) row[r] = a + (m0 + r) * lda;
   if (mv == 6 && mr == 6) {
-    for (std::int64_t kk = 0; kk < k; ++kk, dst += 6) {
-      dst[0] = row[0][kk], dst[1] = row[1][kk], dst[2] = row[2][kk];
-      dst[3] = row[3][kk], dst[4] = row[4][kk], dst[5] = row[5][kk];
-    }
+    pack_rows6(dst, row, k);
     return;
   }
   for (std::int64_t kk = 0; kk < k; ++kk, dst += mr)
