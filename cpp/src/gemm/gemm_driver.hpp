@@ -152,12 +152,14 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
   std::int64_t tiles_per_block = std::clamp<std::int64_t>(49152 / (k_block * mr), 1, 32);
   std::int64_t blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
   if (threads > 1 && blocks > 1) {
-    // Blocks of equal size, as many as a multiple of the threads: 171 tiles in 6 blocks of 32 gave one thread
-    // 96 tiles and the other 75. Which block a tile falls in never changes how its outputs are computed.
-    const std::int64_t want = (blocks + threads - 1) / threads * threads;
-    tiles_per_block = (m_tiles + want - 1) / want;
-    blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
+    // As many blocks as a multiple of the threads: 171 tiles in 6 blocks of 32 gave one thread 96 tiles and
+    // the other 75. Which block a tile falls in never changes how its outputs are computed.
+    blocks = (blocks + threads - 1) / threads * threads;
+    tiles_per_block = (m_tiles + blocks - 1) / blocks;
   }
+  // Block b holds tiles [m_tiles * b / blocks, m_tiles * (b + 1) / blocks): sizes differ by at most one, so each
+  // thread's share does too (171 tiles in blocks of 29 had left 87 against 84).
+  const auto block_tile0 = [&](std::int64_t b) { return m_tiles * b / blocks; };
   // With few row blocks, threads also split the B panels (each group re-runs the row callback: only then).
   const std::int64_t panel_groups =
       (threads <= 1 || blocks >= 2 * threads) ? 1 : std::min<std::int64_t>(panels, (2 * threads + blocks - 1) / blocks);
@@ -179,8 +181,8 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
     t.c = cp.data();
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t block = item / panel_groups, group = item % panel_groups;
-      const std::int64_t tile0 = block * tiles_per_block;
-      const std::int64_t tiles = std::min(tiles_per_block, m_tiles - tile0);
+      const std::int64_t tile0 = block_tile0(block);
+      const std::int64_t tiles = block_tile0(block + 1) - tile0;
       for (std::int64_t i = 0; i < tiles; ++i) {
         const std::int64_t m0 = (tile0 + i) * mr;
         kept[i] = rows(m0, std::min(mr, p.m - m0), a.data() + i * p.taps * mr, tap_of.data() + i * p.taps,
