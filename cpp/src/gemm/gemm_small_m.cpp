@@ -10,6 +10,10 @@
 // depend on the thread count (nor on which driver ran).
 #include "gemm/gemm_driver.hpp"
 
+#if defined(__SSE2__) || defined(_M_X64)
+#include <xmmintrin.h>
+#endif
+
 namespace convlite::gemm {
 namespace {
 
@@ -33,7 +37,29 @@ void pack_micro_panel(float* dst, const float* src, std::int64_t k0, std::int64_
     return;
   }
   // B's columns are rows in memory (row_stride == 1 in practice): read each along k, write down the panel.
-  for (std::int64_t j = 0; j < nr; ++j) {
+  std::int64_t j_done = 0;
+#if defined(__SSE2__) || defined(_M_X64)
+  if (row_stride == 1) {  // 4 columns x 4 k per SSE transpose (the scalar scatter below was 15% of a dense dx)
+    const std::int64_t j4 = nv / 4 * 4, k4 = kc / 4 * 4;
+    for (std::int64_t j = 0; j < j4; j += 4) {
+      const float* col = src + (j0 + j) * col_stride + k0;
+      for (std::int64_t kk = 0; kk < k4; kk += 4) {
+        __m128 r0 = _mm_loadu_ps(col + kk), r1 = _mm_loadu_ps(col + col_stride + kk);
+        __m128 r2 = _mm_loadu_ps(col + 2 * col_stride + kk), r3 = _mm_loadu_ps(col + 3 * col_stride + kk);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        float* d = dst + kk * nr + j;
+        _mm_storeu_ps(d, r0);
+        _mm_storeu_ps(d + nr, r1);
+        _mm_storeu_ps(d + 2 * nr, r2);
+        _mm_storeu_ps(d + 3 * nr, r3);
+      }
+      for (std::int64_t kk = k4; kk < kc; ++kk)
+        for (std::int64_t q = 0; q < 4; ++q) dst[kk * nr + j + q] = col[q * col_stride + kk];
+    }
+    j_done = j4;
+  }
+#endif
+  for (std::int64_t j = j_done; j < nr; ++j) {
     float* d = dst + j;
     if (j >= nv) {
       for (std::int64_t kk = 0; kk < kc; ++kk, d += nr) *d = 0.0f;

@@ -110,6 +110,10 @@ void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, con
     std::fill(dx, dx + batch * in, 0.0f);
     return;
   }
+  if (gemm::small_m_fits(batch, units)) {  // B(u, i) = w[i, u], read in place one group of panels at a time
+    gemm::small_m_gemm(batch, in, units, dz, units, w, 1, units, dx, in, nullptr, 0, 0.0f);
+    return;
+  }
   gemm::PackedB packed;
   gemm::pack_b(packed, w, units, in, 1, units);  // B(u, i) = w[i, u]
   packed_gemm(batch, units, packed, dz, units, 1, dx, in, nullptr, nullptr, gemm::kPackedKc);
