@@ -117,11 +117,12 @@ constexpr std::int64_t kPackedKc = 256;
 // Few rows (gemm_small_m.cpp): C (m x n, row stride ldc) = act(A * B + bias) with A(i, kk) = a[i * lda + kk] and
 // B(kk, j) = b[kk * b_row_stride + j * b_col_stride], read in place (no pack_b pass): all of A is packed once,
 // each kc x NR micro-panel of B right before use, threads split the columns. Same K blocks and microkernel calls
-// as indirect_gemm with kc_block = kPackedKc. padded_bias: nr * panels readable floats, or null.
+// as indirect_gemm with kc_block = kPackedKc. padded_bias: nr * panels readable floats, or null; beta scales the
+// old C (not read when 0).
 bool small_m_fits(std::int64_t m, std::int64_t k);
 void small_m_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* b,
                   std::int64_t b_row_stride, std::int64_t b_col_stride, float* c, std::int64_t ldc,
-                  const float* padded_bias, int activation, float negative_slope);
+                  const float* padded_bias, int activation, float negative_slope, float beta = 0.0f);
 
 template <class Rows>
 void indirect_gemm(const IndirectProblem& p, Rows&& rows) {

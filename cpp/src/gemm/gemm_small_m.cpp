@@ -121,7 +121,7 @@ bool small_m_fits(std::int64_t m, std::int64_t k) {
 
 void small_m_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* b,
                   std::int64_t b_row_stride, std::int64_t b_col_stride, float* c, std::int64_t ldc,
-                  const float* padded_bias, int activation, float negative_slope) {
+                  const float* padded_bias, int activation, float negative_slope, float beta) {
   const GemmKernels& kt = kernels();
   const std::int64_t mr = kt.mr, nr = kt.nr;
   if (m <= 0 || n <= 0 || k <= 0) return;
@@ -153,7 +153,7 @@ void small_m_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const float* a
         const bool last = kb + 1 == nk;
         pack_group(micro, b, c0, c1 - c0, g0, g1, n, nr, b_row_stride, b_col_stride);
         t.kc = c1 - c0;
-        t.beta = kb == 0 ? 0.0f : 1.0f;
+        t.beta = kb == 0 ? beta : 1.0f;
         t.activation = last ? activation : 0;
         t.negative_slope = negative_slope;
         for (std::int64_t pj = g0; pj < g1; ++pj) {
