@@ -243,6 +243,16 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
             t.a = ai;
             for (std::int64_t tap = k0; tap < k1; ++tap) bp[tap - k0] = panel + (tl[tap] * p.kc + blk.c0) * nr;
             for (std::int64_t r = 0; r < t.mv; ++r) cp[r] = c[i * mr + r] + pj * nr;
+#if defined(__GNUC__)
+            if (p.pack_a && pj + 1 < p1) {
+              // This tile's share of the next B micro-panel, into L2: its first tile otherwise waited on L3 for
+              // every row (the kernel's own prefetch runs a few rows ahead, enough for L2 only).
+              const float* next = p.b->panel(pj + 1) + blk.c0 * nr;
+              const std::int64_t lines = t.kc * nr / 16;
+              for (std::int64_t l = lines * i / tiles, l1 = lines * (i + 1) / tiles; l < l1; ++l)
+                __builtin_prefetch(next + l * 16, 0, 2);
+            }
+#endif
             kt.tile(t);
           }
         }
