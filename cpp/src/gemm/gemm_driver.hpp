@@ -116,7 +116,7 @@ constexpr std::int64_t kPackedKc = 256;
 
 // Few rows (gemm_small_m.cpp): C (m x n, row stride ldc) = act(A * B + bias) with A(i, kk) = a[i * lda + kk] and
 // B(kk, j) = b[kk * b_row_stride + j * b_col_stride], read in place (no pack_b pass): all of A is packed once,
-// each kc x NR micro-panel of B right before use, threads split the columns. Same K blocks and microkernel calls
+// B a few kc x NR micro-panels at a time right before use, threads split the columns. Same K blocks and microkernel calls
 // as indirect_gemm with kc_block = kPackedKc. padded_bias: nr * panels readable floats, or null; beta scales the
 // old C (not read when 0).
 bool small_m_fits(std::int64_t m, std::int64_t k);

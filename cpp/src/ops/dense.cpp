@@ -1,6 +1,8 @@
 // Dense on the shared GEMM driver: forward with the fused bias + activation epilogue; backward as
 // dx = dz * w^T and dw = x^T * dz (a transposed, packed A: the batch is the short K), db the column sum of dz.
 // A batch long enough to be worth splitting over threads goes to the weight-gradient reduction driver instead.
+// A small batch (the usual case) runs the forward and dx on the small-M driver, which reads W in place instead of
+// packing all of it first.
 #include <algorithm>
 
 #include "convlite/conv.hpp"
@@ -50,7 +52,7 @@ void dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, cons
   const std::int64_t nr = gemm::kernels().nr;
   gemm::Buffer padded_bias;
   if (bias) gemm::pad_bias(padded_bias, bias, units, nr);
-  if (gemm::small_m_fits(batch, in)) {  // W (in x units) is B already: read in place, one micro-panel at a time
+  if (gemm::small_m_fits(batch, in)) {  // W (in x units) is B already: packed a few micro-panels at a time
     gemm::small_m_gemm(batch, units, in, x, in, w, units, 1, y, units, bias ? padded_bias.data() : nullptr,
                        static_cast<int>(epilogue.activation), epilogue.negative_slope);
     return;
@@ -110,7 +112,7 @@ void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, con
     std::fill(dx, dx + batch * in, 0.0f);
     return;
   }
-  if (gemm::small_m_fits(batch, units)) {  // B(u, i) = w[i, u], read in place one group of panels at a time
+  if (gemm::small_m_fits(batch, units)) {  // B(u, i) = w[i, u], packed a few micro-panels at a time
     gemm::small_m_gemm(batch, in, units, dz, units, w, 1, units, dx, in, nullptr, 0, 0.0f);
     return;
   }
