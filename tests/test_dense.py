@@ -90,13 +90,15 @@ def test_dense_weight_gradient_on_both_sides_of_the_reduction_switch(rng, batch)
     np.testing.assert_allclose(db, rdb, rtol=1e-4, atol=1e-4 * np.abs(rdb).max())
 
 
-def test_dense_layer_shape_threads_bit_identical(rng):
-    """The benchmark's shape (above the ~64 MFLOP at which a team of two forms): few rows, so threads split the B
-    panels; dw splits its rows (the inputs)."""
-    x = rng.standard_normal((64, 1024)).astype(np.float32)
-    w = rng.standard_normal((1024, 512)).astype(np.float32)
-    bias = rng.standard_normal(512).astype(np.float32)
-    dy = rng.standard_normal((64, 512)).astype(np.float32)
+@pytest.mark.parametrize("batch,inp,units", [(64, 1024, 512), (61, 1400, 601)])
+def test_dense_layer_shape_threads_bit_identical(rng, batch, inp, units):
+    """The benchmark's shape and an odd one (above the ~64 MFLOP at which a team of two forms): few rows, so the
+    forward reads W in place and threads split its column panels (a partial last panel in the odd case); dw
+    splits its rows (the inputs)."""
+    x = rng.standard_normal((batch, inp)).astype(np.float32)
+    w = rng.standard_normal((inp, units)).astype(np.float32)
+    bias = rng.standard_normal(units).astype(np.float32)
+    dy = rng.standard_normal((batch, units)).astype(np.float32)
     out = []
     for n in (1, 2):
         with using_threads(n):
@@ -104,6 +106,8 @@ def test_dense_layer_shape_threads_bit_identical(rng):
             out.append((y, *_core.dense_backward(x, w, y, dy, True, True, "relu")))
     for a, b in zip(*out):
         np.testing.assert_array_equal(a, b)
+    want = ref.dense(x, w, bias, "relu", 0.0)
+    np.testing.assert_allclose(out[0][0], want, rtol=1e-5, atol=1e-5 * np.sqrt(inp) * 4)
 
 
 def test_dense_rejects_mismatch():

@@ -75,18 +75,22 @@ def test_threads_are_bit_identical(rng):
     np.testing.assert_array_equal(one, two)
 
 
-@pytest.mark.parametrize("m,n,k,ta", [(400, 160, 600, False), (12, 2048, 1400, False), (401, 161, 600, True)])
-def test_threads_bit_identical_across_blocks(rng, m, n, k, ta):
-    """Several MC and K blocks, or few rows (threads split the B panels): one result for any thread count. The
-    sizes are above the ~64 MFLOP at which a team of two forms."""
+@pytest.mark.parametrize("m,n,k,ta,tb", [(400, 160, 600, False, False), (12, 2048, 1400, False, False),
+                                         (401, 161, 600, True, False), (61, 1500, 701, False, True)])
+def test_threads_bit_identical_across_blocks(rng, m, n, k, ta, tb):
+    """Several MC and K blocks, or few rows (the small-M driver: threads split the B panels, a transposed B packed
+    per micro-panel): one result for any thread count. The sizes are above the ~64 MFLOP at which a team of two
+    forms."""
     a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
-    b = rng.standard_normal((k, n)).astype(np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
     c = rng.standard_normal((m, n)).astype(np.float32)
     out = []
     for threads in (1, 2):
         with using_threads(threads):
-            out.append(_core.sgemm(a, b, transpose_a=ta, c=c, beta=0.5))
+            out.append(_core.sgemm(a, b, transpose_a=ta, transpose_b=tb, c=c, beta=0.5))
     np.testing.assert_array_equal(out[0], out[1])
+    want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b) + 0.5 * c.astype(np.float64)
+    np.testing.assert_allclose(out[0], want, rtol=1e-5, atol=1e-5 * np.sqrt(k) * 4)
 
 
 def test_sgemm_keeps_nan_and_inf(rng):

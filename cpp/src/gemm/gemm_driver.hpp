@@ -76,6 +76,8 @@ struct PackedB {
 // Packs B(kk, j) = src[kk * row_stride + j * col_stride] (k x n).
 void pack_b(PackedB& out, const float* src, std::int64_t k, std::int64_t n, std::int64_t row_stride,
             std::int64_t col_stride);
+// A 6-row MR-panel, k-major: dst[k * 6 + r] = row[r][k] for k < kc (SSE transposes of 4 k where available).
+void pack_rows6(float* dst, const float* const* row, std::int64_t kc);
 // Bias padded to whole panels (nr * panels floats).
 void pad_bias(Buffer& out, const float* bias, std::int64_t n, std::int64_t nr);
 
@@ -112,6 +114,16 @@ constexpr std::int64_t kKc = 1024;
 // KC = 1024 on one core at 1024^3 and better for the dense layer shapes; smaller blocks pay more passes over C.
 constexpr std::int64_t kPackedKc = 256;
 
+// Few rows (gemm_small_m.cpp): C (m x n, row stride ldc) = act(A * B + bias) with A(i, kk) = a[i * lda + kk] and
+// B(kk, j) = b[kk * b_row_stride + j * b_col_stride], read in place (no pack_b pass): all of A is packed once,
+// B a few kc x NR micro-panels at a time right before use, threads split the columns. Same K blocks and microkernel calls
+// as indirect_gemm with kc_block = kPackedKc. padded_bias: nr * panels readable floats, or null; beta scales the
+// old C (not read when 0).
+bool small_m_fits(std::int64_t m, std::int64_t k);
+void small_m_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* b,
+                  std::int64_t b_row_stride, std::int64_t b_col_stride, float* c, std::int64_t ldc,
+                  const float* padded_bias, int activation, float negative_slope, float beta = 0.0f);
+
 template <class Rows>
 void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
   const GemmKernels& kt = kernels();
@@ -141,12 +153,14 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
   std::int64_t tiles_per_block = std::clamp<std::int64_t>(49152 / (k_block * mr), 1, 32);
   std::int64_t blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
   if (threads > 1 && blocks > 1) {
-    // Blocks of equal size, as many as a multiple of the threads: 171 tiles in 6 blocks of 32 gave one thread
-    // 96 tiles and the other 75. Which block a tile falls in never changes how its outputs are computed.
-    const std::int64_t want = (blocks + threads - 1) / threads * threads;
-    tiles_per_block = (m_tiles + want - 1) / want;
-    blocks = (m_tiles + tiles_per_block - 1) / tiles_per_block;
+    // As many blocks as a multiple of the threads: 171 tiles in 6 blocks of 32 gave one thread 96 tiles and
+    // the other 75. Which block a tile falls in never changes how its outputs are computed.
+    blocks = (blocks + threads - 1) / threads * threads;
+    tiles_per_block = (m_tiles + blocks - 1) / blocks;
   }
+  // Block b holds tiles [m_tiles * b / blocks, m_tiles * (b + 1) / blocks): sizes differ by at most one, so each
+  // thread's share does too (171 tiles in blocks of 29 had left 87 against 84).
+  const auto block_tile0 = [&](std::int64_t b) { return m_tiles * b / blocks; };
   // With few row blocks, threads also split the B panels (each group re-runs the row callback: only then).
   const std::int64_t panel_groups =
       (threads <= 1 || blocks >= 2 * threads) ? 1 : std::min<std::int64_t>(panels, (2 * threads + blocks - 1) / blocks);
@@ -168,8 +182,8 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
     t.c = cp.data();
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t block = item / panel_groups, group = item % panel_groups;
-      const std::int64_t tile0 = block * tiles_per_block;
-      const std::int64_t tiles = std::min(tiles_per_block, m_tiles - tile0);
+      const std::int64_t tile0 = block_tile0(block);
+      const std::int64_t tiles = block_tile0(block + 1) - tile0;
       for (std::int64_t i = 0; i < tiles; ++i) {
         const std::int64_t m0 = (tile0 + i) * mr;
         kept[i] = rows(m0, std::min(mr, p.m - m0), a.data() + i * p.taps * mr, tap_of.data() + i * p.taps,
@@ -192,10 +206,7 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
               const float* row[16];  // every kernel table has mr <= 16 (6 on AVX2, 8 on AVX-512)
               for (std::int64_t r = 0; r < mr; ++r) row[r] = r < rows_in ? src[r] + blk.c0 : nullptr;
               if (rows_in == mr && mr == 6) {
-                for (std::int64_t k = 0; k < t.kc; ++k, dst += 6) {
-                  dst[0] = row[0][k], dst[1] = row[1][k], dst[2] = row[2][k];
-                  dst[3] = row[3][k], dst[4] = row[4][k], dst[5] = row[5][k];
-                }
+                pack_rows6(dst, row, t.kc);
               } else {
                 for (std::int64_t k = 0; k < t.kc; ++k)
                   for (std::int64_t r = 0; r < mr; ++r) dst[k * mr + r] = r < rows_in ? row[r][k] : 0.0f;
@@ -232,6 +243,16 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
             t.a = ai;
             for (std::int64_t tap = k0; tap < k1; ++tap) bp[tap - k0] = panel + (tl[tap] * p.kc + blk.c0) * nr;
             for (std::int64_t r = 0; r < t.mv; ++r) cp[r] = c[i * mr + r] + pj * nr;
+#if defined(__GNUC__)
+            if (p.pack_a && pj + 1 < p1) {
+              // This tile's share of the next B micro-panel, into L2: its first tile otherwise waited on L3 for
+              // every row (the kernel's own prefetch runs a few rows ahead, enough for L2 only).
+              const float* next = p.b->panel(pj + 1) + blk.c0 * nr;
+              const std::int64_t lines = t.kc * nr / 16;
+              for (std::int64_t l = lines * i / tiles, l1 = lines * (i + 1) / tiles; l < l1; ++l)
+                __builtin_prefetch(next + l * 16, 0, 2);
+            }
+#endif
             kt.tile(t);
           }
         }

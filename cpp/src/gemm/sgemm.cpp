@@ -1,5 +1,6 @@
 // sgemm: C = op(A) * op(B) + beta * C on the shared driver, BLIS style: B packed once into NR-column panels, A
-// packed per MC x KC block into MR-row panels (also what makes a transposed A cheap).
+// packed per MC x KC block into MR-row panels (also what makes a transposed A cheap). Few rows of a plain A go to
+// the small-M driver instead (A packed once, B packed a few micro-panels at a time by the thread that uses them).
 #include <algorithm>
 #include <vector>
 
@@ -14,6 +15,11 @@ void sgemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, s
   if (k <= 0) {
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+    return;
+  }
+  if (!transpose_a && gemm::small_m_fits(m, k)) {  // few rows: B read in place, threads split its columns
+    gemm::small_m_gemm(m, n, k, a, lda, b, transpose_b ? 1 : ldb, transpose_b ? ldb : 1, c, ldc, nullptr, 0, 0.0f,
+                       beta);
     return;
   }
   const std::int64_t mr = gemm::kernels().mr;

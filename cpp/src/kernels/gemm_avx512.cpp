@@ -137,8 +137,11 @@ void activation_grad(const float* dy, const float* y, float* dz, std::int64_t n,
   }
 }
 
+// Distinct starting values, as in gemm_avx2.cpp: identical chains would be merged into one.
 double fma_peak(std::int64_t iterations) {
-  __m512 a0 = _mm512_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+  __m512 a0 = _mm512_set1_ps(0.1f), a1 = _mm512_set1_ps(0.2f), a2 = _mm512_set1_ps(0.3f), a3 = _mm512_set1_ps(0.4f),
+         a4 = _mm512_set1_ps(0.5f), a5 = _mm512_set1_ps(0.6f), a6 = _mm512_set1_ps(0.7f), a7 = _mm512_set1_ps(0.8f),
+         a8 = _mm512_set1_ps(0.9f), a9 = _mm512_set1_ps(1.0f);
   const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
   for (std::int64_t i = 0; i < iterations; ++i) {
     a0 = _mm512_fmadd_ps(a0, m, c), a1 = _mm512_fmadd_ps(a1, m, c), a2 = _mm512_fmadd_ps(a2, m, c);

@@ -1,6 +1,8 @@
 // Dense on the shared GEMM driver: forward with the fused bias + activation epilogue; backward as
 // dx = dz * w^T and dw = x^T * dz (a transposed, packed A: the batch is the short K), db the column sum of dz.
 // A batch long enough to be worth splitting over threads goes to the weight-gradient reduction driver instead.
+// A small batch (the usual case) runs the forward and dx on the small-M driver, which reads W in place instead of
+// packing all of it first.
 #include <algorithm>
 
 #include "convlite/conv.hpp"
@@ -48,10 +50,15 @@ void dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, cons
                    const float* bias, float* y, const Epilogue& epilogue) {
   if (batch <= 0 || units <= 0) return;
   const std::int64_t nr = gemm::kernels().nr;
-  gemm::PackedB packed;
-  gemm::pack_b(packed, w, in, units, units, 1);
   gemm::Buffer padded_bias;
   if (bias) gemm::pad_bias(padded_bias, bias, units, nr);
+  if (gemm::small_m_fits(batch, in)) {  // W (in x units) is B already: packed a few micro-panels at a time
+    gemm::small_m_gemm(batch, units, in, x, in, w, units, 1, y, units, bias ? padded_bias.data() : nullptr,
+                       static_cast<int>(epilogue.activation), epilogue.negative_slope);
+    return;
+  }
+  gemm::PackedB packed;
+  gemm::pack_b(packed, w, in, units, units, 1);
   packed_gemm(batch, in, packed, x, in, 1, y, units, bias ? padded_bias.data() : nullptr, &epilogue,
               gemm::kPackedKc);
 }
@@ -103,6 +110,10 @@ void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, con
   if (!dx || batch <= 0 || in <= 0) return;
   if (units <= 0) {
     std::fill(dx, dx + batch * in, 0.0f);
+    return;
+  }
+  if (gemm::small_m_fits(batch, units)) {  // B(u, i) = w[i, u], packed a few micro-panels at a time
+    gemm::small_m_gemm(batch, in, units, dz, units, w, 1, units, dx, in, nullptr, 0, 0.0f);
     return;
   }
   gemm::PackedB packed;
