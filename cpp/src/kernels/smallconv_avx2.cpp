@@ -79,6 +79,7 @@ void forward_block(const SmallConvArgs& p, std::int64_t r0, std::int64_t np, std
 }
 
 void forward(const SmallConvArgs& p) {
+  if (smallconv_unit_forward_avx2(p)) return;
   for (std::int64_t r0 = 0; r0 < p.rows; r0 += 4) {
     const std::int64_t np = p.rows - r0 < 4 ? p.rows - r0 : 4;
     std::int64_t f0 = 0;

@@ -51,5 +51,10 @@ const SmallConvKernels& smallconv_kernels_scalar();
 const SmallConvKernels& smallconv_kernels_avx2();
 #endif
 // AVX-512 machines use the AVX2 table (these shapes are too small for 16-lane vectors to pay).
+#if defined(CONVLITE_HAVE_AVX2)
+// Unit pixel stride (a_stride == 1) kernels of the AVX2 table (smallconv_unit_avx2.cpp); false when the call
+// does not fit them (the general kernel then runs).
+bool smallconv_unit_forward_avx2(const SmallConvArgs& p);
+#endif
 
 }  // namespace convlite

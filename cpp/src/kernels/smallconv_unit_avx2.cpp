@@ -1,0 +1,120 @@
+// AVX2+FMA small-conv kernels for unit pixel stride (a_stride == 1: C_in = 1 and stride_w = 1, the first layer of
+// an image or signal model). The receptive field of pixel r, tap t, position k is a[r + t * tap_stride + k]: one
+// pointer per (t, k) serves a whole block of pixels at constant offsets, so no gather and no per-pixel pointers.
+// Register tiles of up to 13 accumulators (pixels x 8-filter vectors: 8..13 x 1, 4..6 x 2, 4 x 3, 3 x 4) keep both FMA pipes busy
+// (the general kernel's 4-pixel tiles are latency-bound on 4 chains when F <= 8 and reload weights every 4 pixels).
+// Every pixel's sum runs k in order, taps in order, exactly as the general kernel: results do not depend on
+// which block a pixel falls in (a tail block overlaps the previous one and recomputes identical values).
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/smallconv_kernels.hpp"
+
+namespace convlite {
+namespace {
+
+__m256i tail_mask(std::int64_t n) {  // lanes < n set
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+__m256 activate(__m256 v, int activation, __m256 slope) {
+  if (activation == 1) return _mm256_max_ps(_mm256_setzero_ps(), v);
+  if (activation == 2)
+    return _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
+  return v;
+}
+
+// P pixels from r0 x NV vectors of filters. Accumulators acc[q][v] are indexed by constants of fully unrolled
+// loops, so they stay in registers.
+template <int P, int NV>
+void forward_tile(const SmallConvArgs& p, std::int64_t r0) {
+  __m256 acc[P][NV];
+#pragma GCC unroll 13
+  for (int q = 0; q < P; ++q)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[q][v] = _mm256_setzero_ps();
+  const float* w = p.w;
+  for (std::int64_t t = 0; t < p.taps; ++t) {
+    const float* a = p.a + r0 + t * p.tap_stride;
+    for (std::int64_t k = 0; k < p.kc; ++k, ++a, w += p.ldw) {
+      __m256 wv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) wv[v] = _mm256_loadu_ps(w + 8 * v);
+#pragma GCC unroll 13
+      for (int q = 0; q < P; ++q) {
+        const __m256 av = _mm256_broadcast_ss(a + q);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[q][v] = _mm256_fmadd_ps(av, wv[v], acc[q][v]);
+      }
+    }
+  }
+  // Stores: whole vectors while the row has room (a pixel's excess lanes land on the next pixel, which is stored
+  // after it), a masked store only for the last vector of the call's last pixel. The fields of p are read into
+  // locals first: stores through y may alias p, and the compiler would reload them after every store.
+  const std::int64_t f = p.f;
+  const float* bias = p.bias;
+  const int activation = p.activation;
+  const __m256 slope = _mm256_set1_ps(p.negative_slope);
+  float* y = p.y + r0 * f;
+  const bool last_block = r0 + P == p.rows;
+#pragma GCC unroll 13
+  for (int q = 0; q < P; ++q, y += f) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      __m256 o = acc[q][v];
+      if (bias) o = _mm256_add_ps(o, _mm256_loadu_ps(bias + 8 * v));
+      if (activation) o = activate(o, activation, slope);
+      acc[q][v] = o;
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < NV - 1; ++v) _mm256_storeu_ps(y + 8 * v, acc[q][v]);
+    if (q < P - 1 || !last_block || f == 8 * NV)
+      _mm256_storeu_ps(y + 8 * (NV - 1), acc[q][NV - 1]);
+    else
+      _mm256_maskstore_ps(y + 8 * (NV - 1), tail_mask(f - 8 * (NV - 1)), acc[q][NV - 1]);
+  }
+}
+
+// Tiles of P pixels, the last one overlapping its neighbour when P does not divide the row.
+template <int P, int NV>
+void forward_rows(const SmallConvArgs& p) {
+  for (std::int64_t r0 = 0; r0 < p.rows; r0 += P) forward_tile<P, NV>(p, std::min(r0, p.rows - P));
+}
+
+// The narrowest tile that covers the row in as few tiles as the widest (at most 13 accumulators: with the
+// weight vectors and the broadcast that fills the 16 ymm registers) does: 28 pixels as 10 + 10 + 8, not
+// 12 + 12 + 4 recomputing 8.
+std::int64_t tile_pixels(std::int64_t rows, std::int64_t max_pixels, std::int64_t min_pixels) {
+  const std::int64_t tiles = (rows + max_pixels - 1) / max_pixels;
+  return std::max(min_pixels, (rows + tiles - 1) / tiles);
+}
+
+}  // namespace
+
+bool smallconv_unit_forward_avx2(const SmallConvArgs& p) {
+  const std::int64_t nv = (p.f + 7) / 8;
+  if (p.a_stride != 1 || nv > 4) return false;
+  if (nv == 1 && p.rows >= 8) {
+    switch (tile_pixels(p.rows, 13, 8)) {
+      case 8: forward_rows<8, 1>(p); return true;
+      case 9: forward_rows<9, 1>(p); return true;
+      case 10: forward_rows<10, 1>(p); return true;
+      case 11: forward_rows<11, 1>(p); return true;
+      case 12: forward_rows<12, 1>(p); return true;
+      default: forward_rows<13, 1>(p); return true;
+    }
+  }
+  if (nv == 2 && p.rows >= 4) {
+    switch (tile_pixels(p.rows, 6, 4)) {
+      case 4: forward_rows<4, 2>(p); return true;
+      case 5: forward_rows<5, 2>(p); return true;
+      default: forward_rows<6, 2>(p); return true;
+    }
+  }
+  if (nv == 3 && p.rows >= 4) return forward_rows<4, 3>(p), true;
+  if (nv == 4 && p.rows >= 3) return forward_rows<3, 4>(p), true;
+  return false;
+}
+
+}  // namespace convlite
