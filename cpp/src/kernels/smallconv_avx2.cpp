@@ -214,6 +214,7 @@ void weight_grad_narrow(const SmallConvArgs& p) {
 }
 
 void weight_grad(const SmallConvArgs& p) {
+  if (smallconv_unit_weight_grad_avx2(p)) return;
   if (p.f <= 8) return weight_grad_narrow(p);
   if (p.db) {  // four interleaved partial sums (one dependent add per row would be latency-bound)
     for (std::int64_t f0 = 0; f0 < p.f; f0 += 8) {

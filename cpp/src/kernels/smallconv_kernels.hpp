@@ -55,6 +55,7 @@ const SmallConvKernels& smallconv_kernels_avx2();
 // Unit pixel stride (a_stride == 1) kernels of the AVX2 table (smallconv_unit_avx2.cpp); false when the call
 // does not fit them (the general kernel then runs).
 bool smallconv_unit_forward_avx2(const SmallConvArgs& p);
+bool smallconv_unit_weight_grad_avx2(const SmallConvArgs& p);
 #endif
 
 }  // namespace convlite

@@ -90,7 +90,110 @@ std::int64_t tile_pixels(std::int64_t rows, std::int64_t max_pixels, std::int64_
   return std::max(min_pixels, (rows + tiles - 1) / tiles);
 }
 
+// ---- Weight gradient, unit pixel stride and C_in = 1 (kc = kernel width KW): dw[t * KW + j][f] += sum_r
+// a[r + t * tap_stride + j] * dz[r][f]. A chunk of up to kChunk pixels has its dz rows masked once into a local
+// buffer (zero beyond F) while the bias gradient is summed; then tiles of TR kernel rows x KW x NVB filter vectors
+// (at most 12 accumulators) stream the chunk's pixels in order, with TR row pointers and constant offsets.
+constexpr std::int64_t kChunk = 64;
+
+template <int KW, int TR, int NVB>
+void weight_grad_tile(const SmallConvArgs& p, const float* zb, std::int64_t ldz, std::int64_t r0, std::int64_t n,
+                      std::int64_t t0, std::int64_t v0) {
+  __m256 acc[TR][KW][NVB];
+  float* dw = p.dw + t0 * KW * p.ldw + 8 * v0;
+#pragma GCC unroll 4
+  for (int i = 0; i < TR; ++i)
+#pragma GCC unroll 7
+    for (int j = 0; j < KW; ++j)
+#pragma GCC unroll 4
+      for (int v = 0; v < NVB; ++v) acc[i][j][v] = _mm256_loadu_ps(dw + (i * KW + j) * p.ldw + 8 * v);
+  const float* a[TR];
+#pragma GCC unroll 4
+  for (int i = 0; i < TR; ++i) a[i] = p.a + r0 + (t0 + i) * p.tap_stride;
+  const float* z = zb + 8 * v0;
+  for (std::int64_t r = 0; r < n; ++r, z += ldz) {
+    __m256 zv[NVB];
+#pragma GCC unroll 4
+    for (int v = 0; v < NVB; ++v) zv[v] = _mm256_load_ps(z + 8 * v);
+#pragma GCC unroll 4
+    for (int i = 0; i < TR; ++i)
+#pragma GCC unroll 7
+      for (int j = 0; j < KW; ++j) {
+        const __m256 av = _mm256_broadcast_ss(a[i] + r + j);
+#pragma GCC unroll 4
+        for (int v = 0; v < NVB; ++v) acc[i][j][v] = _mm256_fmadd_ps(av, zv[v], acc[i][j][v]);
+      }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < TR; ++i)
+#pragma GCC unroll 7
+    for (int j = 0; j < KW; ++j)
+#pragma GCC unroll 4
+      for (int v = 0; v < NVB; ++v) _mm256_storeu_ps(dw + (i * KW + j) * p.ldw + 8 * v, acc[i][j][v]);
+}
+
+// Kernel rows t0.. in groups of TR (a last group of fewer rows steps down the template).
+template <int KW, int TR, int NVB>
+void weight_grad_rows(const SmallConvArgs& p, const float* zb, std::int64_t ldz, std::int64_t r0, std::int64_t n,
+                      std::int64_t t0, std::int64_t v0) {
+  for (; t0 + TR <= p.taps; t0 += TR) weight_grad_tile<KW, TR, NVB>(p, zb, ldz, r0, n, t0, v0);
+  if constexpr (TR > 1) {
+    if (t0 < p.taps) weight_grad_rows<KW, TR - 1, NVB>(p, zb, ldz, r0, n, t0, v0);
+  }
+}
+
+// Filter vectors v0.. in groups of NVB (a last group of fewer vectors steps down), each over every kernel row.
+template <int KW, int NVB>
+void weight_grad_vectors(const SmallConvArgs& p, const float* zb, std::int64_t ldz, std::int64_t r0, std::int64_t n,
+                         std::int64_t v0, std::int64_t nv) {
+  constexpr int kRows = 12 / (KW * NVB) > 0 ? 12 / (KW * NVB) : 1;
+  for (; v0 + NVB <= nv; v0 += NVB) weight_grad_rows<KW, kRows, NVB>(p, zb, ldz, r0, n, 0, v0);
+  if constexpr (NVB > 1) {
+    if (v0 < nv) weight_grad_vectors<KW, NVB - 1>(p, zb, ldz, r0, n, v0, nv);
+  }
+}
+
+template <int KW>
+void weight_grad_unit(const SmallConvArgs& p) {
+  constexpr int kMaxVectors = 12 / KW > 4 ? 4 : 12 / KW;
+  const std::int64_t f = p.f, nv = (f + 7) / 8, ldz = 8 * nv;
+  alignas(32) float zb[kChunk * 32];
+  const __m256 slope = _mm256_set1_ps(p.negative_slope), zero = _mm256_setzero_ps();
+  for (std::int64_t r0 = 0; r0 < p.rows; r0 += kChunk) {
+    const std::int64_t n = std::min(kChunk, p.rows - r0);
+    for (std::int64_t v = 0; v < nv; ++v) {
+      const __m256i lanes = tail_mask(f - 8 * v);
+      const bool full = 8 * v + 8 <= f;
+      __m256 db = p.db ? _mm256_loadu_ps(p.db + 8 * v) : zero;
+      for (std::int64_t r = 0; r < n; ++r) {
+        const float* src = p.dz + (r0 + r) * f + 8 * v;
+        __m256 z = full ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, lanes);
+        if (p.mask_y) {
+          const float* ys = p.mask_y + (r0 + r) * f + 8 * v;
+          const __m256 pos = _mm256_cmp_ps(full ? _mm256_loadu_ps(ys) : _mm256_maskload_ps(ys, lanes), zero,
+                                           _CMP_GT_OQ);
+          z = p.mask_activation == 2 ? _mm256_blendv_ps(_mm256_mul_ps(z, slope), z, pos) : _mm256_and_ps(z, pos);
+        }
+        db = _mm256_add_ps(db, z);
+        _mm256_store_ps(zb + r * ldz + 8 * v, z);
+      }
+      if (p.db) _mm256_storeu_ps(p.db + 8 * v, db);
+    }
+    if (!p.dw) continue;
+    weight_grad_vectors<KW, kMaxVectors>(p, zb, ldz, r0, n, 0, nv);
+  }
+}
+
 }  // namespace
+
+bool smallconv_unit_weight_grad_avx2(const SmallConvArgs& p) {
+  if (p.a_stride != 1 || p.f > 32) return false;
+  switch (p.kc) {  // C_in = 1: kc is the kernel width
+    case 3: weight_grad_unit<3>(p); return true;
+    case 5: weight_grad_unit<5>(p); return true;
+    default: return false;
+  }
+}
 
 bool smallconv_unit_forward_avx2(const SmallConvArgs& p) {
   const std::int64_t nv = (p.f + 7) / 8;
