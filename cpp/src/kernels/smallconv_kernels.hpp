@@ -20,6 +20,7 @@ struct SmallConvArgs {
   std::int64_t ldw = 0;         // F rounded up to lanes
   const float* a = nullptr;     // input (forward, weight grad) or dx (input grad), padded
   float* dx = nullptr;          // input grad target, same addressing as a
+  std::int64_t dx_room = 0;     // input grad: floats writable from dx on (its image); lanes beyond kc may add +0 there
   std::int64_t a_stride = 0;    // floats between the receptive fields of neighbouring output pixels
   std::int64_t tap_stride = 0;  // floats between kernel rows
   const float* w = nullptr;     // forward: (taps*kc) x ldw; input grad: wt

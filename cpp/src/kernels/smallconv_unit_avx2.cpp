@@ -49,15 +49,14 @@ void forward_tile(const SmallConvArgs& p, std::int64_t r0) {
       }
     }
   }
-  // Stores: whole vectors while the row has room (a pixel's excess lanes land on the next pixel, which is stored
-  // after it), a masked store only for the last vector of the call's last pixel. The fields of p are read into
+  // Stores: whole vectors while the row has room (a pixel's excess lanes land on the following pixels, which are
+  // stored after it), masked stores only at the end of the call's row. The fields of p are read into
   // locals first: stores through y may alias p, and the compiler would reload them after every store.
   const std::int64_t f = p.f;
   const float* bias = p.bias;
   const int activation = p.activation;
   const __m256 slope = _mm256_set1_ps(p.negative_slope);
   float* y = p.y + r0 * f;
-  const bool last_block = r0 + P == p.rows;
 #pragma GCC unroll 13
   for (int q = 0; q < P; ++q, y += f) {
 #pragma GCC unroll 4
@@ -69,7 +68,7 @@ void forward_tile(const SmallConvArgs& p, std::int64_t r0) {
     }
 #pragma GCC unroll 4
     for (int v = 0; v < NV - 1; ++v) _mm256_storeu_ps(y + 8 * v, acc[q][v]);
-    if (q < P - 1 || !last_block || f == 8 * NV)
+    if ((p.rows - r0 - q) * f >= 8 * NV)  // the whole vector stays inside the row
       _mm256_storeu_ps(y + 8 * (NV - 1), acc[q][NV - 1]);
     else
       _mm256_maskstore_ps(y + 8 * (NV - 1), tail_mask(f - 8 * (NV - 1)), acc[q][NV - 1]);

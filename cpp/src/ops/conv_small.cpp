@@ -125,7 +125,7 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
   const SmallConvKernels& kt = table();
   const Padded g = padded_geometry(s);
   SmallConvArgs args = base_args(s, g, kt.lanes);
-  const std::int64_t k_total = args.taps * args.kc, f = s.out_c, ldw = args.ldw, kcp = args.kcp;
+  const std::int64_t k_total = args.taps * args.kc, f = s.out_c, ldw = args.ldw;
   const std::int64_t m = s.batch * s.out_h * s.out_w, out_rows = s.batch * s.out_h;
   const int act = y ? static_cast<int>(epilogue.activation) : 0;
   const float* dz = dy;
@@ -192,7 +192,23 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
         for (std::int64_t j = 0; j < f; ++j) db[j] = sc ? db[j] + part[k_total * ldw + j] : part[k_total * ldw + j];
     }
   }
-  if (!dx) return;
+  if (dx) input_grad(s, w, dz, dx);
+}
+
+bool input_grad_eligible(const Conv2dShape& s) {
+  if (s.groups != 1 || s.dilation_h != 1 || s.dilation_w != 1) return false;
+  if (s.batch <= 0 || s.out_h <= 0 || s.out_w <= 0 || s.out_c <= 0 || s.in_c <= 0) return false;
+  if (s.kernel_w * s.in_c > 64 || s.out_c > 32) return false;
+  if (s.pad_top < 0 || s.pad_bottom < 0 || s.pad_left < 0 || s.pad_right < 0) return false;
+  const Padded g = padded_geometry(s);
+  return (s.out_h - 1) * s.stride_h + s.kernel_h <= g.h && (s.out_w - 1) * s.stride_w + s.kernel_w <= g.w;
+}
+
+void input_grad(const Conv2dShape& s, const float* w, const float* dz, float* dx) {
+  const SmallConvKernels& kt = table();
+  const Padded g = padded_geometry(s);
+  SmallConvArgs args = base_args(s, g, kt.lanes);
+  const std::int64_t k_total = args.taps * args.kc, f = s.out_c, ldw = args.ldw, kcp = args.kcp;
   // wt[(t * ldw + j) * kcp + k] = w[(t * kc + k) * f + j], zero-padded.
   float* wt = gemm::workspace(gemm::Slot::weights_t, args.taps * ldw * kcp);
   std::fill(wt, wt + args.taps * ldw * kcp, 0.0f);
@@ -210,6 +226,7 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
       std::fill(d, d + img, 0.0f);
       for (std::int64_t oh = 0; oh < s.out_h; ++oh) {
         a.dx = dxp + row_offset(s, g, b, oh);
+        a.dx_room = d + img - a.dx;
         a.dz = dz + (b * s.out_h + oh) * s.out_w * f;
         kt.input_grad(a);
       }
