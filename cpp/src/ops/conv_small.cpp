@@ -26,6 +26,18 @@ const SmallConvKernels& table() {
 
 std::int64_t round_up(std::int64_t n, std::int64_t m) { return (n + m - 1) / m * m; }
 
+// parallel_for weighs work in units of about a byte moved; these kernels stream their data once from L1/L2, so a
+// FLOP counts 1/4 (the packed GEMM's 1/32 allows for its packing and C traffic): a team forms from about 8 MFLOP
+// (80 us on one core), so LeNet's and MNIST's first layers (15-25 MFLOP per batch of 64) use both cores while
+// the ECG model's layers (1-2 MFLOP) stay on one.
+constexpr double kDirectFlopCost = 1.0 / 4.0;
+
+// parallel_for weighs work in units of about a byte moved; these kernels stream their data once from L1/L2, so a
+// FLOP counts 1/4 (the packed GEMM's 1/32 assumes its packing and C traffic): a team forms from about 8 MFLOP
+// (80 us on one core), so LeNet's and MNIST's first layers (15-25 MFLOP per batch of 64) use both cores while
+// the ECG model's layers (1-2 MFLOP) stay on one. Measured (batch 64, quiet): LeNet conv1 forward 0.34 ms on one
+// thread, 0.19 on two.
+
 struct Padded {
   std::int64_t h = 0, w = 0;  // padded input size
   bool any = false;
@@ -110,7 +122,7 @@ void forward(const Conv2dShape& s, const float* x, const float* w, const float* 
   args.activation = static_cast<int>(epilogue.activation);
   args.negative_slope = epilogue.negative_slope;
   const std::int64_t out_rows = s.batch * s.out_h;
-  parallel_for(out_rows, gemm::kFlopCost * 2.0 * k_total * f * s.out_w, [&](std::int64_t r0, std::int64_t r1) {
+  parallel_for(out_rows, kDirectFlopCost * 2.0 * k_total * f * s.out_w, [&](std::int64_t r0, std::int64_t r1) {
     SmallConvArgs a = args;
     for (std::int64_t r = r0; r < r1; ++r) {
       a.a = xp + row_offset(s, g, r / s.out_h, r % s.out_h);
@@ -157,7 +169,7 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
     // Blocks of output rows (about 256 pixels, fixed by the shape) sum into their own zeroed block.
     const std::int64_t rows_per_block = std::max<std::int64_t>(1, 256 / s.out_w);
     float* partial = gemm::workspace(gemm::Slot::partial, supers * stride);
-    parallel_for(supers, gemm::kFlopCost * 2.0 * k_total * f * (static_cast<double>(m) / supers),
+    parallel_for(supers, kDirectFlopCost * 2.0 * k_total * f * (static_cast<double>(m) / supers),
                  [&](std::int64_t s0, std::int64_t s1) {
                    SmallConvArgs a = args;
                    // Each block of rows sums into its own zeroed block, added to the super-chunk partial: blocked
@@ -219,7 +231,7 @@ void input_grad(const Conv2dShape& s, const float* w, const float* dz, float* dx
   const std::int64_t img = g.h * g.w * s.in_c;
   float* dxp = g.any ? gemm::workspace(gemm::Slot::small_dx, s.batch * img) : dx;
   // One image per item: its output rows scatter in order into its own (padded) dx, so no partition changes a sum.
-  parallel_for(s.batch, gemm::kFlopCost * 2.0 * k_total * f * s.out_h * s.out_w, [&](std::int64_t b0, std::int64_t b1) {
+  parallel_for(s.batch, kDirectFlopCost * 2.0 * k_total * f * s.out_h * s.out_w, [&](std::int64_t b0, std::int64_t b1) {
     SmallConvArgs a = args;
     for (std::int64_t b = b0; b < b1; ++b) {
       float* d = dxp + b * img;
