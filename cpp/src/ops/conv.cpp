@@ -177,14 +177,17 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   // multiplies zeros half the time).
   const bool dx_small = dx && m > 0 && small_conv::input_grad_eligible(s) && !winograd::input_grad_eligible(s);
   const bool dx_forward = dx && m > 0 && !dx_small && dx_as_forward(s);
-  if (act && dx && m > 0 && !dx_forward) {
+  // Winograd weight gradient (3x3 stride 1 with enough channels, as the forward): reads dz already masked.
+  const bool dw_winograd = (dw || db) && m > 0 && winograd::weight_grad_eligible(s);
+  if (act && m > 0 && ((dx && !dx_forward) || dw_winograd)) {
     float* masked = gemm::workspace(gemm::Slot::masked_dz, m * s.out_c);
     masked_gradient(dy, y, masked, m * s.out_c, epilogue);
     dz = masked;
     mask_y = nullptr;
   }
   const std::int64_t hw_out = s.out_h * s.out_w;
-  if (dw || db) {
+  if (dw_winograd) winograd::weight_grad(s, x, dz, dw, db);
+  if ((dw || db) && !dw_winograd) {
     // Rows mode (groups 1, dilation_w 1): a segment is a whole kernel row, kw * C_in contiguous floats of a
     // zero-padded copy of x (made only when there is padding), so the reduction reads long runs in place and the
     // segment table has kh entries per pixel instead of kh * kw. Its K order (i, j, c) is the HWIO order.
