@@ -27,7 +27,7 @@ __m256 activate(__m256 v, int activation, __m256 slope) {
 
 // P pixels from r0 x NV vectors of filters. Accumulators acc[q][v] are indexed by constants of fully unrolled
 // loops, so they stay in registers.
-template <int P, int NV>
+template <int P, int NV, bool kUnit>
 void forward_tile(const SmallConvArgs& p, std::int64_t r0) {
   __m256 acc[P][NV];
 #pragma GCC unroll 13
@@ -35,15 +35,16 @@ void forward_tile(const SmallConvArgs& p, std::int64_t r0) {
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[q][v] = _mm256_setzero_ps();
   const float* w = p.w;
+  const std::int64_t stride = kUnit ? 1 : p.a_stride;
   for (std::int64_t t = 0; t < p.taps; ++t) {
-    const float* a = p.a + r0 + t * p.tap_stride;
+    const float* a = p.a + r0 * stride + t * p.tap_stride;
     for (std::int64_t k = 0; k < p.kc; ++k, ++a, w += p.ldw) {
       __m256 wv[NV];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) wv[v] = _mm256_loadu_ps(w + 8 * v);
 #pragma GCC unroll 13
       for (int q = 0; q < P; ++q) {
-        const __m256 av = _mm256_broadcast_ss(a + q);
+        const __m256 av = _mm256_broadcast_ss(a + q * stride);
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[q][v] = _mm256_fmadd_ps(av, wv[v], acc[q][v]);
       }
@@ -78,7 +79,11 @@ void forward_tile(const SmallConvArgs& p, std::int64_t r0) {
 // Tiles of P pixels, the last one overlapping its neighbour when P does not divide the row.
 template <int P, int NV>
 void forward_rows(const SmallConvArgs& p) {
-  for (std::int64_t r0 = 0; r0 < p.rows; r0 += P) forward_tile<P, NV>(p, std::min(r0, p.rows - P));
+  if (p.a_stride == 1) {
+    for (std::int64_t r0 = 0; r0 < p.rows; r0 += P) forward_tile<P, NV, true>(p, std::min(r0, p.rows - P));
+  } else {
+    for (std::int64_t r0 = 0; r0 < p.rows; r0 += P) forward_tile<P, NV, false>(p, std::min(r0, p.rows - P));
+  }
 }
 
 // The narrowest tile that covers the row in as few tiles as the widest (at most 13 accumulators: with the
@@ -196,7 +201,7 @@ bool smallconv_unit_weight_grad_avx2(const SmallConvArgs& p) {
 
 bool smallconv_unit_forward_avx2(const SmallConvArgs& p) {
   const std::int64_t nv = (p.f + 7) / 8;
-  if (p.a_stride != 1 || nv > 4) return false;
+  if (nv > 4 || (p.a_stride != 1 && nv == 1)) return false;  // 8..13 runtime-strided pixels: the general kernel
   if (nv == 1 && p.rows >= 8) {
     switch (tile_pixels(p.rows, 13, 8)) {
       case 8: forward_rows<8, 1>(p); return true;

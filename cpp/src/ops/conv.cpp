@@ -31,7 +31,7 @@ void masked_gradient(const float* dy, const float* y, float* dz, std::int64_t n,
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
                     const Epilogue& epilogue) {
   if (winograd::forward_eligible(s)) return winograd::forward(s, x, w, bias, y, epilogue);  // 3x3 stride 1
-  if (small_conv::eligible(s)) return small_conv::forward(s, x, w, bias, y, epilogue);
+  if (small_conv::forward_eligible(s)) return small_conv::forward(s, x, w, bias, y, epilogue);
   const std::int64_t groups = s.groups, cg = s.in_c / groups, fg = s.out_c / groups;
   const std::int64_t m = s.batch * s.out_h * s.out_w;
   if (m <= 0 || s.out_c <= 0) return;

@@ -207,6 +207,12 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
   if (dx) input_grad(s, w, dz, dx);
 }
 
+bool forward_eligible(const Conv2dShape& s) {
+  if (eligible(s)) return true;
+  // Longer reductions (K up to 256) with few filters: LeNet conv2 (K = 150, F = 16).
+  return s.kernel_h * s.kernel_w * s.in_c <= 256 && input_grad_eligible(s);
+}
+
 bool input_grad_eligible(const Conv2dShape& s) {
   if (s.groups != 1 || s.dilation_h != 1 || s.dilation_w != 1) return false;
   if (s.batch <= 0 || s.out_h <= 0 || s.out_w <= 0 || s.out_c <= 0 || s.in_c <= 0) return false;

@@ -13,6 +13,7 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
 // The input gradient alone, from dz (dy with the activation mask applied), for layers whose kernel rows are short
 // (kw * C_in <= 64) and F <= 32 whatever kh: LeNet conv2's 5 x 5 x 6 -> 16 (K = 150) among them.
 bool input_grad_eligible(const Conv2dShape& s);
+bool forward_eligible(const Conv2dShape& s);
 void input_grad(const Conv2dShape& s, const float* w, const float* dz, float* dx);
 
 }  // namespace convlite::small_conv
