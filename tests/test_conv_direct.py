@@ -4,8 +4,9 @@
   4 x 3, 3 x 4 (rows not a multiple of the tile overlap their neighbour; rows shorter than a tile take the general
   kernel), and the weight gradient for 3- and 5-wide kernels (64-pixel chunks of masked dz, kernel rows x filter
   vectors); F across every vector tail (1, 2, 5..9, 16, 17, 24, 25, 32), rows around the tile and chunk sizes;
-- the input gradient of convolutions whose kernel rows are short (kw * C_in <= 64, F <= 32) whatever kh (LeNet
-  conv2: 5x5, 6 -> 16), by kernel-row groups; kernel rows of 1..8 vectors, group remainders, padding and strides.
+- convolutions whose kernel rows are short (kw * C_in <= 64, F <= 32) with K up to 256 (LeNet conv2: 5x5, 6 -> 16):
+  forward tiles at any pixel stride, weight-gradient calls spanning several output rows, and the input gradient by
+  kernel-row groups (kernel rows of 1..8 vectors, group remainders), also where K > 256 or Winograd takes the rest.
 Every ISA, SIMD close to scalar, threads 1 vs 2 bit-identical, and finite differences for the input gradient."""
 import numpy as np
 import pytest

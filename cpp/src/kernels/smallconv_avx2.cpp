@@ -102,6 +102,11 @@ __m256 load_dz(const SmallConvArgs& p, std::int64_t r, std::int64_t f0, __m256i 
   return _mm256_and_ps(z, pos);
 }
 
+const float* field(const SmallConvArgs& p, std::int64_t r) {  // weight grad: rows may span output rows
+  if (p.row_pixels <= 0) return p.a + r * p.a_stride;
+  return p.a + (r / p.row_pixels) * p.row_stride + (r % p.row_pixels) * p.a_stride;
+}
+
 // Receptive fields of pixels [r0, r0 + n) gathered into rf[(r - r0) * K + k]: the block kernel then broadcasts
 // from one pointer with constant offsets (13 separate row pointers would not fit in registers).
 constexpr std::int64_t kRowBlock = 32;
@@ -111,7 +116,7 @@ void gather_fields(const SmallConvArgs& p, std::int64_t r0, std::int64_t n, floa
   const std::int64_t k_total = p.taps * p.kc, full = p.kc / 8 * 8;
   const __m256i rest = tail_mask(p.kc - full);
   for (std::int64_t r = 0; r < n; ++r) {
-    const float* a = p.a + (r0 + r) * p.a_stride;
+    const float* a = field(p, r0 + r);
     float* d = rf + r * k_total;
     for (std::int64_t t = 0; t < p.taps; ++t, d += p.kc) {
       const float* src = a + t * p.tap_stride;
@@ -183,10 +188,10 @@ void weight_grad_narrow(const SmallConvArgs& p) {
         _mm256_storeu_ps(p.db + f0, b);
       }
       if (!p.dw) continue;
-      const float* a0 = p.a + r * p.a_stride;
-      const float* a1 = p.a + (r + (np > 1 ? 1 : 0)) * p.a_stride;
-      const float* a2 = p.a + (r + (np > 2 ? 2 : 0)) * p.a_stride;
-      const float* a3 = p.a + (r + (np > 3 ? 3 : 0)) * p.a_stride;
+      const float* a0 = field(p, r);
+      const float* a1 = field(p, r + (np > 1 ? 1 : 0));
+      const float* a2 = field(p, r + (np > 2 ? 2 : 0));
+      const float* a3 = field(p, r + (np > 3 ? 3 : 0));
       for (std::int64_t t = 0; t < p.taps; ++t) {
         const std::int64_t off = t * p.tap_stride;
         float* dw = p.dw + t * p.kc * p.ldw + f0;
@@ -239,7 +244,7 @@ void weight_grad(const SmallConvArgs& p) {
   const std::int64_t wide = p.f / 16 * 16 + (p.f % 16 > 8 ? 16 : 0);  // filters done 16 at a time
   const std::int64_t kb2 = (k_total + (k_total + 5) / 6 - 1) / ((k_total + 5) / 6);
   const std::int64_t kb1 = (k_total + (k_total + 11) / 12 - 1) / ((k_total + 11) / 12);
-  alignas(32) float rf[kRowBlock * 64 + 8];  // K <= 64 on this path
+  alignas(32) float rf[kRowBlock * 256 + 8];  // K <= 256 on this path (32 KB)
   for (std::int64_t r0 = 0; r0 < p.rows; r0 += kRowBlock) {  // pixels stay in order for every dW element
     const std::int64_t n = std::min(kRowBlock, p.rows - r0);
     gather_fields(p, r0, n, rf);

@@ -23,6 +23,10 @@ struct SmallConvArgs {
   std::int64_t dx_room = 0;     // input grad: floats writable from dx on (its image); lanes beyond kc may add +0 there
   std::int64_t a_stride = 0;    // floats between the receptive fields of neighbouring output pixels
   std::int64_t tap_stride = 0;  // floats between kernel rows
+  // Weight grad only: its `rows` pixels may span several output rows of one image, row_pixels each (0: one row),
+  // pixel r's field then starting at a + (r / row_pixels) * row_stride + (r % row_pixels) * a_stride.
+  std::int64_t row_pixels = 0;
+  std::int64_t row_stride = 0;
   const float* w = nullptr;     // forward: (taps*kc) x ldw; input grad: wt
   const float* bias = nullptr;  // ldw floats (zero-padded) or null
   float* y = nullptr;           // forward output rows, row stride F

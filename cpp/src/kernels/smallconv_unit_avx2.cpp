@@ -191,12 +191,22 @@ void weight_grad_unit(const SmallConvArgs& p) {
 }  // namespace
 
 bool smallconv_unit_weight_grad_avx2(const SmallConvArgs& p) {
-  if (p.a_stride != 1 || p.f > 32) return false;
-  switch (p.kc) {  // C_in = 1: kc is the kernel width
-    case 3: weight_grad_unit<3>(p); return true;
-    case 5: weight_grad_unit<5>(p); return true;
-    default: return false;
+  if (p.a_stride != 1 || p.f > 32 || (p.kc != 3 && p.kc != 5)) return false;  // C_in = 1: kc is the kernel width
+  // Output row by output row (the tiles read each row's fields at constant offsets), pixels in order.
+  const std::int64_t per_row = p.row_pixels > 0 ? p.row_pixels : p.rows;
+  SmallConvArgs row = p;
+  row.row_pixels = 0;
+  for (std::int64_t r0 = 0; r0 < p.rows; r0 += per_row) {
+    row.rows = std::min(per_row, p.rows - r0);
+    row.a = p.a + (r0 / per_row) * p.row_stride;
+    row.dz = p.dz + r0 * p.f;
+    row.mask_y = p.mask_y ? p.mask_y + r0 * p.f : nullptr;
+    if (p.kc == 3)
+      weight_grad_unit<3>(row);
+    else
+      weight_grad_unit<5>(row);
   }
+  return true;
 }
 
 bool smallconv_unit_forward_avx2(const SmallConvArgs& p) {

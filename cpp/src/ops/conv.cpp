@@ -31,7 +31,7 @@ void masked_gradient(const float* dy, const float* y, float* dz, std::int64_t n,
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
                     const Epilogue& epilogue) {
   if (winograd::forward_eligible(s)) return winograd::forward(s, x, w, bias, y, epilogue);  // 3x3 stride 1
-  if (small_conv::forward_eligible(s)) return small_conv::forward(s, x, w, bias, y, epilogue);
+  if (small_conv::eligible(s)) return small_conv::forward(s, x, w, bias, y, epilogue);
   const std::int64_t groups = s.groups, cg = s.in_c / groups, fg = s.out_c / groups;
   const std::int64_t m = s.batch * s.out_h * s.out_w;
   if (m <= 0 || s.out_c <= 0) return;
@@ -163,7 +163,13 @@ void input_grad_by_forward(const Conv2dShape& s, const float* w, const float* y,
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
                      float* dx, float* dw, float* db, const Epilogue& epilogue) {
-  if (small_conv::eligible(s)) return small_conv::backward(s, x, w, y, dy, dx, dw, db, epilogue);
+  // The direct path, except for the parts Winograd takes (where it measured faster). The weight gradient's route
+  // never depends on whether dx is wanted, so dW is the same bits either way.
+  if (small_conv::eligible(s) && !winograd::weight_grad_eligible(s)) {
+    if (!(dx && winograd::input_grad_eligible(s))) return small_conv::backward(s, x, w, y, dy, dx, dw, db, epilogue);
+    if (dw || db) small_conv::backward(s, x, w, y, dy, nullptr, dw, db, epilogue);
+    dw = db = nullptr;  // dx below
+  }
   const std::int64_t groups = s.groups, cg = s.in_c / groups, fg = s.out_c / groups;
   const std::int64_t m = s.batch * s.out_h * s.out_w;
   const std::int64_t taps = s.kernel_h * s.kernel_w;

@@ -1,4 +1,5 @@
-// Direct path for small convolutions (groups 1, dilation 1, K = kh * kw * C_in <= 64, F <= 32): the GEMM engine's
+// Direct path for small convolutions (groups 1, dilation 1, K = kh * kw * C_in <= 256 in kernel rows of kw * C_in
+// <= 64 floats, F <= 32): the GEMM engine's
 // per-tile pointer tables, packing and 16-wide panels cost more than the arithmetic there (the ECG model's
 // Conv1D layers do 0.3-2.4 MFLOP). Padding is handled once by a zero-padded copy of the input (or of dx), so every
 // output pixel's receptive field is a run of kernel rows, each kw * C_in contiguous floats, read in place.
@@ -32,11 +33,8 @@ std::int64_t round_up(std::int64_t n, std::int64_t m) { return (n + m - 1) / m *
 // the ECG model's layers (1-2 MFLOP) stay on one.
 constexpr double kDirectFlopCost = 1.0 / 4.0;
 
-// parallel_for weighs work in units of about a byte moved; these kernels stream their data once from L1/L2, so a
-// FLOP counts 1/4 (the packed GEMM's 1/32 assumes its packing and C traffic): a team forms from about 8 MFLOP
-// (80 us on one core), so LeNet's and MNIST's first layers (15-25 MFLOP per batch of 64) use both cores while
-// the ECG model's layers (1-2 MFLOP) stay on one. Measured (batch 64, quiet): LeNet conv1 forward 0.34 ms on one
-// thread, 0.19 on two.
+// K = kh * kw * C_in of the whole direct path (the AVX2 weight gradient gathers 32 receptive fields of K floats).
+constexpr std::int64_t kMaxReduction = 256;
 
 struct Padded {
   std::int64_t h = 0, w = 0;  // padded input size
@@ -88,7 +86,7 @@ std::int64_t row_offset(const Conv2dShape& s, const Padded& g, std::int64_t b, s
 bool eligible(const Conv2dShape& s) {
   if (s.groups != 1 || s.dilation_h != 1 || s.dilation_w != 1) return false;
   if (s.batch <= 0 || s.out_h <= 0 || s.out_w <= 0 || s.out_c <= 0 || s.in_c <= 0) return false;
-  if (s.kernel_h * s.kernel_w * s.in_c > 64 || s.out_c > 32) return false;
+  if (s.kernel_h * s.kernel_w * s.in_c > kMaxReduction || s.kernel_w * s.in_c > 64 || s.out_c > 32) return false;
   if (s.pad_top < 0 || s.pad_bottom < 0 || s.pad_left < 0 || s.pad_right < 0) return false;
   const Padded g = padded_geometry(s);  // every receptive field must lie inside the padded input
   return (s.out_h - 1) * s.stride_h + s.kernel_h <= g.h && (s.out_w - 1) * s.stride_w + s.kernel_w <= g.w;
@@ -164,7 +162,8 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
     }
     // Fixed super-chunks of output rows (a function of the shape alone) reduce into partials summed in order:
     // bit-identical for any thread count.
-    const std::int64_t supers = std::clamp<std::int64_t>(m / 4096, 1, std::min<std::int64_t>(8, out_rows));
+    // (At least 1024 pixels each, so that LeNet conv2's 6400 pixels per batch of 64 still split over two threads.)
+    const std::int64_t supers = std::clamp<std::int64_t>(m / 1024, 1, std::min<std::int64_t>(8, out_rows));
     const std::int64_t stride = k_total * ldw + ldw;
     // Blocks of output rows (about 256 pixels, fixed by the shape) sum into their own zeroed block.
     const std::int64_t rows_per_block = std::max<std::int64_t>(1, 256 / s.out_w);
@@ -178,6 +177,8 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
                    a.dw = dw ? row_sum : nullptr;
                    a.db = db ? row_sum + k_total * ldw : nullptr;
                    a.mask_activation = fused_mask ? act : 0;
+                   a.row_pixels = s.out_w;
+                   a.row_stride = s.stride_h * g.w * s.in_c;
                    a.negative_slope = epilogue.negative_slope;
                    for (std::int64_t sc = s0; sc < s1; ++sc) {
                      float* part = partial + sc * stride;
@@ -185,11 +186,17 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
                      const std::int64_t r_end = out_rows * (sc + 1) / supers;
                      for (std::int64_t r0 = out_rows * sc / supers; r0 < r_end; r0 += rows_per_block) {
                        std::fill(row_sum, row_sum + stride, 0.0f);
-                       for (std::int64_t r = r0; r < std::min(r_end, r0 + rows_per_block); ++r) {
+                       // One call per run of output rows within an image (the kernel's register tiles then
+                       // stream more than one short row between loads and stores of dW).
+                       const std::int64_t r_stop = std::min(r_end, r0 + rows_per_block);
+                       for (std::int64_t r = r0; r < r_stop;) {
+                         const std::int64_t run = std::min(r_stop, (r / s.out_h + 1) * s.out_h) - r;
                          a.a = xp + row_offset(s, g, r / s.out_h, r % s.out_h);
                          a.dz = dz + r * s.out_w * f;
                          a.mask_y = fused_mask ? y + r * s.out_w * f : nullptr;
+                         a.rows = run * s.out_w;
                          kt.weight_grad(a);
+                         r += run;
                        }
                        for (std::int64_t i = 0; i < stride; ++i) part[i] += row_sum[i];
                      }
@@ -205,12 +212,6 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
     }
   }
   if (dx) input_grad(s, w, dz, dx);
-}
-
-bool forward_eligible(const Conv2dShape& s) {
-  if (eligible(s)) return true;
-  // Longer reductions (K up to 256) with few filters: LeNet conv2 (K = 150, F = 16).
-  return s.kernel_h * s.kernel_w * s.in_c <= 256 && input_grad_eligible(s);
 }
 
 bool input_grad_eligible(const Conv2dShape& s) {
