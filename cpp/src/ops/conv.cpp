@@ -111,8 +111,8 @@ namespace {
 // (F in, C_in out). The forward engine then reads whole kernel rows of the padded dz in place, instead of a
 // pointer per pixel and tap with a divisibility test. The activation mask is applied while padding. It pays
 // where the per-tap reduction (F) is short, so that pointer tables cost as much as the FMAs (LeNet conv2, batch
-// 64, one thread: 2.1 vs 2.8 ms); with F >= 32 the border taps it multiplies by zero cost more (MNIST conv2:
-// 5.8 vs 4.9 ms).
+// 64, one thread: 2.1 vs 2.8 ms; the direct kernel of conv_small.cpp now takes that shape, 0.5 ms); with F >= 32
+// the border taps it multiplies by zero cost more (MNIST conv2: 5.8 vs 4.9 ms).
 constexpr std::int64_t kDxForwardMaxFilters = 32;
 bool dx_as_forward(const Conv2dShape& s) {
   if (s.out_c >= kDxForwardMaxFilters) return false;
@@ -163,8 +163,9 @@ void input_grad_by_forward(const Conv2dShape& s, const float* w, const float* y,
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
                      float* dx, float* dw, float* db, const Epilogue& epilogue) {
-  // The direct path, except for the parts Winograd takes (where it measured faster). The weight gradient's route
-  // never depends on whether dx is wanted, so dW is the same bits either way.
+  // The direct path, except for the parts Winograd is chosen for (where it measured faster): its weight gradient,
+  // or its input gradient (that case keeps the input-gradient route below, as before the direct path grew to
+  // K = 256). The weight gradient's route never depends on whether dx is wanted, so dW is the same bits either way.
   if (small_conv::eligible(s) && !winograd::weight_grad_eligible(s)) {
     if (!(dx && winograd::input_grad_eligible(s))) return small_conv::backward(s, x, w, y, dy, dx, dw, db, epilogue);
     if (dw || db) small_conv::backward(s, x, w, y, dy, nullptr, dw, db, epilogue);
