@@ -1,4 +1,5 @@
-"""The direct small-convolution path (groups 1, dilation 1, kh*kw*C_in <= 64, filters <= 32) against the float64
+"""The direct small-convolution path (groups 1, dilation 1, kh*kw*C_in <= 256 with kw*C_in <= 64, filters <= 32)
+against the float64
 reference: odd filter counts (SIMD tails), pixel counts that are not multiples of 4, strides, every padding mode,
 2-D kernels, every ISA, SIMD close to scalar, threads 1 vs 2 bit-identical, and the eligibility edges."""
 import numpy as np
@@ -23,7 +24,7 @@ CASES = [
     (1, 9, 8, 2, 12, 2, 3, (2, 2), "valid"),
     (2, 7, 9, 4, 24, 3, 2, (3, 1), (2, 0, 1, 2)),
     (1, 5, 6, 1, 3, 4, 4, (4, 4), "valid"),         # stride > kernel
-    (1, 1, 30, 13, 10, 1, 5, (1, 1), "same"),       # K = 65: just outside, the GEMM path
+    (1, 1, 30, 13, 10, 1, 5, (1, 1), "same"),       # kernel row kw * C_in = 65: just outside, the GEMM path
     (1, 1, 30, 2, 33, 1, 3, (1, 1), "same"),        # F = 33: just outside
 ]
 

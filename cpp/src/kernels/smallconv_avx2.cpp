@@ -79,6 +79,7 @@ void forward_block(const SmallConvArgs& p, std::int64_t r0, std::int64_t np, std
 }
 
 void forward(const SmallConvArgs& p) {
+  if (smallconv_unit_forward_avx2(p)) return;
   for (std::int64_t r0 = 0; r0 < p.rows; r0 += 4) {
     const std::int64_t np = p.rows - r0 < 4 ? p.rows - r0 : 4;
     std::int64_t f0 = 0;
@@ -101,6 +102,11 @@ __m256 load_dz(const SmallConvArgs& p, std::int64_t r, std::int64_t f0, __m256i 
   return _mm256_and_ps(z, pos);
 }
 
+const float* field(const SmallConvArgs& p, std::int64_t r) {  // weight grad: rows may span output rows
+  if (p.row_pixels <= 0) return p.a + r * p.a_stride;
+  return p.a + (r / p.row_pixels) * p.row_stride + (r % p.row_pixels) * p.a_stride;
+}
+
 // Receptive fields of pixels [r0, r0 + n) gathered into rf[(r - r0) * K + k]: the block kernel then broadcasts
 // from one pointer with constant offsets (13 separate row pointers would not fit in registers).
 constexpr std::int64_t kRowBlock = 32;
@@ -110,7 +116,7 @@ void gather_fields(const SmallConvArgs& p, std::int64_t r0, std::int64_t n, floa
   const std::int64_t k_total = p.taps * p.kc, full = p.kc / 8 * 8;
   const __m256i rest = tail_mask(p.kc - full);
   for (std::int64_t r = 0; r < n; ++r) {
-    const float* a = p.a + (r0 + r) * p.a_stride;
+    const float* a = field(p, r0 + r);
     float* d = rf + r * k_total;
     for (std::int64_t t = 0; t < p.taps; ++t, d += p.kc) {
       const float* src = a + t * p.tap_stride;
@@ -182,10 +188,10 @@ void weight_grad_narrow(const SmallConvArgs& p) {
         _mm256_storeu_ps(p.db + f0, b);
       }
       if (!p.dw) continue;
-      const float* a0 = p.a + r * p.a_stride;
-      const float* a1 = p.a + (r + (np > 1 ? 1 : 0)) * p.a_stride;
-      const float* a2 = p.a + (r + (np > 2 ? 2 : 0)) * p.a_stride;
-      const float* a3 = p.a + (r + (np > 3 ? 3 : 0)) * p.a_stride;
+      const float* a0 = field(p, r);
+      const float* a1 = field(p, r + (np > 1 ? 1 : 0));
+      const float* a2 = field(p, r + (np > 2 ? 2 : 0));
+      const float* a3 = field(p, r + (np > 3 ? 3 : 0));
       for (std::int64_t t = 0; t < p.taps; ++t) {
         const std::int64_t off = t * p.tap_stride;
         float* dw = p.dw + t * p.kc * p.ldw + f0;
@@ -213,6 +219,7 @@ void weight_grad_narrow(const SmallConvArgs& p) {
 }
 
 void weight_grad(const SmallConvArgs& p) {
+  if (smallconv_unit_weight_grad_avx2(p)) return;
   if (p.f <= 8) return weight_grad_narrow(p);
   if (p.db) {  // four interleaved partial sums (one dependent add per row would be latency-bound)
     for (std::int64_t f0 = 0; f0 < p.f; f0 += 8) {
@@ -237,7 +244,7 @@ void weight_grad(const SmallConvArgs& p) {
   const std::int64_t wide = p.f / 16 * 16 + (p.f % 16 > 8 ? 16 : 0);  // filters done 16 at a time
   const std::int64_t kb2 = (k_total + (k_total + 5) / 6 - 1) / ((k_total + 5) / 6);
   const std::int64_t kb1 = (k_total + (k_total + 11) / 12 - 1) / ((k_total + 11) / 12);
-  alignas(32) float rf[kRowBlock * 64 + 8];  // K <= 64 on this path
+  alignas(32) float rf[kRowBlock * 256 + 8];  // K <= 256 on this path (32 KB)
   for (std::int64_t r0 = 0; r0 < p.rows; r0 += kRowBlock) {  // pixels stay in order for every dW element
     const std::int64_t n = std::min(kRowBlock, p.rows - r0);
     gather_fields(p, r0, n, rf);
@@ -250,25 +257,74 @@ void weight_grad(const SmallConvArgs& p) {
   }
 }
 
-void input_grad(const SmallConvArgs& p) {
+// Input gradient, one pixel at a time: the kc floats of each kernel row t are s(t, k) = sum_f dz[r][f] * wt[t][f][k]
+// added to dx(r, t, k). TG kernel rows x NK vectors of k (at most 12 accumulators) are summed over f together:
+// each f costs one broadcast and TG * NK weight loads (wt is small and stays in L1) for TG * NK independent FMA
+// chains. Per dx element the additions run r in order (one kernel row of a pixel touches an element at most
+// once), as the scalar kernel. Lanes beyond kc add zeros (wt is zero-padded) to the same image's dx, which only
+// this thread writes; masked loads and stores (slow on Zen) only where they would leave the image.
+template <int TG, int NK>
+void input_grad_taps(const SmallConvArgs& p, std::int64_t r, std::int64_t t0, __m256i tail) {
+  __m256 acc[TG][NK];
+#pragma GCC unroll 6
+  for (int t = 0; t < TG; ++t)
+#pragma GCC unroll 8
+    for (int v = 0; v < NK; ++v) acc[t][v] = _mm256_setzero_ps();
+  const float* dz = p.dz + r * p.f;
+  const std::int64_t tap_w = p.ldw * p.kcp;  // floats between kernel rows of wt
+  const float* wt = p.w + t0 * tap_w;
+  for (std::int64_t f = 0; f < p.f; ++f, wt += p.kcp) {
+    const __m256 z = _mm256_broadcast_ss(dz + f);
+#pragma GCC unroll 6
+    for (int t = 0; t < TG; ++t)
+#pragma GCC unroll 8
+      for (int v = 0; v < NK; ++v) acc[t][v] = _mm256_fmadd_ps(z, _mm256_loadu_ps(wt + t * tap_w + 8 * v), acc[t][v]);
+  }
+#pragma GCC unroll 6
+  for (int t = 0; t < TG; ++t) {
+    const std::int64_t at = r * p.a_stride + (t0 + t) * p.tap_stride;
+    float* d = p.dx + at;
+    const bool full = at + 8 * NK <= p.dx_room;  // lanes beyond kc hold zeros: adding them is harmless
+#pragma GCC unroll 8
+    for (int v = 0; v < NK - 1; ++v) _mm256_storeu_ps(d + 8 * v, _mm256_add_ps(_mm256_loadu_ps(d + 8 * v), acc[t][v]));
+    float* last = d + 8 * (NK - 1);
+    if (full)
+      _mm256_storeu_ps(last, _mm256_add_ps(_mm256_loadu_ps(last), acc[t][NK - 1]));
+    else
+      _mm256_maskstore_ps(last, tail, _mm256_add_ps(_mm256_maskload_ps(last, tail), acc[t][NK - 1]));
+  }
+}
+
+// The last n < kGroup kernel rows of a pixel.
+template <int TG, int NK>
+void input_grad_last_taps(const SmallConvArgs& p, std::int64_t r, std::int64_t t0, std::int64_t n, __m256i tail) {
+  if (n == TG) return input_grad_taps<TG, NK>(p, r, t0, tail);
+  if constexpr (TG > 1) input_grad_last_taps<TG - 1, NK>(p, r, t0, n, tail);
+}
+
+template <int NK>
+void input_grad_rows(const SmallConvArgs& p) {
+  constexpr int kGroup = 12 / NK;
+  const __m256i tail = tail_mask(p.kc - 8 * (NK - 1));
   for (std::int64_t r = 0; r < p.rows; ++r) {
-    float* dx = p.dx + r * p.a_stride;
-    const float* dz = p.dz + r * p.f;
-    for (std::int64_t t = 0; t < p.taps; ++t) {
-      const float* wt = p.w + t * p.ldw * p.kcp;
-      float* d = dx + t * p.tap_stride;
-      for (std::int64_t k0 = 0; k0 < p.kc; k0 += 8) {
-        __m256 s = _mm256_setzero_ps();
-        for (std::int64_t f = 0; f < p.f; ++f)
-          s = _mm256_fmadd_ps(_mm256_broadcast_ss(dz + f), _mm256_loadu_ps(wt + f * p.kcp + k0), s);
-        if (k0 + 8 <= p.kc) {
-          _mm256_storeu_ps(d + k0, _mm256_add_ps(_mm256_loadu_ps(d + k0), s));
-        } else {
-          const __m256i mask = tail_mask(p.kc - k0);
-          _mm256_maskstore_ps(d + k0, mask, _mm256_add_ps(_mm256_maskload_ps(d + k0, mask), s));
-        }
-      }
+    std::int64_t t0 = 0;
+    for (; t0 + kGroup <= p.taps; t0 += kGroup) input_grad_taps<kGroup, NK>(p, r, t0, tail);
+    if constexpr (kGroup > 1) {
+      if (t0 < p.taps) input_grad_last_taps<kGroup - 1, NK>(p, r, t0, p.taps - t0, tail);
     }
+  }
+}
+
+void input_grad(const SmallConvArgs& p) {
+  switch ((p.kc + 7) / 8) {  // kc <= 64: at most 8 vectors
+    case 1: return input_grad_rows<1>(p);
+    case 2: return input_grad_rows<2>(p);
+    case 3: return input_grad_rows<3>(p);
+    case 4: return input_grad_rows<4>(p);
+    case 5: return input_grad_rows<5>(p);
+    case 6: return input_grad_rows<6>(p);
+    case 7: return input_grad_rows<7>(p);
+    default: return input_grad_rows<8>(p);
   }
 }
 

@@ -20,8 +20,13 @@ struct SmallConvArgs {
   std::int64_t ldw = 0;         // F rounded up to lanes
   const float* a = nullptr;     // input (forward, weight grad) or dx (input grad), padded
   float* dx = nullptr;          // input grad target, same addressing as a
+  std::int64_t dx_room = 0;     // input grad: floats writable from dx on (its image); lanes beyond kc may add +0 there
   std::int64_t a_stride = 0;    // floats between the receptive fields of neighbouring output pixels
   std::int64_t tap_stride = 0;  // floats between kernel rows
+  // Weight grad only: its `rows` pixels may span several output rows of one image, row_pixels each (0: one row),
+  // pixel r's field then starting at a + (r / row_pixels) * row_stride + (r % row_pixels) * a_stride.
+  std::int64_t row_pixels = 0;
+  std::int64_t row_stride = 0;
   const float* w = nullptr;     // forward: (taps*kc) x ldw; input grad: wt
   const float* bias = nullptr;  // ldw floats (zero-padded) or null
   float* y = nullptr;           // forward output rows, row stride F
@@ -51,5 +56,11 @@ const SmallConvKernels& smallconv_kernels_scalar();
 const SmallConvKernels& smallconv_kernels_avx2();
 #endif
 // AVX-512 machines use the AVX2 table (these shapes are too small for 16-lane vectors to pay).
+#if defined(CONVLITE_HAVE_AVX2)
+// Unit pixel stride (a_stride == 1) kernels of the AVX2 table (smallconv_unit_avx2.cpp); false when the call
+// does not fit them (the general kernel then runs).
+bool smallconv_unit_forward_avx2(const SmallConvArgs& p);
+bool smallconv_unit_weight_grad_avx2(const SmallConvArgs& p);
+#endif
 
 }  // namespace convlite

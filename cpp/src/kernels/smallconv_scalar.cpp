@@ -21,9 +21,14 @@ void forward(const SmallConvArgs& p) {
   }
 }
 
+const float* field(const SmallConvArgs& p, std::int64_t r) {  // weight grad: rows may span output rows
+  if (p.row_pixels <= 0) return p.a + r * p.a_stride;
+  return p.a + (r / p.row_pixels) * p.row_stride + (r % p.row_pixels) * p.a_stride;
+}
+
 void weight_grad(const SmallConvArgs& p) {
   for (std::int64_t r = 0; r < p.rows; ++r) {
-    const float* a = p.a + r * p.a_stride;
+    const float* a = field(p, r);
     float dz[64];  // f <= 32
     for (std::int64_t f = 0; f < p.f; ++f) {
       const float v = p.dz[r * p.f + f];

@@ -111,8 +111,8 @@ namespace {
 // (F in, C_in out). The forward engine then reads whole kernel rows of the padded dz in place, instead of a
 // pointer per pixel and tap with a divisibility test. The activation mask is applied while padding. It pays
 // where the per-tap reduction (F) is short, so that pointer tables cost as much as the FMAs (LeNet conv2, batch
-// 64, one thread: 2.1 vs 2.8 ms); with F >= 32 the border taps it multiplies by zero cost more (MNIST conv2:
-// 5.8 vs 4.9 ms).
+// 64, one thread: 2.1 vs 2.8 ms; the direct kernel of conv_small.cpp now takes that shape, 0.5 ms); with F >= 32
+// the border taps it multiplies by zero cost more (MNIST conv2: 5.8 vs 4.9 ms).
 constexpr std::int64_t kDxForwardMaxFilters = 32;
 bool dx_as_forward(const Conv2dShape& s) {
   if (s.out_c >= kDxForwardMaxFilters) return false;
@@ -163,7 +163,14 @@ void input_grad_by_forward(const Conv2dShape& s, const float* w, const float* y,
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
                      float* dx, float* dw, float* db, const Epilogue& epilogue) {
-  if (small_conv::eligible(s)) return small_conv::backward(s, x, w, y, dy, dx, dw, db, epilogue);
+  // The direct path, except for the parts Winograd is chosen for (where it measured faster): its weight gradient,
+  // or its input gradient (that case keeps the input-gradient route below, as before the direct path grew to
+  // K = 256). The weight gradient's route never depends on whether dx is wanted, so dW is the same bits either way.
+  if (small_conv::eligible(s) && !winograd::weight_grad_eligible(s)) {
+    if (!(dx && winograd::input_grad_eligible(s))) return small_conv::backward(s, x, w, y, dy, dx, dw, db, epilogue);
+    if (dw || db) small_conv::backward(s, x, w, y, dy, nullptr, dw, db, epilogue);
+    dw = db = nullptr;  // dx below
+  }
   const std::int64_t groups = s.groups, cg = s.in_c / groups, fg = s.out_c / groups;
   const std::int64_t m = s.batch * s.out_h * s.out_w;
   const std::int64_t taps = s.kernel_h * s.kernel_w;
@@ -172,15 +179,22 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   // the masked gradient is formed once.
   const float* dz = dy;
   const float* mask_y = act ? y : nullptr;
-  const bool dx_forward = dx && m > 0 && dx_as_forward(s);
-  if (act && dx && m > 0 && !dx_forward) {
+  // Short kernel rows (kw * C_in <= 64) and few filters: the direct kernel scatters each pixel's kernel rows
+  // (LeNet conv2, 6 -> 16 channels 5x5: 0.5 ms against 2.0 ms as a forward convolution, whose padded dz
+  // multiplies zeros half the time).
+  const bool dx_small = dx && m > 0 && small_conv::input_grad_eligible(s) && !winograd::input_grad_eligible(s);
+  const bool dx_forward = dx && m > 0 && !dx_small && dx_as_forward(s);
+  // Winograd weight gradient (3x3 stride 1 with enough channels, as the forward): reads dz already masked.
+  const bool dw_winograd = (dw || db) && m > 0 && winograd::weight_grad_eligible(s);
+  if (act && m > 0 && ((dx && !dx_forward) || dw_winograd)) {
     float* masked = gemm::workspace(gemm::Slot::masked_dz, m * s.out_c);
     masked_gradient(dy, y, masked, m * s.out_c, epilogue);
     dz = masked;
     mask_y = nullptr;
   }
   const std::int64_t hw_out = s.out_h * s.out_w;
-  if (dw || db) {
+  if (dw_winograd) winograd::weight_grad(s, x, dz, dw, db);
+  if ((dw || db) && !dw_winograd) {
     // Rows mode (groups 1, dilation_w 1): a segment is a whole kernel row, kw * C_in contiguous floats of a
     // zero-padded copy of x (made only when there is padding), so the reduction reads long runs in place and the
     // segment table has kh entries per pixel instead of kh * kw. Its K order (i, j, c) is the HWIO order.
@@ -253,6 +267,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   }
   if (!dx) return;
   if (dx_forward) return input_grad_by_forward(s, w, y, dy, dx, epilogue, act);
+  if (dx_small) return small_conv::input_grad(s, w, dz, dx);
   const std::int64_t hw_in = s.in_h * s.in_w;
   const std::int64_t m_in = s.batch * hw_in;
   if (m_in <= 0) return;

@@ -1,4 +1,5 @@
-// Direct path for small convolutions (groups 1, dilation 1, K = kh * kw * C_in <= 64, F <= 32): the GEMM engine's
+// Direct path for small convolutions (groups 1, dilation 1, K = kh * kw * C_in <= 256 in kernel rows of kw * C_in
+// <= 64 floats, F <= 32): the GEMM engine's
 // per-tile pointer tables, packing and 16-wide panels cost more than the arithmetic there (the ECG model's
 // Conv1D layers do 0.3-2.4 MFLOP). Padding is handled once by a zero-padded copy of the input (or of dx), so every
 // output pixel's receptive field is a run of kernel rows, each kw * C_in contiguous floats, read in place.
@@ -25,6 +26,15 @@ const SmallConvKernels& table() {
 }
 
 std::int64_t round_up(std::int64_t n, std::int64_t m) { return (n + m - 1) / m * m; }
+
+// parallel_for weighs work in units of about a byte moved; these kernels stream their data once from L1/L2, so a
+// FLOP counts 1/4 (the packed GEMM's 1/32 allows for its packing and C traffic): a team forms from about 8 MFLOP
+// (80 us on one core), so LeNet's and MNIST's first layers (15-25 MFLOP per batch of 64) use both cores while
+// the ECG model's layers (1-2 MFLOP) stay on one.
+constexpr double kDirectFlopCost = 1.0 / 4.0;
+
+// K = kh * kw * C_in of the whole direct path (the AVX2 weight gradient gathers 32 receptive fields of K floats).
+constexpr std::int64_t kMaxReduction = 256;
 
 struct Padded {
   std::int64_t h = 0, w = 0;  // padded input size
@@ -76,7 +86,7 @@ std::int64_t row_offset(const Conv2dShape& s, const Padded& g, std::int64_t b, s
 bool eligible(const Conv2dShape& s) {
   if (s.groups != 1 || s.dilation_h != 1 || s.dilation_w != 1) return false;
   if (s.batch <= 0 || s.out_h <= 0 || s.out_w <= 0 || s.out_c <= 0 || s.in_c <= 0) return false;
-  if (s.kernel_h * s.kernel_w * s.in_c > 64 || s.out_c > 32) return false;
+  if (s.kernel_h * s.kernel_w * s.in_c > kMaxReduction || s.kernel_w * s.in_c > 64 || s.out_c > 32) return false;
   if (s.pad_top < 0 || s.pad_bottom < 0 || s.pad_left < 0 || s.pad_right < 0) return false;
   const Padded g = padded_geometry(s);  // every receptive field must lie inside the padded input
   return (s.out_h - 1) * s.stride_h + s.kernel_h <= g.h && (s.out_w - 1) * s.stride_w + s.kernel_w <= g.w;
@@ -110,7 +120,7 @@ void forward(const Conv2dShape& s, const float* x, const float* w, const float* 
   args.activation = static_cast<int>(epilogue.activation);
   args.negative_slope = epilogue.negative_slope;
   const std::int64_t out_rows = s.batch * s.out_h;
-  parallel_for(out_rows, gemm::kFlopCost * 2.0 * k_total * f * s.out_w, [&](std::int64_t r0, std::int64_t r1) {
+  parallel_for(out_rows, kDirectFlopCost * 2.0 * k_total * f * s.out_w, [&](std::int64_t r0, std::int64_t r1) {
     SmallConvArgs a = args;
     for (std::int64_t r = r0; r < r1; ++r) {
       a.a = xp + row_offset(s, g, r / s.out_h, r % s.out_h);
@@ -125,7 +135,7 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
   const SmallConvKernels& kt = table();
   const Padded g = padded_geometry(s);
   SmallConvArgs args = base_args(s, g, kt.lanes);
-  const std::int64_t k_total = args.taps * args.kc, f = s.out_c, ldw = args.ldw, kcp = args.kcp;
+  const std::int64_t k_total = args.taps * args.kc, f = s.out_c, ldw = args.ldw;
   const std::int64_t m = s.batch * s.out_h * s.out_w, out_rows = s.batch * s.out_h;
   const int act = y ? static_cast<int>(epilogue.activation) : 0;
   const float* dz = dy;
@@ -152,12 +162,13 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
     }
     // Fixed super-chunks of output rows (a function of the shape alone) reduce into partials summed in order:
     // bit-identical for any thread count.
-    const std::int64_t supers = std::clamp<std::int64_t>(m / 4096, 1, std::min<std::int64_t>(8, out_rows));
+    // (At least 1024 pixels each, so that LeNet conv2's 6400 pixels per batch of 64 still split over two threads.)
+    const std::int64_t supers = std::clamp<std::int64_t>(m / 1024, 1, std::min<std::int64_t>(8, out_rows));
     const std::int64_t stride = k_total * ldw + ldw;
     // Blocks of output rows (about 256 pixels, fixed by the shape) sum into their own zeroed block.
     const std::int64_t rows_per_block = std::max<std::int64_t>(1, 256 / s.out_w);
     float* partial = gemm::workspace(gemm::Slot::partial, supers * stride);
-    parallel_for(supers, gemm::kFlopCost * 2.0 * k_total * f * (static_cast<double>(m) / supers),
+    parallel_for(supers, kDirectFlopCost * 2.0 * k_total * f * (static_cast<double>(m) / supers),
                  [&](std::int64_t s0, std::int64_t s1) {
                    SmallConvArgs a = args;
                    // Each block of rows sums into its own zeroed block, added to the super-chunk partial: blocked
@@ -166,6 +177,8 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
                    a.dw = dw ? row_sum : nullptr;
                    a.db = db ? row_sum + k_total * ldw : nullptr;
                    a.mask_activation = fused_mask ? act : 0;
+                   a.row_pixels = s.out_w;
+                   a.row_stride = s.stride_h * g.w * s.in_c;
                    a.negative_slope = epilogue.negative_slope;
                    for (std::int64_t sc = s0; sc < s1; ++sc) {
                      float* part = partial + sc * stride;
@@ -173,11 +186,17 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
                      const std::int64_t r_end = out_rows * (sc + 1) / supers;
                      for (std::int64_t r0 = out_rows * sc / supers; r0 < r_end; r0 += rows_per_block) {
                        std::fill(row_sum, row_sum + stride, 0.0f);
-                       for (std::int64_t r = r0; r < std::min(r_end, r0 + rows_per_block); ++r) {
+                       // One call per run of output rows within an image (the kernel's register tiles then
+                       // stream more than one short row between loads and stores of dW).
+                       const std::int64_t r_stop = std::min(r_end, r0 + rows_per_block);
+                       for (std::int64_t r = r0; r < r_stop;) {
+                         const std::int64_t run = std::min(r_stop, (r / s.out_h + 1) * s.out_h) - r;
                          a.a = xp + row_offset(s, g, r / s.out_h, r % s.out_h);
                          a.dz = dz + r * s.out_w * f;
                          a.mask_y = fused_mask ? y + r * s.out_w * f : nullptr;
+                         a.rows = run * s.out_w;
                          kt.weight_grad(a);
+                         r += run;
                        }
                        for (std::int64_t i = 0; i < stride; ++i) part[i] += row_sum[i];
                      }
@@ -192,7 +211,23 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
         for (std::int64_t j = 0; j < f; ++j) db[j] = sc ? db[j] + part[k_total * ldw + j] : part[k_total * ldw + j];
     }
   }
-  if (!dx) return;
+  if (dx) input_grad(s, w, dz, dx);
+}
+
+bool input_grad_eligible(const Conv2dShape& s) {
+  if (s.groups != 1 || s.dilation_h != 1 || s.dilation_w != 1) return false;
+  if (s.batch <= 0 || s.out_h <= 0 || s.out_w <= 0 || s.out_c <= 0 || s.in_c <= 0) return false;
+  if (s.kernel_w * s.in_c > 64 || s.out_c > 32) return false;
+  if (s.pad_top < 0 || s.pad_bottom < 0 || s.pad_left < 0 || s.pad_right < 0) return false;
+  const Padded g = padded_geometry(s);
+  return (s.out_h - 1) * s.stride_h + s.kernel_h <= g.h && (s.out_w - 1) * s.stride_w + s.kernel_w <= g.w;
+}
+
+void input_grad(const Conv2dShape& s, const float* w, const float* dz, float* dx) {
+  const SmallConvKernels& kt = table();
+  const Padded g = padded_geometry(s);
+  SmallConvArgs args = base_args(s, g, kt.lanes);
+  const std::int64_t k_total = args.taps * args.kc, f = s.out_c, ldw = args.ldw, kcp = args.kcp;
   // wt[(t * ldw + j) * kcp + k] = w[(t * kc + k) * f + j], zero-padded.
   float* wt = gemm::workspace(gemm::Slot::weights_t, args.taps * ldw * kcp);
   std::fill(wt, wt + args.taps * ldw * kcp, 0.0f);
@@ -203,13 +238,14 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
   const std::int64_t img = g.h * g.w * s.in_c;
   float* dxp = g.any ? gemm::workspace(gemm::Slot::small_dx, s.batch * img) : dx;
   // One image per item: its output rows scatter in order into its own (padded) dx, so no partition changes a sum.
-  parallel_for(s.batch, gemm::kFlopCost * 2.0 * k_total * f * s.out_h * s.out_w, [&](std::int64_t b0, std::int64_t b1) {
+  parallel_for(s.batch, kDirectFlopCost * 2.0 * k_total * f * s.out_h * s.out_w, [&](std::int64_t b0, std::int64_t b1) {
     SmallConvArgs a = args;
     for (std::int64_t b = b0; b < b1; ++b) {
       float* d = dxp + b * img;
       std::fill(d, d + img, 0.0f);
       for (std::int64_t oh = 0; oh < s.out_h; ++oh) {
         a.dx = dxp + row_offset(s, g, b, oh);
+        a.dx_room = d + img - a.dx;
         a.dz = dz + (b * s.out_h + oh) * s.out_w * f;
         kt.input_grad(a);
       }

@@ -24,7 +24,9 @@ namespace {
 
 std::atomic<int> g_algorithm{static_cast<int>(Algorithm::automatic)};
 
-const WinogradKernels& kernels() {
+}  // namespace
+
+const WinogradKernels& transform_kernels() {
   switch (active_isa()) {
 #if defined(CONVLITE_HAVE_AVX512)
     case Isa::avx512: return winograd_kernels_avx512();
@@ -35,6 +37,10 @@ const WinogradKernels& kernels() {
     default: return winograd_kernels_scalar();
   }
 }
+
+namespace {
+
+const WinogradKernels& kernels() { return transform_kernels(); }
 
 // Per-thread grow-only scratch, 64-byte aligned, contents undefined.
 enum class Scratch : int { transformed_input, products, transformed_weights, count };
@@ -295,6 +301,10 @@ void forward(const Conv2dShape& s, const float* x, const float* w, const float* 
   p.activation = static_cast<int>(epilogue.activation);
   p.negative_slope = epilogue.negative_slope;
   run(p, u);
+}
+
+bool weight_grad_eligible(const Conv2dShape& s) {
+  return structurally_eligible(s) && chosen(true, s.in_c, s.out_c, s.batch, s.out_h, s.out_w);
 }
 
 bool input_grad_eligible(const Conv2dShape& s) {

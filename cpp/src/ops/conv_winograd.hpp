@@ -6,6 +6,7 @@
 #include <string>
 
 #include "convlite/conv.hpp"
+#include "kernels/winograd_kernels.hpp"
 
 namespace convlite::winograd {
 
@@ -26,5 +27,13 @@ void forward(const Conv2dShape& s, const float* x, const float* w, const float* 
 // dz with the flipped, channel-transposed kernel and 2 - pad of padding per side. Overwrites dx.
 bool input_grad_eligible(const Conv2dShape& s);
 void input_grad(const Conv2dShape& s, const float* dz, const float* w, float* dx);
+
+// Weight (and bias) gradient from x and dz (dL/dy with the activation mask already applied): dW = G^T dU G with
+// dU[e] = sum over output tiles of V[e]^T dM[e] (conv_winograd_grad.cpp). Chosen as the forward is.
+bool weight_grad_eligible(const Conv2dShape& s);
+void weight_grad(const Conv2dShape& s, const float* x, const float* dz, float* dw, float* db);
+
+// The input-transform table of the active ISA (shared with the weight gradient).
+const WinogradKernels& transform_kernels();
 
 }  // namespace convlite::winograd

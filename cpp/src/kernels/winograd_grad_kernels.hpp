@@ -1,0 +1,27 @@
+// Winograd F(2x2, 3x3) weight gradient (ops/conv_winograd_grad.cpp drives them), the transposes of the forward's
+// steps: with V = B^T d B the forward's transformed input tile and dM = A dY A^T the transformed 2x2 gradient
+// tile (A^T = [1 1 1 0; 0 1 -1 -1]), dU[e] (C x F) = sum over tiles of V[e]^T dM[e], and dW = G^T dU G.
+#pragma once
+#include <cstdint>
+
+namespace convlite {
+
+struct WinogradGradKernels {
+  // dz[a*2 + b] points at the n floats of gradient pixel (a, b) of the 2x2 tile, or is null outside the output.
+  // Writes element e = i*4 + j of dM, channel f, to dm[e * dm_stride + f] for f < n and zeros for n <= f <
+  // n_padded. Rows first (dY A^T), then columns, additions in one fixed order: bit-identical across ISAs.
+  void (*grad_tile)(const float* const* dz, std::int64_t n, std::int64_t n_padded, float* dm,
+                    std::int64_t dm_stride);
+  // u[c * ldu + f] += sum over t < tiles, in order, of v[t * ldv + c] * dm[t * ldm + f] for c < c_count,
+  // f < f_count; the sum is formed from zero and then added to u. dm's rows are readable (finite) up to f_count
+  // rounded up to 16.
+  void (*reduce)(const float* v, std::int64_t ldv, const float* dm, std::int64_t ldm, std::int64_t tiles,
+                 std::int64_t c_count, std::int64_t f_count, float* u, std::int64_t ldu);
+};
+
+const WinogradGradKernels& winograd_grad_kernels_scalar();
+#if defined(CONVLITE_HAVE_AVX2)
+const WinogradGradKernels& winograd_grad_kernels_avx2();  // AVX-512 machines use it too
+#endif
+
+}  // namespace convlite
