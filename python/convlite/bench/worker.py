@@ -52,6 +52,20 @@ def _import_capturing_stderr(framework: str):
     return module, text, seconds
 
 
+def _settle_allocator() -> None:
+    """Puts glibc malloc in the state any process reaches once it has freed one large array, before any row runs.
+
+    glibc raises its mmap threshold to the size of a freed mmapped block (up to 32 MB). Until a block at least as
+    large as a row's output has been freed, every call of that row gets a fresh mapping and page-faults its output
+    in (measured: 12.8 MB outputs took 28 faults and about 1 ms per call, gone after one 30 MB block was freed), so
+    a row's time depended on which rows had run before it. numpy and convlite allocate through malloc; TensorFlow
+    and PyTorch keep their own caches. Done in every worker alike."""
+    import numpy as np
+
+    block = np.empty(30 << 20, np.uint8)  # below glibc's 32 MB cap on the dynamic threshold
+    del block
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m convlite.bench.worker")
     parser.add_argument("--framework", required=True, choices=sorted(MODULES))
@@ -66,6 +80,8 @@ def main(argv=None) -> int:
     result = {"framework": args.framework, "mode": args.mode, "cells": {}}
     try:
         module, log, import_seconds = _import_capturing_stderr(args.framework)
+        if args.mode == "rows":
+            _settle_allocator()
         module.setup(args.threads)
         result["info"] = module.framework_info(log)
         result["import_seconds"] = import_seconds
