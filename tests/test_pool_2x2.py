@@ -127,3 +127,21 @@ def test_threads_give_identical_results(rng, shape):
         two = run_all(x, dy)
     for a, b in zip(one, two):
         assert_same(a, b)
+
+
+@pytest.mark.parametrize("shape", [(4, 11, 11, 64), (3, 9, 12, 5), (2, 12, 7, 3)])
+def test_backward_zeroes_the_uncovered_cells_of_a_reused_buffer(rng, shape):
+    """Only the last row / column no window covers is zeroed (not the whole gradient): outputs land in memory that
+    held NaNs a moment ago (a freed array of the same size), and those cells must still come out 0."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    y, argmax = _core.max_pool2d(x, (2, 2), return_argmax=True, **{k: v for k, v in GEO.items() if k != "pool"})
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    for _ in range(3):
+        junk = np.full(shape, np.nan, np.float32)
+        del junk  # the allocator hands this block to the next array of the same size
+        got = _core.max_pool2d_backward(argmax, dy, shape, (2, 2), (2, 2))
+        np.testing.assert_array_equal(got, emulate_max_backward(argmax, dy, shape))
+        junk = np.full(shape, np.nan, np.float32)
+        del junk
+        got = _core.avg_pool2d_backward(dy, shape, (2, 2), (2, 2))
+        np.testing.assert_array_equal(got, emulate_avg_backward(dy, shape))
