@@ -263,7 +263,9 @@ void separable_conv2d_forward(const Conv2dShape& s, std::int64_t depth_multiplie
   const float* zero_row = zeros.data();
   const int act = static_cast<int>(epilogue.activation);
   const double pixels_per_tile = static_cast<double>(pixels) / static_cast<double>(tiling.count);
-  const double cost = pixels_per_tile * (0.25 * s.kernel_h * s.kernel_w * C + gemm::kFlopCost * 2.0 * C * F);
+  // Work units as the direct small-conv kernels count them (a FLOP weighs 1/4): a team forms from about 8 MFLOP. At
+  // the GEMM driver's 1/32 the 1D block of the bench (34 MFLOP in 16 tiles) stayed on one thread.
+  const double cost = pixels_per_tile * 0.25 * (s.kernel_h * s.kernel_w * C + 2.0 * C * F);
   parallel_for(tiling.count, cost, [&](std::int64_t t0, std::int64_t t1) {
     const std::int64_t max_tile_pixels = tiling.per_row == 1 ? tiling.rows_per_tile * s.out_w : tiling.cols_per_tile;
     float* scratch = mid ? nullptr : tile_scratch(max_tile_pixels * ld);
