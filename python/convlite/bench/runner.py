@@ -63,9 +63,10 @@ def available_columns(requested: str | None) -> tuple[list[tuple], list[str]]:
                  "torch": importlib.util.find_spec("torch") is not None}
     chosen = [c for c in COLUMNS if installed[c[1]]]
     if not installed["tensorflow"]:
-        notes.append("TensorFlow is not installed: convlite is measured alone (no TensorFlow ratios).")
+        notes.append("TensorFlow is not installed: convlite is measured alone (no TensorFlow ratios; "
+                     "`pip install tensorflow-cpu` adds them).")
     if not installed["torch"]:
-        notes.append("PyTorch is not installed: no PyTorch column.")
+        notes.append("PyTorch is not installed: no PyTorch column (`pip install torch` adds it).")
     if requested:
         keys = {k.strip() for k in requested.split(",") if k.strip()}
         unknown = keys - {c[0] for c in COLUMNS}

@@ -267,10 +267,10 @@ def standardize_tuple(value, n, name, allow_zero=False):
         try:
             values = tuple(value)
         except TypeError:
-            raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value}") \
+            raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value!r}") \
                 from None
         if len(values) != n or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
-            raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value}")
+            raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value!r}")
         values = tuple(int(v) for v in values)
     low = 0 if allow_zero else 1
     if any(v < low or v >= 2**31 for v in values):  # beyond int32 numpy's shape arithmetic would overflow

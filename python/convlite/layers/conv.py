@@ -82,7 +82,10 @@ class BaseConv(Layer):
         cls = type(self).__name__
         self.rank = rank
         if self.kind != "depthwise":
-            if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
+            if isinstance(filters, bool) or not isinstance(filters, int):
+                raise ValueError(f"Invalid value for argument `filters`. Expected a positive integer. "
+                                 f"Received filters={filters!r}.")
+            if filters <= 0:  # Keras's own message
                 raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. "
                                  f"Received filters={filters}.")
         if kernel_size is None:
@@ -99,7 +102,10 @@ class BaseConv(Layer):
         self.groups = groups
         self.padding = normalize_padding(padding, rank, rank == 1, self.name)
         self.data_format = check_data_format(data_format)
-        if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
+        if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int):
+            raise ValueError(f"Invalid value for argument `depth_multiplier`. Expected a positive integer. "
+                             f"Received depth_multiplier={depth_multiplier!r}.")
+        if depth_multiplier <= 0:  # Keras's own message
             raise ValueError(f"Invalid value for argument `depth_multiplier`. Expected a strictly positive value. "
                              f"Received depth_multiplier={depth_multiplier}.")
         self.depth_multiplier = depth_multiplier
