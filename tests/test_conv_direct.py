@@ -15,6 +15,7 @@ from convlite import _core
 
 from helpers import close, simd_isas, using_isa, using_threads
 import ref_conv as ref
+from conv_cases import make, pads
 
 # (batch, H, W, C_in, F, kh, kw, strides, padding mode)
 UNIT_CASES = [
@@ -47,23 +48,6 @@ DX_CASES = [
 ]
 UNIT_IDS = [f"unit{i}" for i in range(len(UNIT_CASES))]
 DX_IDS = [f"dx{i}" for i in range(len(DX_CASES))]
-
-
-def pads(case):
-    _, h, w, _, _, kh, kw, st, mode = case
-    if not isinstance(mode, str):
-        return mode
-    top, bottom = ref.pads_for(h, kh, st[0], 1, "valid" if mode == "causal" else mode)
-    left, right = ref.pads_for(w, kw, st[1], 1, mode)
-    return top, bottom, left, right
-
-
-def make(rng, case):
-    b, h, w, c, f, kh, kw = case[:7]
-    x = rng.standard_normal((b, h, w, c)).astype(np.float32)
-    k = (rng.standard_normal((kh, kw, c, f)) / np.sqrt(kh * kw * c)).astype(np.float32)
-    bias = rng.standard_normal(f).astype(np.float32)
-    return x, k, bias
 
 
 def run(x, k, bias, case, act, slope, dy=None, need_dx=True):

@@ -9,6 +9,7 @@ from convlite import _core
 
 from helpers import close, simd_isas, using_isa, using_threads
 import ref_conv as ref
+from conv_cases import make, pads
 
 # (batch, H, W, C_in, F, kh, kw, strides, padding mode or explicit pads)
 CASES = [
@@ -27,23 +28,6 @@ CASES = [
     (1, 1, 30, 13, 10, 1, 5, (1, 1), "same"),       # kernel row kw * C_in = 65: just outside, the GEMM path
     (1, 1, 30, 2, 33, 1, 3, (1, 1), "same"),        # F = 33: just outside
 ]
-
-
-def pads(case):
-    _, h, w, _, _, kh, kw, st, mode = case
-    if not isinstance(mode, str):
-        return mode
-    top, bottom = ref.pads_for(h, kh, st[0], 1, "valid" if mode == "causal" else mode)
-    left, right = ref.pads_for(w, kw, st[1], 1, mode)
-    return top, bottom, left, right
-
-
-def make(rng, case):
-    b, h, w, c, f, kh, kw, _, _ = case
-    x = rng.standard_normal((b, h, w, c)).astype(np.float32)
-    k = (rng.standard_normal((kh, kw, c, f)) / np.sqrt(kh * kw * c)).astype(np.float32)
-    bias = rng.standard_normal(f).astype(np.float32)
-    return x, k, bias
 
 
 @pytest.mark.parametrize("act,slope", [("linear", 0.0), ("relu", 0.0), ("leaky_relu", 0.2)])

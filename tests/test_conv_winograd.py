@@ -13,7 +13,6 @@ opt-out (also CONVLITE_CONV_ALGO=gemm).
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -25,37 +24,7 @@ from convlite import _core
 
 from helpers import simd_isas, using_isa, using_threads
 import ref_conv as ref
-
-TOL = 1e-5
-
-
-@contextlib.contextmanager
-def using_algorithm(name):
-    previous = _core.get_conv_algorithm()
-    _core.set_conv_algorithm(name)
-    try:
-        yield
-    finally:
-        _core.set_conv_algorithm(previous)
-
-
-def pads(h, w, mode):
-    if isinstance(mode, tuple):
-        return mode
-    top, bottom = ref.pads_for(h, 3, 1, 1, mode)
-    left, right = ref.pads_for(w, 3, 1, 1, mode)
-    return top, bottom, left, right
-
-
-def make(rng, batch, h, w, c, f):
-    x = rng.standard_normal((batch, h, w, c)).astype(np.float32)
-    k = (rng.standard_normal((3, 3, c, f)) / np.sqrt(9 * c)).astype(np.float32)
-    bias = rng.standard_normal(f).astype(np.float32)
-    return x, k, bias
-
-
-def rel_error(got, want):
-    return float(np.max(np.abs(got.astype(np.float64) - want)) / max(np.max(np.abs(want)), 1e-30))
+from winograd_cases import TOL, make, pads, rel_error, using_algorithm
 
 
 # (batch, h, w, C_in, F, padding): odd sizes (partial 2x2 tiles), every padding mode and explicit asymmetric

@@ -35,5 +35,7 @@ const DepthwiseKernels& depthwise_kernels_avx2();
 #if defined(CONVLITE_HAVE_AVX512)
 const DepthwiseKernels& depthwise_kernels_avx512();
 #endif
+// The active ISA's table (ops/depthwise.cpp): for the depthwise op and the fused separable one.
+const DepthwiseKernels& depthwise_kernels();
 
 }  // namespace convlite

@@ -16,25 +16,12 @@
 #include <vector>
 
 #include "convlite/conv.hpp"
-#include "convlite/dispatch.hpp"
 #include "convlite/parallel.hpp"
 #include "gemm/gemm_driver.hpp"
 #include "kernels/depthwise_kernels.hpp"
 
 namespace convlite {
 namespace {
-
-const DepthwiseKernels& depthwise_table() {
-  switch (active_isa()) {
-#if defined(CONVLITE_HAVE_AVX512)
-    case Isa::avx512: return depthwise_kernels_avx512();
-#endif
-#if defined(CONVLITE_HAVE_AVX2)
-    case Isa::avx2: return depthwise_kernels_avx2();
-#endif
-    default: return depthwise_kernels_scalar();
-  }
-}
 
 // A tile's depthwise result: about this many floats (128 KB), so that it stays in L2 (512 KB on Zen3) until the
 // GEMM reads it. Measured on one core (CPU time, 8x56x56 64->128 and two smaller shapes): 16K-64K floats within 2%
@@ -235,7 +222,7 @@ void separable_conv2d_forward(const Conv2dShape& s, std::int64_t depth_multiplie
     return;
   }
   const GemmKernels& kt = gemm::kernels();
-  const DepthwiseKernels& dk = depthwise_table();
+  const DepthwiseKernels& dk = depthwise_kernels();
   const std::int64_t mr = kt.mr, nr = kt.nr;
   // Buffer rows 64-byte aligned, and not a multiple of 4 KB apart (L1 set aliasing across the mr rows).
   std::int64_t ld = mid ? C : (C + 15) / 16 * 16;

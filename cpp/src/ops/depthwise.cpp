@@ -16,9 +16,8 @@
 #include "kernels/depthwise_kernels.hpp"
 
 namespace convlite {
-namespace {
 
-const DepthwiseKernels& kernels() {
+const DepthwiseKernels& depthwise_kernels() {
   switch (active_isa()) {
 #if defined(CONVLITE_HAVE_AVX512)
     case Isa::avx512: return depthwise_kernels_avx512();
@@ -29,6 +28,8 @@ const DepthwiseKernels& kernels() {
     default: return depthwise_kernels_scalar();
   }
 }
+
+namespace {
 
 // One axis of the convolution. Forward: output o reads source o * stride - pad + k * dilation. Transposed (input
 // gradient): dx coordinate i reads dz coordinate (i + pad - k * dilation) / stride where that divides exactly.
@@ -154,7 +155,7 @@ const float* expand_channels(const Conv2dShape& s, const float* x, std::int64_t 
 
 void depthwise2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
                          const Epilogue& epilogue) {
-  const DepthwiseKernels& k = kernels();
+  const DepthwiseKernels& k = depthwise_kernels();
   const std::int64_t dm = depth_multiplier(s), cout = s.out_c;
   if (s.batch * s.out_h * s.out_w * cout == 0) return;
   const float* src = dm > 1 ? expand_channels(s, x, dm) : x;
@@ -234,7 +235,7 @@ void input_grad(const DepthwiseKernels& k, const Conv2dShape& s, const float* w,
 
 void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
                           float* dx, float* dw, float* db, const Epilogue& epilogue) {
-  const DepthwiseKernels& k = kernels();
+  const DepthwiseKernels& k = depthwise_kernels();
   const std::int64_t size = s.batch * s.out_h * s.out_w * s.out_c;
   const int act = y ? static_cast<int>(epilogue.activation) : 0;
   const float* dz = dy;
