@@ -245,7 +245,7 @@ StepResult Model::train_step(const float* x, const float* y, const float* sample
   for (std::size_t i = last; i-- > 0;) {
     if (layers_[i]->is_view()) continue;
     layers_[i]->backward(count, act_ptr_[i], act_ptr_[i + 1], grad_ptr_[i + 1], grad_ptr_[i]);
-    clock.mark(&profile_.backward[i]);
+    if (clock.on()) clock.mark(&profile_.backward[i]);  // the vectors are empty when profiling is off
   }
   apply_optimizer(learning_rate, step);
   clock.mark(&profile_.optimizer);
