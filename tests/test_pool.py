@@ -147,6 +147,22 @@ def test_global_pooling(each_isa, rng, shape):
     np.testing.assert_array_equal(_core.global_pool_backward(dy, shape, "max", argmax), expected)
 
 
+@pytest.mark.parametrize("isa", simd_isas())
+@pytest.mark.parametrize("shape", [(3, 37, 64), (2, 25, 70), (5, 9, 130), (3, 11, 5)])
+def test_global_average_simd_and_threads_are_bit_identical_to_scalar(rng, isa, shape):
+    """Eight channel vectors sum in registers (64 channels on AVX2, 128 on AVX-512), the rest one vector at a
+    time: every channel still adds its positions in order, so every tier and thread count agrees bit for bit."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    with using_isa("scalar"):
+        want = _core.global_pool(x, "avg")
+    with using_isa(isa), using_threads(1):
+        one = _core.global_pool(x, "avg")
+    with using_isa(isa), using_threads(2):
+        two = _core.global_pool(x, "avg")
+    np.testing.assert_array_equal(one, want)
+    np.testing.assert_array_equal(two, want)
+
+
 # ------------------------------------------------------------------ argument errors
 @pytest.mark.parametrize("call, error, text", [
     (lambda x: _core.max_pool2d(x, (2, 2), padding=(2, 0, 0, 0)), ValueError, "padding=(2, 0, 0, 0)"),
