@@ -105,30 +105,8 @@ void relu_backward(const float* x, const float* dy, float* dx, std::int64_t n, c
   }
 }
 
-// ---- the vector vocabulary of activation_math.inc, 8 lanes.
-constexpr int kWidth = 8;
-using V = __m256;
-using M = __m256;
-V vset(float a) { return _mm256_set1_ps(a); }
-V vload(const float* p) { return _mm256_loadu_ps(p); }
-void vstore(float* p, V v) { _mm256_storeu_ps(p, v); }
-__m256i part_mask(int k) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
-V vload_part(const float* p, int k) { return _mm256_maskload_ps(p, part_mask(k)); }  // zero in unused lanes
-void vstore_part(float* p, V v, int k) { _mm256_maskstore_ps(p, part_mask(k), v); }
-V vadd(V a, V b) { return _mm256_add_ps(a, b); }
-V vsub(V a, V b) { return _mm256_sub_ps(a, b); }
-V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
-V vdiv(V a, V b) { return _mm256_div_ps(a, b); }
-V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-V vmin(V a, V b) { return _mm256_min_ps(a, b); }
-V vmax(V a, V b) { return _mm256_max_ps(a, b); }
-V vabs(V a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-V vneg(V a) { return _mm256_xor_ps(_mm256_set1_ps(-0.0f), a); }
-M vgt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-M vlt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
-M mand(M a, M b) { return _mm256_and_ps(a, b); }
-V vsel(M m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
-V vround(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+// ---- the vector vocabulary of activation_math.inc: the shared float one, plus what only activations use.
+#include "kernels/vec_avx2.inc"
 V vldexp(V y, V n) {
   const __m256i ni = _mm256_cvtps_epi32(n);
   const __m256i a = _mm256_srai_epi32(ni, 1), b = _mm256_sub_epi32(ni, a);

@@ -88,32 +88,8 @@ void relu_backward(const float* x, const float* dy, float* dx, std::int64_t n, c
   }
 }
 
-// ---- the vector vocabulary of activation_math.inc, 16 lanes.
-constexpr int kWidth = 16;
-using V = __m512;
-using M = __mmask16;
-V vset(float a) { return _mm512_set1_ps(a); }
-V vload(const float* p) { return _mm512_loadu_ps(p); }
-void vstore(float* p, V v) { _mm512_storeu_ps(p, v); }
-__mmask16 part_mask(int k) { return static_cast<__mmask16>((1u << k) - 1u); }
-V vload_part(const float* p, int k) { return _mm512_maskz_loadu_ps(part_mask(k), p); }
-void vstore_part(float* p, V v, int k) { _mm512_mask_storeu_ps(p, part_mask(k), v); }
-V vadd(V a, V b) { return _mm512_add_ps(a, b); }
-V vsub(V a, V b) { return _mm512_sub_ps(a, b); }
-V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
-V vdiv(V a, V b) { return _mm512_div_ps(a, b); }
-V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-V vmin(V a, V b) { return _mm512_min_ps(a, b); }
-V vmax(V a, V b) { return _mm512_max_ps(a, b); }
-V vabs(V a) { return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7fffffff))); }
-V vneg(V a) {
-  return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(static_cast<int>(0x80000000u))));
-}
-M vgt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-M vlt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
-M mand(M a, M b) { return static_cast<M>(a & b); }
-V vsel(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
-V vround(V a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+// ---- the vector vocabulary of activation_math.inc: the shared float one, plus what only activations use.
+#include "kernels/vec_avx512.inc"
 V vldexp(V y, V n) {
   const __m512i ni = _mm512_cvtps_epi32(n);
   const __m512i a = _mm512_srai_epi32(ni, 1), b = _mm512_sub_epi32(ni, a);

@@ -55,29 +55,8 @@ void relu_backward(const float* x, const float* dy, float* dx, std::int64_t n, c
   for (std::int64_t i = 0; i < n; ++i) dx[i] = dy[i] * relu_grad_one(x[i], p);
 }
 
-// ---- the vector vocabulary of activation_math.inc, one lane wide. Each operation is what the SIMD lane does.
-constexpr int kWidth = 1;
-using V = float;
-using M = bool;
-V vset(float a) { return a; }
-V vload(const float* p) { return *p; }
-void vstore(float* p, V v) { *p = v; }
-V vload_part(const float* p, int) { return *p; }
-void vstore_part(float* p, V v, int) { *p = v; }
-V vadd(V a, V b) { return a + b; }
-V vsub(V a, V b) { return a - b; }
-V vmul(V a, V b) { return a * b; }
-V vdiv(V a, V b) { return a / b; }
-V vfma(V a, V b, V c) { return std::fma(a, b, c); }
-V vmin(V a, V b) { return a < b ? a : b; }
-V vmax(V a, V b) { return a > b ? a : b; }
-V vabs(V a) { return std::fabs(a); }
-V vneg(V a) { return -a; }
-M vgt(V a, V b) { return a > b; }
-M vlt(V a, V b) { return a < b; }
-M mand(M a, M b) { return a && b; }
-V vsel(M m, V a, V b) { return m ? a : b; }
-V vround(V a) { return std::nearbyint(a); }
+// ---- the vector vocabulary of activation_math.inc: the shared float one, plus what only activations use.
+#include "kernels/vec_scalar.inc"
 float bits_to_float(std::uint32_t u) {
   float f;
   std::memcpy(&f, &u, sizeof f);

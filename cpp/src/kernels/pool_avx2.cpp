@@ -6,22 +6,8 @@
 namespace convlite {
 namespace {
 
-constexpr int kWidth = 8;
-using V = __m256;
-using M = __m256;
+#include "kernels/vec_avx2.inc"
 using I = __m256i;
-__m256i part_mask(int k) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
-V vset(float a) { return _mm256_set1_ps(a); }
-V vload_part(const float* p, int k) { return k == kWidth ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, part_mask(k)); }
-void vstore_part(float* p, V v, int k) {
-  if (k == kWidth) _mm256_storeu_ps(p, v);
-  else _mm256_maskstore_ps(p, part_mask(k), v);
-}
-V vadd(V a, V b) { return _mm256_add_ps(a, b); }
-V vdiv(V a, V b) { return _mm256_div_ps(a, b); }
-M vgt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-V vmax(V a, V b) { return _mm256_max_ps(a, b); }  // a > b ? a : b, NaN in either -> b
-V vsel(M m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
 I isplat(std::int32_t i) { return _mm256_set1_epi32(i); }
 I iload_part(const std::int32_t* p, int k) {
   return k == kWidth ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))

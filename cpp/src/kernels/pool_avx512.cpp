@@ -10,19 +10,8 @@
 namespace convlite {
 namespace {
 
-constexpr int kWidth = 16;
-using V = __m512;
-using M = __mmask16;
+#include "kernels/vec_avx512.inc"
 using I = __m512i;
-__mmask16 part_mask(int k) { return static_cast<__mmask16>((1u << k) - 1u); }
-V vset(float a) { return _mm512_set1_ps(a); }
-V vload_part(const float* p, int k) { return _mm512_maskz_loadu_ps(part_mask(k), p); }
-void vstore_part(float* p, V v, int k) { _mm512_mask_storeu_ps(p, part_mask(k), v); }
-V vadd(V a, V b) { return _mm512_add_ps(a, b); }
-V vdiv(V a, V b) { return _mm512_div_ps(a, b); }
-M vgt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-V vmax(V a, V b) { return _mm512_max_ps(a, b); }  // a > b ? a : b, NaN in either -> b
-V vsel(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
 I isplat(std::int32_t i) { return _mm512_set1_epi32(i); }
 I iload_part(const std::int32_t* p, int k) { return _mm512_maskz_loadu_epi32(part_mask(k), p); }
 void istore_part(std::int32_t* p, I v, int k) { _mm512_mask_storeu_epi32(p, part_mask(k), v); }

@@ -1,21 +1,13 @@
 // Scalar pooling kernels: one channel at a time; they define the semantics the SIMD tiers reproduce.
+#include <cmath>
+
 #include "kernels/pool_kernels.hpp"
 
 namespace convlite {
 namespace {
 
-constexpr int kWidth = 1;
-using V = float;
-using M = bool;
+#include "kernels/vec_scalar.inc"
 using I = std::int32_t;
-V vset(float a) { return a; }
-V vload_part(const float* p, int) { return *p; }
-void vstore_part(float* p, V v, int) { *p = v; }
-V vadd(V a, V b) { return a + b; }
-V vdiv(V a, V b) { return a / b; }
-M vgt(V a, V b) { return a > b; }
-V vmax(V a, V b) { return a > b ? a : b; }
-V vsel(M m, V a, V b) { return m ? a : b; }
 I isplat(std::int32_t i) { return i; }
 I iload_part(const std::int32_t* p, int) { return *p; }
 void istore_part(std::int32_t* p, I v, int) { *p = v; }
