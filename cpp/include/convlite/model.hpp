@@ -47,6 +47,14 @@ class ModelLayer {
   virtual void backward(std::int64_t batch, const float* x, const float* y, const float* dy, float* dx) = 0;
   // Activation layers expose their kind so the model can fuse sigmoid/softmax into the loss.
   virtual const ActivationParams* activation() const { return nullptr; }
+  // Relu folded into max pooling's backward: the relu derivative at the input a max window picked is the derivative
+  // at the window's output (the same float), and the other inputs get no gradient. So a max pooling layer after a
+  // layer with a relu epilogue masks its own dy (a quarter of the size for 2x2 windows) by its output, and that
+  // layer's backward skips its mask pass over the full-size output (a read of y the size of dz). Bit-identical:
+  // both ways keep dz where y > 0 and write +0 elsewhere.
+  virtual bool has_relu_epilogue() const { return false; }
+  virtual void skip_output_mask() {}                        // dy arrives masked: do not mask again
+  virtual bool fold_input_relu_mask() { return false; }    // true: this layer now masks its dy by y > 0
   std::vector<ParamRef>& params() { return params_; }
 
  protected:

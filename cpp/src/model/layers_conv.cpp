@@ -37,11 +37,14 @@ class Conv2dLayer final : public ModelLayer {
     Conv2dShape s = shape_;
     s.batch = batch;
     float* db = bias_ ? params_[1].grad : nullptr;
+    const float* mask_y = output_masked_ ? nullptr : y;  // without y the ops apply no activation derivative
     if (depthwise_)
-      depthwise2d_backward(s, x, kernel_, y, dy, dx, params_[0].grad, db, epilogue_);
+      depthwise2d_backward(s, x, kernel_, mask_y, dy, dx, params_[0].grad, db, epilogue_);
     else
-      conv2d_backward(s, x, kernel_, y, dy, dx, params_[0].grad, db, epilogue_);
+      conv2d_backward(s, x, kernel_, mask_y, dy, dx, params_[0].grad, db, epilogue_);
   }
+  bool has_relu_epilogue() const override { return epilogue_.activation == FusedActivation::relu; }
+  void skip_output_mask() override { output_masked_ = true; }
 
  private:
   Conv2dShape shape_;
@@ -49,6 +52,7 @@ class Conv2dLayer final : public ModelLayer {
   float* kernel_;
   float* bias_;
   bool depthwise_;
+  bool output_masked_ = false;
 };
 
 // SeparableConv: the fused forward. In training the depthwise output (the pointwise input, which the weight
@@ -82,9 +86,11 @@ class SeparableLayer final : public ModelLayer {
     Conv2dShape s = shape_;
     s.batch = batch;
     const float* mid = mid_batch_ == batch ? mid_.data() : nullptr;  // else recomputed
-    separable_conv2d_backward(s, dm_, x, depthwise_, pointwise_, mid, y, dy, dx, params_[0].grad, params_[1].grad,
-                              bias_ ? params_[2].grad : nullptr, epilogue_);
+    separable_conv2d_backward(s, dm_, x, depthwise_, pointwise_, mid, output_masked_ ? nullptr : y, dy, dx,
+                              params_[0].grad, params_[1].grad, bias_ ? params_[2].grad : nullptr, epilogue_);
   }
+  bool has_relu_epilogue() const override { return epilogue_.activation == FusedActivation::relu; }
+  void skip_output_mask() override { output_masked_ = true; }
 
  private:
   Conv2dShape shape_;
@@ -95,6 +101,7 @@ class SeparableLayer final : public ModelLayer {
   float* bias_;
   std::vector<float> mid_;
   std::int64_t mid_batch_ = -1;
+  bool output_masked_ = false;
 };
 
 class DenseLayer final : public ModelLayer {
@@ -110,15 +117,18 @@ class DenseLayer final : public ModelLayer {
     dense_forward(batch * rows_, in_, units_, x, kernel_, bias_, y, epilogue_);
   }
   void backward(std::int64_t batch, const float* x, const float* y, const float* dy, float* dx) override {
-    dense_backward(batch * rows_, in_, units_, x, kernel_, y, dy, dx, params_[0].grad,
+    dense_backward(batch * rows_, in_, units_, x, kernel_, output_masked_ ? nullptr : y, dy, dx, params_[0].grad,
                    bias_ ? params_[1].grad : nullptr, epilogue_);
   }
+  bool has_relu_epilogue() const override { return epilogue_.activation == FusedActivation::relu; }
+  void skip_output_mask() override { output_masked_ = true; }
 
  private:
   std::int64_t rows_, in_, units_;
   Epilogue epilogue_;
   float* kernel_;
   float* bias_;
+  bool output_masked_ = false;
 };
 
 }  // namespace

@@ -3,12 +3,31 @@
 #include <cstring>
 
 #include "convlite/model.hpp"
+#include "convlite/parallel.hpp"
 
 namespace convlite {
 namespace {
 
 void copy_floats(const float* x, float* y, std::int64_t n) {
   if (x != y) std::memcpy(y, x, static_cast<std::size_t>(n) * sizeof(float));
+}
+
+// dy where the pooled output y is positive, +0 elsewhere (the relu derivative folded into max pooling's backward:
+// see ModelLayer::fold_input_relu_mask). Returns `out`.
+// Both loads unconditional and the pointers restrict-qualified, so the compiler emits a compare and a bitwise
+// select per vector (with `y > 0 ? dy[i] : 0` it kept a branch per element: 1.4 ns each on relu's random signs).
+void relu_mask_range(const float* __restrict y, const float* __restrict dy, float* __restrict out, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float g = dy[i];
+    out[i] = y[i] > 0.0f ? g : 0.0f;
+  }
+}
+
+const float* relu_masked(const float* y, const float* dy, float* out, std::int64_t n) {
+  parallel_for(n, 3.0 * sizeof(float), [&](std::int64_t i0, std::int64_t i1) {
+    relu_mask_range(y + i0, dy + i0, out + i0, i1 - i0);
+  });
+  return out;
 }
 
 class ActivationLayer final : public ModelLayer {
@@ -55,7 +74,9 @@ class Pool2dLayer final : public ModelLayer {
   std::int64_t out_size() const override { return s_.out_h * s_.out_w * s_.channels; }
   void reserve(std::int64_t batch) override {
     if (kind_ == PoolKind::max) argmax_.resize(static_cast<std::size_t>(batch * out_size()));
+    if (fold_relu_) masked_dy_.resize(static_cast<std::size_t>(batch * out_size()));
   }
+  bool fold_input_relu_mask() override { return fold_relu_ = kind_ == PoolKind::max; }
   void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) override {
     Pool2dShape s = s_;
     s.batch = batch;
@@ -64,10 +85,11 @@ class Pool2dLayer final : public ModelLayer {
     else
       avg_pool2d_forward(s, x, y);
   }
-  void backward(std::int64_t batch, const float*, const float*, const float* dy, float* dx) override {
+  void backward(std::int64_t batch, const float*, const float* y, const float* dy, float* dx) override {
     if (!dx) return;
     Pool2dShape s = s_;
     s.batch = batch;
+    if (fold_relu_) dy = relu_masked(y, dy, masked_dy_.data(), batch * out_size());
     if (kind_ == PoolKind::max)
       max_pool2d_backward(s, argmax_.data(), dy, dx);
     else
@@ -78,6 +100,8 @@ class Pool2dLayer final : public ModelLayer {
   PoolKind kind_;
   Pool2dShape s_;
   std::vector<std::int32_t> argmax_;
+  bool fold_relu_ = false;
+  std::vector<float> masked_dy_;
 };
 
 class GlobalPoolLayer final : public ModelLayer {
@@ -88,15 +112,18 @@ class GlobalPoolLayer final : public ModelLayer {
   std::int64_t out_size() const override { return channels_; }
   void reserve(std::int64_t batch) override {
     if (kind_ == PoolKind::max) argmax_.resize(static_cast<std::size_t>(batch * channels_));
+    if (fold_relu_) masked_dy_.resize(static_cast<std::size_t>(batch * channels_));
   }
+  bool fold_input_relu_mask() override { return fold_relu_ = kind_ == PoolKind::max; }
   void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) override {
     if (kind_ == PoolKind::max)
       global_max_pool_forward(batch, spatial_, channels_, x, y, ctx.training ? argmax_.data() : nullptr);
     else
       global_avg_pool_forward(batch, spatial_, channels_, x, y);
   }
-  void backward(std::int64_t batch, const float*, const float*, const float* dy, float* dx) override {
+  void backward(std::int64_t batch, const float*, const float* y, const float* dy, float* dx) override {
     if (!dx) return;
+    if (fold_relu_) dy = relu_masked(y, dy, masked_dy_.data(), batch * channels_);
     if (kind_ == PoolKind::max)
       global_max_pool_backward(batch, spatial_, channels_, argmax_.data(), dy, dx);
     else
@@ -107,6 +134,8 @@ class GlobalPoolLayer final : public ModelLayer {
   PoolKind kind_;
   std::int64_t spatial_, channels_;
   std::vector<std::int32_t> argmax_;
+  bool fold_relu_ = false;
+  std::vector<float> masked_dy_;
 };
 
 class DropoutLayer final : public ModelLayer {
