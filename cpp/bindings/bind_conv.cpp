@@ -236,6 +236,8 @@ void bind_conv(py::module_& m) {
         "'auto' (Winograd for 3x3 stride-1 convs where it measured faster), 'gemm' (never), 'winograd' (wherever "
         "the shape allows).");
   m.def("get_conv_algorithm", [] { return std::string(winograd::algorithm_name(winograd::algorithm())); });
+  m.def("_force_winograd_weight_grad_tile", &winograd::force_weight_grad_tile, py::arg("m"),
+        "Tests only: the Winograd weight gradient's output tile, 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)); 0 = by shape.");
   m.def(
       "conv2d",
       [](py::handle x_obj, py::handle w_obj, py::handle bias_obj, Pair strides, Pair dilations, Quad padding,

@@ -1,12 +1,16 @@
-// Winograd F(2x2, 3x3) weight gradient over NHWC, the transpose of the forward (conv_winograd.cpp): for output
-// tile t, V_t = B^T d_t B (the forward's input transform of the 4x4 patch) and dM_t = A dY_t A^T (the 2x2 gradient
-// tile spread to 4x4); dU[e] (C_in x F) = sum_t V_t[e]^T dM_t[e] for the 16 elements e; dW = G^T dU G. That is
-// 16 x 2 x tiles x C_in x F FLOPs against 9 x 4 x tiles x C_in x F for the direct reduction (MNIST conv2,
-// 32 -> 64 channels on 11x11: 151 against 285 MFLOP before the 2x2 tiles' edge waste).
-// Tiles go in blocks (V and dM of a block for all 16 elements stay in L2), blocks in a fixed number of
-// super-chunks (a function of the shape) with their own partial dU, summed in order at the end: the result does
-// not depend on the thread count. The bias gradient comes free: dM[1][1] of a tile is the sum of its 4 pixels.
+// Winograd weight gradient over NHWC, the transpose of the forward (conv_winograd.cpp), with output tiles of m = 2
+// (F(2x2, 3x3), 4x4 input patches) or m = 4 (F(4x4, 3x3), 6x6 patches), alpha = m + 2: for output tile t,
+// V_t = B^T d_t B (the input transform of the patch) and dM_t = A dY_t A^T (the m x m gradient tile spread to
+// alpha x alpha); dU[e] (C_in x F) = sum_t V_t[e]^T dM_t[e] for the alpha^2 elements e; dW = G^T dU G. That is
+// alpha^2 x 2 x tiles x C_in x F FLOPs against 9 x 2 x m^2 x tiles x C_in x F for the direct reduction (MNIST
+// conv2, 32 -> 64 channels on 11x11: 151 MFLOP by F(2x2), 85 by F(4x4), 285 direct).
+// Tiles go in blocks (V and dM of a block for all elements), blocks in a fixed number of super-chunks (a function
+// of the shape) with their own partial dU, summed in order at the end: the result does not depend on the thread
+// count. The bias gradient comes free: dM[1][1] of a tile is the sum of its gradient pixels.
 #include <algorithm>
+#include <atomic>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "convlite/dispatch.hpp"
@@ -30,31 +34,60 @@ std::int64_t round16(std::int64_t n) { return (n + 15) / 16 * 16; }
 constexpr double kGradFlopCost = 1.0 / 8.0;
 constexpr std::int64_t kMaxSupers = 8;
 
+
+// Output tile size m of the weight gradient (2: F(2x2, 3x3); 4: F(4x4, 3x3)). F(4x4) spends 36 products per 16
+// outputs against F(2x2)'s 16 per 4, but rounds the map up to a multiple of 4: it is taken when its products with
+// the edge waste are at most 80% of F(2x2)'s (MNIST conv2's 11x11: 3x3 tiles of 4 against 6x6 of 2, 0.56).
+// Measured accuracy (32 -> 64 on 13x13, batch 64, dW against float64): max error 2.9e-6 of max |dW| for F(4x4),
+// 3.6e-7 for F(2x2), 2.4e-6 for a float32 direct sum.
+std::atomic<int> g_forced_tile{0};
+
+int tile_size(const Conv2dShape& s) {
+  if (const int forced = g_forced_tile.load(std::memory_order_relaxed)) return forced;
+  const auto tiles = [&](std::int64_t m) { return ((s.out_h + m - 1) / m) * ((s.out_w + m - 1) / m); };
+  return 36 * tiles(4) * 5 <= 16 * tiles(2) * 4 ? 4 : 2;
+}
+
 }  // namespace
+
+void force_weight_grad_tile(int m) {
+  if (m != 0 && m != 2 && m != 4)
+    throw std::invalid_argument("The Winograd weight-gradient tile must be 0 (automatic), 2 or 4. Received: " +
+                                std::to_string(m));
+  g_forced_tile.store(m, std::memory_order_relaxed);
+}
 
 void weight_grad(const Conv2dShape& s, const float* x, const float* dz, float* dw, float* db) {
   const WinogradKernels& tk = transform_kernels();
   const WinogradGradKernels& gk = grad_kernels();
+  const int m = tile_size(s), alpha = m + 2, elements = alpha * alpha;
+  const auto input_tile = m == 2 ? tk.input_tile : gk.input_tile6;
+  const auto grad_tile = m == 2 ? gk.grad_tile : gk.grad_tile6;
   const std::int64_t c = s.in_c, f = s.out_c, ldv = round16(c), ldd = round16(f);
-  const std::int64_t tiles_h = (s.out_h + 1) / 2, tiles_w = (s.out_w + 1) / 2, per_image = tiles_h * tiles_w;
+  const std::int64_t tiles_h = (s.out_h + m - 1) / m, tiles_w = (s.out_w + m - 1) / m, per_image = tiles_h * tiles_w;
   const std::int64_t tiles = s.batch * per_image;
-  // Tiles per block: the block's V and dM for all 16 elements in about 384 KB (64 tiles for 32 -> 64 channels).
-  const std::int64_t tb = std::clamp<std::int64_t>(98304 / (16 * (ldv + ldd)), 8, 256);
+  // Tiles per block: the block's V and dM for all elements in about 384 KB (64 tiles of 2x2 for 32 -> 64 channels).
+  // At least 32 tiles, past L2 if need be: every block reads and writes the whole partial dU (alpha^2 x C x F), so
+  // fewer tiles per block leave the reduction bound on that traffic (128 -> 128 channels by F(4x4): 10 tiles fit,
+  // 2.2x slower than 32 or more; from L3 the block's V and dM cost nothing measurable).
+  const std::int64_t tb = std::clamp<std::int64_t>(98304 / (elements * (ldv + ldd)), 32, 256);
   const std::int64_t blocks = (tiles + tb - 1) / tb;
   const std::int64_t supers = std::min(blocks, kMaxSupers);
-  // Element strides one cache line past a multiple of the page (as the forward's: 16 streams at a 4 KB
+  // Element strides one cache line past a multiple of the page (as the forward's: the element streams at a 4 KB
   // multiple would share one L1 set).
   const std::int64_t v_es = tb * ldv + 16, d_es = tb * ldd + 16;
-  const std::int64_t u_size = 16 * c * ldd, part_stride = u_size + ldd;
+  const std::int64_t u_size = elements * c * ldd, part_stride = u_size + ldd;
   float* partial = gemm::workspace(gemm::Slot::partial, supers * part_stride);
   gemm::Buffer zeros(ldv);
   const float* zero_row = zeros.data();
-  const double flops = 2.0 * 16.0 * static_cast<double>(tiles) * c * f;
+  const double flops = 2.0 * elements * static_cast<double>(tiles) * c * f;
+  // The bias gradient comes free: element (1, 1) of dM is the sum of the tile's gradient pixels.
+  const int sum_element = alpha + 1;
   parallel_for(supers, kGradFlopCost * flops / supers, [&](std::int64_t s0, std::int64_t s1) {
-    float* v = gemm::workspace(gemm::Slot::reduce_a, 16 * v_es);
-    float* dm = gemm::workspace(gemm::Slot::reduce_b, 16 * d_es);
-    const float* patch[16];
-    const float* grad[4];
+    float* v = gemm::workspace(gemm::Slot::reduce_a, elements * v_es);
+    float* dm = gemm::workspace(gemm::Slot::reduce_b, elements * d_es);
+    const float* patch[36];
+    const float* grad[16];
     for (std::int64_t sc = s0; sc < s1; ++sc) {
       float* u = partial + sc * part_stride;
       float* ub = u + u_size;
@@ -63,58 +96,77 @@ void weight_grad(const Conv2dShape& s, const float* x, const float* dz, float* d
         const std::int64_t t0 = block * tb, nt = std::min(tb, tiles - t0);
         for (std::int64_t i = 0; i < nt; ++i) {
           const std::int64_t tile = t0 + i, b = tile / per_image, rem = tile % per_image;
-          const std::int64_t oy = (rem / tiles_w) * 2, ox = (rem % tiles_w) * 2;
+          const std::int64_t oy = (rem / tiles_w) * m, ox = (rem % tiles_w) * m;
           const std::int64_t iy = oy - s.pad_top, ix = ox - s.pad_left;
-          for (int r = 0; r < 4; ++r) {
+          for (int r = 0; r < alpha; ++r) {
             const std::int64_t yy = iy + r;
             const bool row_in = yy >= 0 && yy < s.in_h;
             const float* row = x + (b * s.in_h + (row_in ? yy : 0)) * s.in_w * c;
-            for (int q = 0; q < 4; ++q) {
+            for (int q = 0; q < alpha; ++q) {
               const std::int64_t xx = ix + q;
-              patch[r * 4 + q] = (row_in && xx >= 0 && xx < s.in_w) ? row + xx * c : zero_row;
+              patch[r * alpha + q] = (row_in && xx >= 0 && xx < s.in_w) ? row + xx * c : zero_row;
             }
           }
-          tk.input_tile(patch, c, v + i * ldv, v_es);
-          for (int a = 0; a < 2; ++a)
-            for (int q = 0; q < 2; ++q)
-              grad[a * 2 + q] = (oy + a < s.out_h && ox + q < s.out_w)
+          input_tile(patch, c, v + i * ldv, v_es);
+          for (int a = 0; a < m; ++a)
+            for (int q = 0; q < m; ++q)
+              grad[a * m + q] = (oy + a < s.out_h && ox + q < s.out_w)
                                     ? dz + ((b * s.out_h + oy + a) * s.out_w + ox + q) * f
                                     : nullptr;
-          gk.grad_tile(grad, f, ldd, dm + i * ldd, d_es);
+          grad_tile(grad, f, ldd, dm + i * ldd, d_es);
         }
         if (dw)
-          for (int e = 0; e < 16; ++e) gk.reduce(v + e * v_es, ldv, dm + e * d_es, ldd, nt, c, f, u + e * c * ldd, ldd);
-        if (db) {  // element (1, 1) of dM is the sum of the tile's 4 gradient pixels
-          const float* d5 = dm + 5 * d_es;
+          for (int e = 0; e < elements; ++e)
+            gk.reduce(v + e * v_es, ldv, dm + e * d_es, ldd, nt, c, f, u + e * c * ldd, ldd);
+        if (db) {
+          const float* sums = dm + sum_element * d_es;
           for (std::int64_t i = 0; i < nt; ++i)
-            for (std::int64_t j = 0; j < f; ++j) ub[j] += d5[i * ldd + j];
+            for (std::int64_t j = 0; j < f; ++j) ub[j] += sums[i * ldd + j];
         }
       }
     }
   });
-  // Partials summed in order, in double, then dW[i][j] = sum_ab G[a][i] dU[a*4 + b] G[b][j] with
-  // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], rounded once.
-  static constexpr double kG[4][3] = {{1.0, 0.0, 0.0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0.0, 0.0, 1.0}};
+  // Partials summed in order, in double, then dW[i][j] = sum_ab G[a][i] dU[a*alpha + b] G[b][j], rounded once.
+  static constexpr double kG2[4][3] = {{1.0, 0.0, 0.0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0.0, 0.0, 1.0}};
+  static constexpr double kG4[6][3] = {{1.0 / 4, 0.0, 0.0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                       {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                       {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0.0, 0.0, 1.0}};
+  const double* g = m == 2 ? &kG2[0][0] : &kG4[0][0];  // g[a * 3 + i] = G[a][i]
   if (dw) {
-    std::vector<double> du(16 * f);
-    for (std::int64_t ci = 0; ci < c; ++ci) {
-      std::fill(du.begin(), du.end(), 0.0);
-      for (std::int64_t sc = 0; sc < supers; ++sc)
-        for (int e = 0; e < 16; ++e) {
-          const float* src = partial + sc * part_stride + (e * c + ci) * ldd;
-          for (std::int64_t j = 0; j < f; ++j) du[e * f + j] += src[j];
-        }
-      for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 3; ++j) {
-          float* out = dw + ((i * 3 + j) * c + ci) * f;
-          for (std::int64_t fj = 0; fj < f; ++fj) {
-            double sum = 0.0;
-            for (int a = 0; a < 4; ++a)
-              for (int b = 0; b < 4; ++b) sum += kG[a][i] * kG[b][j] * du[(a * 4 + b) * f + fj];
-            out[fj] = static_cast<float>(sum);
+    // Per input channel (the unit of threading): dU summed over the partials, then G^T dU G as two contractions
+    // (dU G over b, then G^T over a) with the filters innermost. 9 x alpha^2 multiply-adds per (c, f) done
+    // directly took 0.3 ms of MNIST conv2's 2 ms on one thread for F(4x4) (and 2 ms of 128 -> 128 on 8x8).
+    parallel_for(c, 6.0 * elements * f, [&](std::int64_t c0, std::int64_t c1) {
+      std::vector<double> du(static_cast<std::size_t>(elements * f)), half(static_cast<std::size_t>(alpha * 3 * f));
+      for (std::int64_t ci = c0; ci < c1; ++ci) {
+        std::fill(du.begin(), du.end(), 0.0);
+        for (std::int64_t sc = 0; sc < supers; ++sc)
+          for (int e = 0; e < elements; ++e) {
+            const float* src = partial + sc * part_stride + (e * c + ci) * ldd;
+            double* dst = du.data() + e * f;
+            for (std::int64_t j = 0; j < f; ++j) dst[j] += src[j];
           }
-        }
-    }
+        std::fill(half.begin(), half.end(), 0.0);
+        for (int a = 0; a < alpha; ++a)  // half[a][j] = sum_b dU[a][b] G[b][j]
+          for (int b = 0; b < alpha; ++b)
+            for (int j = 0; j < 3; ++j) {
+              const double gb = g[b * 3 + j];
+              if (gb == 0.0) continue;
+              const double* src = du.data() + (a * alpha + b) * f;
+              double* dst = half.data() + (a * 3 + j) * f;
+              for (std::int64_t fj = 0; fj < f; ++fj) dst[fj] += gb * src[fj];
+            }
+        for (int i = 0; i < 3; ++i)  // dW[i][j] = sum_a G[a][i] half[a][j], rounded once
+          for (int j = 0; j < 3; ++j) {
+            float* out = dw + ((i * 3 + j) * c + ci) * f;
+            for (std::int64_t fj = 0; fj < f; ++fj) {
+              double sum = 0.0;
+              for (int a = 0; a < alpha; ++a) sum += g[a * 3 + i] * half[(a * 3 + j) * f + fj];
+              out[fj] = static_cast<float>(sum);
+            }
+          }
+      }
+    });
   }
   if (db)
     for (std::int64_t j = 0; j < f; ++j) {
