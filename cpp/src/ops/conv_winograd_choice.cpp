@@ -39,16 +39,20 @@ bool winograd_pays(bool forward, std::int64_t c_in, std::int64_t c_out, std::int
   return c_in >= min && c_out >= min && tiles_pay(batch, out_h, out_w);
 }
 
-// Time of one Winograd run with tiles of `tile`, in arbitrary units: per tile, the alpha^2 GEMMs' multiply-adds
-// (filters rounded up to the 16-wide panels) plus the input transform per channel and the output transform per
-// filter. Transform weights fitted to one-thread AVX2 timings (TODO measured below).
+// Time of one Winograd run with tiles of `tile` in picoseconds, fitted (least squares on relative error, 10% rms for
+// tiles of 2, 13% for 4) to one-thread AVX2 forward timings over C_in -> F of 8->8, 16->16, 16->64, 64->16,
+// 32->64, 64->64 and 128->128 on 3..28-pixel maps: per tile, the (tile + 2)^2 GEMMs' multiply-adds (filters rounded
+// up to the 16-wide panels), the input transform per channel (rounded up to 8) and the output transform per filter.
+// Per multiply-add tiles of 4 cost more (31 vs 24 ps: smaller blocks, U no longer in L2). Tiles of 4 win on maps of
+// 3, 4, 7, 8 and from 11 pixels (9 and 10 too below 64 channels); tiles of 2 on 1, 2, 5 and 6 (as much GEMM work
+// there, cheaper transforms).
 double cost(int tile, std::int64_t c_in, std::int64_t c_out, std::int64_t batch, std::int64_t out_h,
             std::int64_t out_w) {
-  const double alpha = tile + 2.0;
   const double tiles = static_cast<double>(batch * ((out_h + tile - 1) / tile) * ((out_w + tile - 1) / tile));
   const double filters = static_cast<double>((c_out + 15) / 16 * 16), channels = static_cast<double>(c_in);
-  const double in_transform = tile == 4 ? 60.0 : 10.0, out_transform = tile == 4 ? 40.0 : 8.0;
-  return tiles * (alpha * alpha * channels * filters + in_transform * channels + out_transform * filters);
+  const double channel_vectors = static_cast<double>((c_in + 7) / 8 * 8);
+  if (tile == 4) return tiles * (1100.0 * channels * filters + 9000.0 * channel_vectors + 10800.0 * filters);
+  return tiles * (376.0 * channels * filters + 3200.0 * channel_vectors + 4800.0 * filters);
 }
 
 int best_tile(std::int64_t c_in, std::int64_t c_out, std::int64_t batch, std::int64_t out_h, std::int64_t out_w) {
