@@ -23,7 +23,8 @@ struct WinogradKernels {
   void (*output_tile)(const float* m, std::int64_t m_stride, std::int64_t n, const float* bias, float* const* y,
                       int activation, float negative_slope);
   // F(4x4, 3x3): the same contracts with a 6x6 patch (d[i*6 + j], 36 elements e = i*6 + j of v) and a 4x4
-  // output tile (y[a*4 + b]). Additionally m's rows and bias must be readable up to n rounded up to 16 floats.
+  // output tile (y[a*4 + b]). Additionally m's rows and bias must be readable up to n rounded up to the vector
+  // width (the GEMM's nr-wide panels and the nr-padded bias are).
   // Transforms use fma (the same ones on every ISA, so they stay bit-identical).
   void (*input_tile4)(const float* const* d, std::int64_t channels, float* v, std::int64_t v_stride);
   void (*output_tile4)(const float* m, std::int64_t m_stride, std::int64_t n, const float* bias, float* const* y,

@@ -39,20 +39,24 @@ bool winograd_pays(bool forward, std::int64_t c_in, std::int64_t c_out, std::int
   return c_in >= min && c_out >= min && tiles_pay(batch, out_h, out_w);
 }
 
-// Time of one Winograd run with tiles of `tile` in picoseconds, fitted (least squares on relative error, 10% rms for
-// tiles of 2, 13% for 4) to one-thread AVX2 forward timings over C_in -> F of 8->8, 16->16, 16->64, 64->16,
-// 32->64, 64->64 and 128->128 on 3..28-pixel maps: per tile, the (tile + 2)^2 GEMMs' multiply-adds (filters rounded
-// up to the 16-wide panels), the input transform per channel (rounded up to 8) and the output transform per filter.
-// Per multiply-add tiles of 4 cost more (31 vs 24 ps: smaller blocks, U no longer in L2). Tiles of 4 win on maps of
-// 3, 4, 7, 8 and from 11 pixels (9 and 10 too below 64 channels); tiles of 2 on 1, 2, 5 and 6 (as much GEMM work
-// there, cheaper transforms).
+// Time of one Winograd run with tiles of `tile` in picoseconds, fitted (least squares on relative error: 4% rms for
+// tiles of 2, 6% for 4) to one-thread AVX2 forward timings over C_in -> F of 8->8, 16->16, 16->64, 64->16, 32->64,
+// 64->64 and 128->128 on 3..28-pixel maps: per tile, the (tile + 2)^2 GEMMs' multiply-adds (filters rounded up to
+// the 16-wide panels; 21 ps each with tiles of 2, 26 ps with tiles of 4: smaller blocks, U no longer in L2), the
+// input transform per channel (rounded up to 8) and the output transform per filter; per call, the weight transform
+// (measured on one 8x8 image: 12 and 32 ns per channel pair). Tiles of 4 then win on maps of 3, 4, 7, 8 and from 11
+// pixels (9 and 10 too below 64 channels) given a few images; tiles of 2 on 1, 2, 5 and 6 (as much GEMM work
+// there, cheaper transforms). It picked the faster tile on all 49 shapes timed.
 double cost(int tile, std::int64_t c_in, std::int64_t c_out, std::int64_t batch, std::int64_t out_h,
             std::int64_t out_w) {
   const double tiles = static_cast<double>(batch * ((out_h + tile - 1) / tile) * ((out_w + tile - 1) / tile));
   const double filters = static_cast<double>((c_out + 15) / 16 * 16), channels = static_cast<double>(c_in);
   const double channel_vectors = static_cast<double>((c_in + 7) / 8 * 8);
-  if (tile == 4) return tiles * (1100.0 * channels * filters + 9000.0 * channel_vectors + 10800.0 * filters);
-  return tiles * (376.0 * channels * filters + 3200.0 * channel_vectors + 4800.0 * filters);
+  if (tile == 4)
+    return tiles * (943.0 * channels * filters + 10500.0 * channel_vectors + 10900.0 * filters) +
+           32000.0 * channels * filters;
+  return tiles * (336.0 * channels * filters + 3600.0 * channel_vectors + 4800.0 * filters) +
+         12000.0 * channels * filters;
 }
 
 int best_tile(std::int64_t c_in, std::int64_t c_out, std::int64_t batch, std::int64_t out_h, std::int64_t out_w) {
