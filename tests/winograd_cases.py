@@ -1,5 +1,6 @@
-"""Shared pieces of the Winograd F(2x2, 3x3) tests (test_conv_winograd.py, test_conv_winograd_wgrad.py): the route
-switch, 3x3 paddings by mode, a seeded case and the error measure both files hold to 1e-5 of the output's scale."""
+"""Shared pieces of the Winograd tests (test_conv_winograd.py, test_conv_winograd_wgrad.py): the route switch and the
+routes forcing each tile size, 3x3 paddings by mode, a seeded case and the error measure both files hold to 1e-5 of
+the output's scale."""
 from __future__ import annotations
 
 import contextlib
@@ -11,6 +12,7 @@ from convlite import _core
 import ref_conv as ref
 
 TOL = 1e-5
+TILES = ("winograd2", "winograd4")  # Winograd forced with output tiles of 2x2 / 4x4
 
 
 @contextlib.contextmanager

@@ -1,8 +1,8 @@
-// AVX2 Winograd F(2x2, 3x3) transforms: 8 channels a step, the tail through masked loads of the same vector code.
-// Additions in the scalar file's order, so results match it bit for bit. No masked stores: vmaskmovps stores are
-// microcoded and slow on AMD (a 12-filter layer ran 2x slower than a 16-filter one); the transformed input's
-// rows are padded, so its tail is stored whole (zeros past the channels), and an output tail goes through a
-// small buffer.
+// AVX2 Winograd F(2x2, 3x3) transforms (F(4x4, 3x3): winograd4_math.inc): 8 channels a step, the tail through masked
+// loads of the same vector code. Additions in the scalar file's order, so results match it bit for bit. No masked
+// stores: vmaskmovps stores are microcoded and slow on AMD (a 12-filter layer ran 2x slower than a 16-filter one); the
+// transformed input's rows are padded, so its tail is stored whole (zeros past the channels), and an output tail goes
+// through a small buffer.
 #include <immintrin.h>
 
 #include "kernels/winograd_kernels.hpp"
@@ -90,7 +90,11 @@ void output_tile(const float* m, std::int64_t m_stride, std::int64_t n, const fl
   if (f < n) output_step<false>(m, m_stride, f, n - f, tail_mask(n - f), bias, y, activation, slope);
 }
 
-constexpr WinogradKernels kAvx2Table = {&input_tile, &output_tile};
+#include "kernels/vec_avx2.inc"
+
+#include "kernels/winograd4_math.inc"
+
+constexpr WinogradKernels kAvx2Table = {&input_tile, &output_tile, &input_tile4, &output_tile4};
 
 }  // namespace
 

@@ -1,5 +1,6 @@
-// AVX-512 Winograd F(2x2, 3x3) transforms: 16 channels a step, the tail through masked loads/stores of the same
-// vector code; additions in the scalar file's order. Opt-in with the rest of the AVX-512 tier (DESIGN.md).
+// AVX-512 Winograd F(2x2, 3x3) transforms (F(4x4, 3x3): winograd4_math.inc): 16 channels a step, the tail through
+// masked loads/stores of the same vector code; additions in the scalar file's order. Opt-in with the rest of the
+// AVX-512 tier (DESIGN.md).
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own `__m512 __Y = __Y;` idiom (GCC bug 105593).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -74,7 +75,11 @@ void output_tile(const float* m, std::int64_t m_stride, std::int64_t n, const fl
   if (f < n) output_step(m, m_stride, f, tail_mask(n - f), bias, y, activation, slope);
 }
 
-constexpr WinogradKernels kAvx512Table = {&input_tile, &output_tile};
+#include "kernels/vec_avx512.inc"
+
+#include "kernels/winograd4_math.inc"
+
+constexpr WinogradKernels kAvx512Table = {&input_tile, &output_tile, &input_tile4, &output_tile4};
 
 }  // namespace
 

@@ -1,5 +1,7 @@
-// Scalar Winograd F(2x2, 3x3) transforms: they define the order of the additions that the SIMD files repeat
-// lane by lane (so the transforms are bit-identical across ISAs).
+// Scalar Winograd F(2x2, 3x3) and F(4x4, 3x3) (winograd4_math.inc) transforms: they define the order of the
+// operations that the SIMD files repeat lane by lane (so the transforms are bit-identical across ISAs).
+#include <cmath>
+
 #include "kernels/winograd_kernels.hpp"
 
 namespace convlite {
@@ -47,7 +49,11 @@ void output_tile(const float* m, std::int64_t m_stride, std::int64_t n, const fl
   }
 }
 
-constexpr WinogradKernels kScalarTable = {&input_tile, &output_tile};
+#include "kernels/vec_scalar.inc"
+
+#include "kernels/winograd4_math.inc"
+
+constexpr WinogradKernels kScalarTable = {&input_tile, &output_tile, &input_tile4, &output_tile4};
 
 }  // namespace
 

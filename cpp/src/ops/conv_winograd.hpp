@@ -1,7 +1,9 @@
-// Winograd F(2x2, 3x3) convolution (conv_winograd.cpp): conv2d's forward and, at stride 1, its input gradient
-// when the kernel is 3x3, stride 1, dilation 1, groups 1 and the channel counts make it measure faster than the
-// implicit GEMM. 2.25x fewer multiplies; the transforms are additions and halvings, so errors stay within a few
-// ulps of the GEMM path's.
+// Winograd convolution (conv_winograd.cpp): conv2d's forward and, at stride 1, its input gradient when the kernel
+// is 3x3, stride 1, dilation 1, groups 1 and the channel counts make it measure faster than the implicit GEMM.
+// Output tiles of 2x2 (F(2x2, 3x3): 2.25x fewer multiplies, transforms of additions and halvings, errors within a
+// few ulps of the GEMM path's) or 4x4 (F(4x4, 3x3): 4x fewer multiplies, errors 3-8x the GEMM path's, max error
+// within 7e-6 of the output's scale up to 512 channels; kernels/winograd4_math.inc). conv_winograd_choice.cpp
+// picks the route and the tile.
 #pragma once
 #include <string>
 
@@ -10,15 +12,21 @@
 
 namespace convlite::winograd {
 
-// auto: Winograd where it measured faster; gemm: never (the opt-out); winograd: wherever the shape allows it,
-// even where slower (tests and benchmarks). Chosen once from CONVLITE_CONV_ALGO at import, then by the setter.
-enum class Algorithm : int { automatic = 0, gemm = 1, winograd = 2 };
+// auto: Winograd where it measured faster, with the tile size a cost model prefers; gemm: never (the opt-out);
+// winograd: wherever the shape allows it, even where slower, tile by the cost model; winograd2 / winograd4: the
+// same with that tile size for the forward and input gradient (the weight gradient has tiles of 2 only).
+// Chosen once from CONVLITE_CONV_ALGO at import, then by the setter.
+enum class Algorithm : int { automatic = 0, gemm = 1, winograd = 2, winograd2 = 3, winograd4 = 4 };
 const char* algorithm_name(Algorithm a);
-// Throws std::invalid_argument naming the value for anything but auto|gemm|winograd.
+// Throws std::invalid_argument naming the value for anything but auto|gemm|winograd|winograd2|winograd4.
 Algorithm parse_algorithm(const std::string& name);
 Algorithm algorithm();
 void set_algorithm(Algorithm a);
 void init_algorithm_from_environment();
+
+// Tile size (2 or 4) the forward / input gradient of this shape runs with, 0 for the GEMM path.
+int forward_tile(const Conv2dShape& s);
+int input_grad_tile(const Conv2dShape& s);
 
 bool forward_eligible(const Conv2dShape& s);
 void forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
@@ -37,5 +45,12 @@ void force_weight_grad_tile(int m);
 
 // The input-transform table of the active ISA (shared with the weight gradient).
 const WinogradKernels& transform_kernels();
+
+// U = G g G^T for every (k, n) pair of a 3x3 kernel w, tile 2 or 4 ((tile + 2)^2 elements), in double then rounded
+// once, written as the GEMM microkernel's packed-B panels: u[((e * panels + p) * kdim + k) * nr + j] for
+// n = p * nr + j (zero beyond ndim). Forward: g(i, j) = w[i, j, k, n]; input gradient (flip_transpose):
+// g(i, j) = w[2 - i, 2 - j, n, k] (conv_winograd_weights.cpp).
+void transform_weights(const float* w, std::int64_t kdim, std::int64_t ndim, bool flip_transpose, std::int64_t nr,
+                       int tile, float* u);
 
 }  // namespace convlite::winograd
