@@ -1,15 +1,14 @@
 """Winograd F(2x2, 3x3) and F(4x4, 3x3) weight gradients (ops/conv_winograd_grad.cpp) against the float64
 reference. Every test runs with each output tile forced (`tile` fixture), and the choice by shape is checked.
 
-'winograd' forces the route for every 3x3 stride-1 conv, so small odd shapes reach each tail: partial 2x2 tiles at
-odd output sizes, channel groups of the 6-row reduction tile (C_in = 1, 5, 7, 13, 32), filter vectors off 8 and 16
-(F = 1, 9, 17, 33), padding beyond the kernel (tiles reading zeros only), several tile blocks and super-chunks.
+'winograd2' and 'winograd4' force the route and the tile for every 3x3 stride-1 conv, so small odd shapes reach each
+tail: partial tiles at odd output sizes, channel groups of the 6-row reduction tile (C_in = 1, 5, 7, 13, 32), filter
+vectors off 8 and 16 (F = 1, 9, 17, 33), padding beyond the kernel (tiles reading zeros only), several tile blocks and super-chunks.
 Tolerance as the forward's (test_conv_winograd.py): max |got - ref| <= 1e-5 * max |ref|. Also every ISA against
 scalar, threads 1 vs 2 bit-identical, finite differences, and 'auto' taking it only above the channel threshold.
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -21,18 +20,10 @@ import ref_conv as ref
 from winograd_cases import TOL, make, pads, rel_error, using_algorithm
 
 
-@contextlib.contextmanager
-def forced_tile(m):
-    _core._force_winograd_weight_grad_tile(m)
-    try:
-        yield
-    finally:
-        _core._force_winograd_weight_grad_tile(0)
-
-
 @pytest.fixture(params=[2, 4], ids=["F2x2", "F4x4"])
 def tile(request):
-    with forced_tile(request.param):
+    """Forces the tile size (the forward's setting forces the weight gradient's too) and Winograd everywhere."""
+    with using_algorithm(f"winograd{request.param}"):
         yield request.param
 
 
@@ -66,15 +57,14 @@ def test_weight_gradient_matches_reference(each_isa, tile, rng, case, act, slope
     y = _core.conv2d(x, k, b, padding=pad, activation=act, negative_slope=slope)
     dy = rng.standard_normal(y.shape).astype(np.float32)
     _, want_dw, want_db = ref.conv2d_grads(x, k, dy, padding=pad, y=y, act=act, negative_slope=slope)
-    with using_algorithm("winograd"):
-        for need_dx in (False, True):
-            _, (dx, dw, db) = grads(x, k, b, pad, act, slope, dy, need_dx)
-            assert (dx is None) != need_dx
-            assert rel_error(dw, want_dw) <= TOL
-            if use_bias:
-                assert rel_error(db, want_db) <= TOL
-            else:
-                assert db is None
+    for need_dx in (False, True):
+        _, (dx, dw, db) = grads(x, k, b, pad, act, slope, dy, need_dx)
+        assert (dx is None) != need_dx
+        assert rel_error(dw, want_dw) <= TOL
+        if use_bias:
+            assert rel_error(db, want_db) <= TOL
+        else:
+            assert db is None
 
 
 @pytest.mark.parametrize("isa", simd_isas())
@@ -85,10 +75,9 @@ def test_simd_close_to_scalar(tile, rng, isa):
     pad = (1, 1, 1, 1)
     dy = rng.standard_normal((2, 9, 11, 21)).astype(np.float32)
     results = []
-    with using_algorithm("winograd"):
-        for name in ("scalar", isa):
-            with using_isa(name):
-                results.append(grads(x, k, bias, pad, "relu", 0.0, dy, False)[1])
+    for name in ("scalar", isa):
+        with using_isa(name):
+            results.append(grads(x, k, bias, pad, "relu", 0.0, dy, False)[1])
     for got, want in zip(results[1][1:], results[0][1:]):
         assert rel_error(got, want.astype(np.float64)) <= (1e-6 if tile == 2 else 5e-6)
 
@@ -115,8 +104,7 @@ def test_weight_gradient_matches_finite_differences(tile, rng):
         y = _core.conv2d(x, kk, bias, padding=pad)
         return float(np.sum(y.astype(np.float64) * r))
 
-    with using_algorithm("winograd"):
-        dw = grads(x, k, bias, pad, "linear", 0.0, r.astype(np.float32), False)[1][1]
+    dw = grads(x, k, bias, pad, "linear", 0.0, r.astype(np.float32), False)[1][1]
     eps = 1e-2
     for idx in [(0, 0, 0, 0), (1, 2, 4, 5), (2, 2, 3, 1), (2, 1, 0, 3)]:
         plus, minus = k.copy(), k.copy()
@@ -139,22 +127,17 @@ def test_auto_takes_winograd_above_the_threshold_and_gemm_below(rng):
         assert np.array_equal(results["auto"], results["gemm"]) != differs
 
 
-@pytest.mark.parametrize("out_hw, expected", [((11, 11), 4), ((5, 5), 2), ((6, 6), 2), ((12, 12), 4), ((3, 9), 4), ((2, 7), 2)])
+@pytest.mark.parametrize("out_hw, expected", [((11, 11), 4), ((5, 5), 2), ((6, 6), 2), ((12, 12), 4), ((3, 9), 4),
+                                               ((2, 7), 2)])
 def test_tile_chosen_by_shape(rng, out_hw, expected):
     """F(4x4) where its products with the edge waste are at most 80% of F(2x2)'s (MNIST conv2's 11x11 output),
-    F(2x2) on small maps; the automatic result equals the forced tile's bit for bit."""
+    F(2x2) on small maps; the result under 'winograd' (tile by shape) equals the forced tile's bit for bit."""
     oh, ow = out_hw
     x, k, bias = make(rng, 2, oh + 2, ow + 2, 16, 16)
     dy = rng.standard_normal((2, oh, ow, 16)).astype(np.float32)
     results = {}
-    with using_algorithm("winograd"):
-        for m in (0, 2, 4):
-            with forced_tile(m):
-                results[m] = grads(x, k, bias, (0, 0, 0, 0), "linear", 0.0, dy, False)[1][1]
-    assert np.array_equal(results[0], results[expected])
-    assert not np.array_equal(results[2], results[4])
-
-
-def test_forcing_an_unknown_tile_is_an_error():
-    with pytest.raises(ValueError, match="must be 0 .automatic., 2 or 4. Received: 3"):
-        _core._force_winograd_weight_grad_tile(3)
+    for algo in ("winograd", "winograd2", "winograd4"):
+        with using_algorithm(algo):
+            results[algo] = grads(x, k, bias, (0, 0, 0, 0), "linear", 0.0, dy, False)[1][1]
+    assert np.array_equal(results["winograd"], results[f"winograd{expected}"])
+    assert not np.array_equal(results["winograd2"], results["winograd4"])

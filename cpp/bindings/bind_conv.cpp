@@ -233,11 +233,10 @@ void bind_conv(py::module_& m) {
   winograd::init_algorithm_from_environment();
   m.def("set_conv_algorithm", [](const std::string& name) { winograd::set_algorithm(winograd::parse_algorithm(name)); },
         py::arg("name"),
-        "'auto' (Winograd for 3x3 stride-1 convs where it measured faster), 'gemm' (never), 'winograd' (wherever "
-        "the shape allows).");
+        "'auto' (Winograd F(2x2,3x3) or F(4x4,3x3) for 3x3 stride-1 convs where it measured faster), 'gemm' "
+        "(never), 'winograd' (wherever the shape allows, tile size by cost model), 'winograd2' / 'winograd4' "
+        "(Winograd with 2x2 / 4x4 output tiles wherever the shape allows).");
   m.def("get_conv_algorithm", [] { return std::string(winograd::algorithm_name(winograd::algorithm())); });
-  m.def("_force_winograd_weight_grad_tile", &winograd::force_weight_grad_tile, py::arg("m"),
-        "Tests only: the Winograd weight gradient's output tile, 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)); 0 = by shape.");
   m.def(
       "conv2d",
       [](py::handle x_obj, py::handle w_obj, py::handle bias_obj, Pair strides, Pair dilations, Quad padding,

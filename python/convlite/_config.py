@@ -45,9 +45,11 @@ def set_num_threads(n: int) -> None:
 
 
 _CONV_ALGORITHMS = {
-    "auto": "Winograd F(2x2,3x3) for 3x3 stride-1 convs where it measured faster, else implicit GEMM",
+    "auto": "Winograd F(2x2,3x3) or F(4x4,3x3) for 3x3 stride-1 convs where it measured faster, else implicit GEMM",
     "gemm": "implicit GEMM everywhere",
-    "winograd": "Winograd F(2x2,3x3) for every 3x3 stride-1 conv",
+    "winograd": "Winograd for every 3x3 stride-1 conv, tile size by cost model",
+    "winograd2": "Winograd with 2x2 output tiles for every 3x3 stride-1 conv",
+    "winograd4": "Winograd with 4x4 output tiles for every 3x3 stride-1 conv",
 }
 
 

@@ -17,25 +17,21 @@ struct WinogradGradKernels {
   // rounded up to 16.
   void (*reduce)(const float* v, std::int64_t ldv, const float* dm, std::int64_t ldm, std::int64_t tiles,
                  std::int64_t c_count, std::int64_t f_count, float* u, std::int64_t ldu);
-  // F(4x4, 3x3) (winograd_grad4_*.cpp): the 6x6 input transform V = B^T d B, d[i*6 + j] pointing at the `channels`
-  // floats of patch pixel (i, j) (a zero row for padding), element e = i*6 + j written to v[e * v_stride + k] (and
-  // zeros up to channels rounded to 16); and dM = A dY A^T for a 4x4 gradient tile, dz[a*4 + b] as grad_tile's.
-  // Points 0, +-1, +-2 (Lavin and Gray): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
-  // 0 2 -1 -2 1 0; 0 4 0 -5 0 1], A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]. Rows first,
-  // then columns, one fixed operation order (explicit fma): bit-identical across ISAs.
-  void (*input_tile6)(const float* const* d, std::int64_t channels, float* v, std::int64_t v_stride);
+  // F(4x4, 3x3) (winograd_grad4_*.cpp): dM = A dY A^T for a 4x4 gradient tile (dz[a*4 + b] as grad_tile's),
+  // element e = i*6 + j of the 6x6 result to dm[e * dm_stride + f], zeros for n <= f < n_padded. A^T is the
+  // forward's (kernels/winograd4_math.inc: points 0, 1, -1, 1/2, -2, infinity), [1 1 1 1 1 0; 0 1 -1 1/2 -2 0;
+  // 0 1 1 1/4 4 0; 0 1 -1 1/8 -8 1]; V comes from the forward's input_tile4. Rows first, then columns, one fixed
+  // operation order (explicit fma): bit-identical across ISAs.
   void (*grad_tile6)(const float* const* dz, std::int64_t n, std::int64_t n_padded, float* dm,
                      std::int64_t dm_stride);
 };
 
 const WinogradGradKernels& winograd_grad_kernels_scalar();
-// The F(4x4) transforms of each table (winograd_grad4_scalar.cpp, winograd_grad4_avx2.cpp).
-void winograd_input_tile6_scalar(const float* const* d, std::int64_t channels, float* v, std::int64_t v_stride);
+// The F(4x4) gradient transform of each table (winograd_grad4_scalar.cpp, winograd_grad4_avx2.cpp).
 void winograd_grad_tile6_scalar(const float* const* dz, std::int64_t n, std::int64_t n_padded, float* dm,
                                 std::int64_t dm_stride);
 #if defined(CONVLITE_HAVE_AVX2)
 const WinogradGradKernels& winograd_grad_kernels_avx2();  // AVX-512 machines use it too
-void winograd_input_tile6_avx2(const float* const* d, std::int64_t channels, float* v, std::int64_t v_stride);
 void winograd_grad_tile6_avx2(const float* const* dz, std::int64_t n, std::int64_t n_padded, float* dm,
                               std::int64_t dm_stride);
 #endif

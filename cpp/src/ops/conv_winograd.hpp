@@ -40,8 +40,6 @@ void input_grad(const Conv2dShape& s, const float* dz, const float* w, float* dx
 // dU[e] = sum over output tiles of V[e]^T dM[e] (conv_winograd_grad.cpp). Chosen as the forward is.
 bool weight_grad_eligible(const Conv2dShape& s);
 void weight_grad(const Conv2dShape& s, const float* x, const float* dz, float* dw, float* db);
-// Tests: force the weight gradient's output tile (2 or 4; 0 restores the choice by shape).
-void force_weight_grad_tile(int m);
 
 // The input-transform table of the active ISA (shared with the weight gradient).
 const WinogradKernels& transform_kernels();

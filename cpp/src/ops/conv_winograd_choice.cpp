@@ -124,7 +124,8 @@ bool forward_eligible(const Conv2dShape& s) { return forward_tile(s) != 0; }
 
 bool input_grad_eligible(const Conv2dShape& s) { return input_grad_tile(s) != 0; }
 
-// The weight gradient (tiles of 2 only) follows the forward's Winograd-or-GEMM rule; any forced Winograd forces it.
+// The weight gradient follows the forward's Winograd-or-GEMM rule; any forced Winograd forces it (its tile size:
+// conv_winograd_grad.cpp).
 bool weight_grad_eligible(const Conv2dShape& s) {
   if (!structurally_eligible(s)) return false;
   switch (algorithm()) {

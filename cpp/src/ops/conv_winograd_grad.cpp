@@ -8,9 +8,6 @@
 // of the shape) with their own partial dU, summed in order at the end: the result does not depend on the thread
 // count. The bias gradient comes free: dM[1][1] of a tile is the sum of its gradient pixels.
 #include <algorithm>
-#include <atomic>
-#include <stdexcept>
-#include <string>
 #include <vector>
 
 #include "convlite/dispatch.hpp"
@@ -38,30 +35,23 @@ constexpr std::int64_t kMaxSupers = 8;
 // Output tile size m of the weight gradient (2: F(2x2, 3x3); 4: F(4x4, 3x3)). F(4x4) spends 36 products per 16
 // outputs against F(2x2)'s 16 per 4, but rounds the map up to a multiple of 4: it is taken when its products with
 // the edge waste are at most 80% of F(2x2)'s (MNIST conv2's 11x11: 3x3 tiles of 4 against 6x6 of 2, 0.56).
-// Measured accuracy (32 -> 64 on 13x13, batch 64, dW against float64): max error 2.9e-6 of max |dW| for F(4x4),
-// 3.6e-7 for F(2x2), 2.4e-6 for a float32 direct sum.
-std::atomic<int> g_forced_tile{0};
-
+// Measured accuracy (32 -> 64 on 13x13, batch 64, dW against float64, numpy emulation): max error 1.6e-6 of max
+// |dW| for F(4x4) with the forward's points (2.9e-6 with Lavin's 0, +-1, +-2), 3.6e-7 for F(2x2), 2.4e-6 for a
+// float32 direct sum.
 int tile_size(const Conv2dShape& s) {
-  if (const int forced = g_forced_tile.load(std::memory_order_relaxed)) return forced;
+  if (algorithm() == Algorithm::winograd2) return 2;  // the settings that force the forward's tile force this one
+  if (algorithm() == Algorithm::winograd4) return 4;
   const auto tiles = [&](std::int64_t m) { return ((s.out_h + m - 1) / m) * ((s.out_w + m - 1) / m); };
   return 36 * tiles(4) * 5 <= 16 * tiles(2) * 4 ? 4 : 2;
 }
 
 }  // namespace
 
-void force_weight_grad_tile(int m) {
-  if (m != 0 && m != 2 && m != 4)
-    throw std::invalid_argument("The Winograd weight-gradient tile must be 0 (automatic), 2 or 4. Received: " +
-                                std::to_string(m));
-  g_forced_tile.store(m, std::memory_order_relaxed);
-}
-
 void weight_grad(const Conv2dShape& s, const float* x, const float* dz, float* dw, float* db) {
   const WinogradKernels& tk = transform_kernels();
   const WinogradGradKernels& gk = grad_kernels();
   const int m = tile_size(s), alpha = m + 2, elements = alpha * alpha;
-  const auto input_tile = m == 2 ? tk.input_tile : gk.input_tile6;
+  const auto input_tile = m == 2 ? tk.input_tile : tk.input_tile4;  // the forward's transforms
   const auto grad_tile = m == 2 ? gk.grad_tile : gk.grad_tile6;
   const std::int64_t c = s.in_c, f = s.out_c, ldv = round16(c), ldd = round16(f);
   const std::int64_t tiles_h = (s.out_h + m - 1) / m, tiles_w = (s.out_w + m - 1) / m, per_image = tiles_h * tiles_w;
@@ -128,9 +118,9 @@ void weight_grad(const Conv2dShape& s, const float* x, const float* dz, float* d
   });
   // Partials summed in order, in double, then dW[i][j] = sum_ab G[a][i] dU[a*alpha + b] G[b][j], rounded once.
   static constexpr double kG2[4][3] = {{1.0, 0.0, 0.0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0.0, 0.0, 1.0}};
-  static constexpr double kG4[6][3] = {{1.0 / 4, 0.0, 0.0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                       {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                       {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0.0, 0.0, 1.0}};
+  static constexpr double kG4[6][3] = {{1.0, 0.0, 0.0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                       {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {16.0 / 15, 8.0 / 15, 4.0 / 15},
+                                       {1.0 / 30, -1.0 / 15, 2.0 / 15}, {0.0, 0.0, 1.0}};  // the forward's G
   const double* g = m == 2 ? &kG2[0][0] : &kG4[0][0];  // g[a * 3 + i] = G[a][i]
   if (dw) {
     // Per input channel (the unit of threading): dU summed over the partials, then G^T dU G as two contractions
