@@ -1,6 +1,7 @@
 // Dense on the shared GEMM driver: forward with the fused bias + activation epilogue; backward as
 // dx = dz * w^T and dw = x^T * dz (a transposed, packed A: the batch is the short K), db the column sum of dz.
-// A batch long enough to be worth splitting over threads goes to the weight-gradient reduction driver instead.
+// A batch long enough to be worth splitting over threads, or a narrow layer, goes to the weight-gradient
+// reduction driver instead.
 // A small batch (the usual case) runs the forward and dx on the small-M driver, which reads W in place instead of
 // packing all of it first.
 #include <algorithm>
@@ -14,6 +15,16 @@ namespace {
 // From this batch on, dw is a long reduction that the reduction driver splits over the batch in fixed chunks;
 // below it, that driver could only split over the inputs, as the plain GEMM does, without its transpose pass.
 constexpr std::int64_t kReductionBatch = 8192;
+
+// Below it, a narrow layer (few units) still takes the reduction driver, which computes dw^T = dz^T x with the
+// units as the microkernel's MR rows and x's rows read in place as its NR side: the plain GEMM puts the units on
+// the NR side, where 10 units fill 10 of 16 lanes (64 x 1600 -> 10: 70 us against 52 on one core). Only while
+// dw^T stays small: the driver writes it to a buffer and transposes it out (256 -> 256 took twice as long).
+bool narrow_weight_gradient(std::int64_t in, std::int64_t units) {
+  const std::int64_t mr = gemm::kernels().mr, nr = gemm::kernels().nr;
+  const std::int64_t lanes_plain = (units + nr - 1) / nr * nr, lanes_reduction = (units + mr - 1) / mr * mr;
+  return 4 * lanes_plain >= 5 * lanes_reduction && in * units <= 64 * 1024;
+}
 
 
 // C (m x n, row stride ldc) = A * B with A(i, kk) = a[i * a_row + kk * a_step] and B packed, through the shared
@@ -66,7 +77,7 @@ void dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, cons
 void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, const float* x, const float* w,
                     const float* y, const float* dy, float* dx, float* dw, float* db, const Epilogue& epilogue) {
   const int act = y ? static_cast<int>(epilogue.activation) : 0;
-  const bool reduce = batch >= kReductionBatch;
+  const bool reduce = batch >= kReductionBatch || narrow_weight_gradient(in, units);
   const float* dz = dy;
   const float* mask_y = act ? y : nullptr;
   if (act && (dx || !reduce) && batch > 0) {
