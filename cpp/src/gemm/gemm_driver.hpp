@@ -63,7 +63,7 @@ class Buffer {
 // buffers are reused instead of being mapped and page-faulted afresh on every call. One slot per purpose, so
 // that nested users on one thread never share memory.
 enum class Slot : int { packed_b, packed_a, scratch, reduce_a, reduce_b, partial, partial_db, masked_dz, weights_t,
-                        small_x, small_w, small_bias, small_dx, reduce_dzt, dx_dz, dx_w, count };
+                        small_x, small_w, small_bias, small_dx, reduce_dzt, dx_dz, dx_w, dense_wt, count };
 float* workspace(Slot slot, std::int64_t n);
 
 // B packed into NR-column panels: panel p holds k rows of nr floats, columns beyond n are zero.

@@ -246,7 +246,74 @@ double fma_peak(std::int64_t iterations) {
   return 2.0 * 8 * 10 * static_cast<double>(iterations);
 }
 
-constexpr GemmKernels kAvx2Table = {kMr, kNr, &tile_6x16, &tile_6x16_b_rows, &activation_grad, &fma_peak};
+float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+alignas(32) const std::int32_t kTailMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+// R rows of A against C rows of Bt: R * C accumulators (4 x 2 = 8 hides the FMA latency on two pipes), 8 k per
+// step, the k tail by masked loads (masked-off lanes are not read, so nothing past a row is touched).
+template <int R, int C>
+void dot_block(const float* a, std::int64_t lda, const float* bt, std::int64_t ldb, std::int64_t k, float* c,
+               std::int64_t ldc) {
+  __m256 s[R][C];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int j = 0; j < C; ++j) s[r][j] = _mm256_setzero_ps();
+  std::int64_t kk = 0;
+  for (; kk + 8 <= k; kk += 8) {
+    __m256 y[C];
+#pragma GCC unroll 2
+    for (int j = 0; j < C; ++j) y[j] = _mm256_loadu_ps(bt + j * ldb + kk);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      __m256 x = _mm256_loadu_ps(a + r * lda + kk);
+      // In a register: GCC otherwise folds the load into each of the C FMAs, C loads instead of one.
+      __asm__("" : "+x"(x));
+#pragma GCC unroll 2
+      for (int j = 0; j < C; ++j) s[r][j] = _mm256_fmadd_ps(x, y[j], s[r][j]);
+    }
+  }
+  if (kk < k) {
+    const __m256i mask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kTailMask + 8 - (k - kk)));
+    __m256 y[C];
+#pragma GCC unroll 2
+    for (int j = 0; j < C; ++j) y[j] = _mm256_maskload_ps(bt + j * ldb + kk, mask);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 x = _mm256_maskload_ps(a + r * lda + kk, mask);
+#pragma GCC unroll 2
+      for (int j = 0; j < C; ++j) s[r][j] = _mm256_fmadd_ps(x, y[j], s[r][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int j = 0; j < C; ++j) c[r * ldc + j] = hsum(s[r][j]);
+}
+
+void dot_rows(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* bt,
+              std::int64_t ldb, float* c, std::int64_t ldc) {
+  std::int64_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    std::int64_t j = 0;
+    for (; j + 2 <= n; j += 2) dot_block<4, 2>(a + i * lda, lda, bt + j * ldb, ldb, k, c + i * ldc + j, ldc);
+    if (j < n) dot_block<4, 1>(a + i * lda, lda, bt + j * ldb, ldb, k, c + i * ldc + j, ldc);
+  }
+  for (; i < m; ++i) {
+    std::int64_t j = 0;
+    for (; j + 2 <= n; j += 2) dot_block<1, 2>(a + i * lda, lda, bt + j * ldb, ldb, k, c + i * ldc + j, ldc);
+    if (j < n) dot_block<1, 1>(a + i * lda, lda, bt + j * ldb, ldb, k, c + i * ldc + j, ldc);
+  }
+  _mm256_zeroupper();
+}
+
+constexpr GemmKernels kAvx2Table = {kMr, kNr, &tile_6x16, &tile_6x16_b_rows, &activation_grad, &fma_peak,
+                                    &dot_rows};
 
 }  // namespace
 
