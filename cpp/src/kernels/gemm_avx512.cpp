@@ -184,11 +184,16 @@ void dot_block(const float* a, std::int64_t lda, const float* bt, std::int64_t l
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
-    for (int j = 0; j < C; ++j) {  // halves, quarters, then pairs (GCC 12's _mm512_reduce_add_ps warns)
-      const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(s[r][j]), _mm512_extractf32x8_ps(s[r][j], 1));
-      __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-      q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-      c[r * ldc + j] = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+    for (int j = 0; j < C; ++j) {
+      // Halves, quarters, pairs, then neighbours, in zmm. The masked forms with an explicit source: GCC 12's
+      // unmasked shuffles and narrowing casts start from an "undefined" vector and warn (-Wuninitialized) here.
+      constexpr __mmask16 all = 0xFFFF;
+      __m512 v = s[r][j];
+      v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, all, v, v, 0x4E));
+      v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, all, v, v, 0xB1));
+      v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, all, v, 0x4E));
+      v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, all, v, 0xB1));
+      c[r * ldc + j] = _mm512_cvtss_f32(v);
     }
 }
 
