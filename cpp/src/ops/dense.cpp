@@ -3,7 +3,7 @@
 // A batch long enough to be worth splitting over threads, or a narrow layer, goes to the weight-gradient
 // reduction driver instead.
 // A small batch (the usual case) runs the forward and dx on the small-M driver, which reads W in place instead of
-// packing all of it first.
+// packing all of it first; a narrow forward (few units, long rows) is row-by-row dot products instead.
 #include <algorithm>
 
 #include "convlite/conv.hpp"
