@@ -141,9 +141,10 @@ def test_dense_matches_keras_gradients(rng):
 
 
 # Narrow layers: the forward's row-by-row dot products (units few enough that an NR panel would be mostly empty,
-# rows of at least 32: k tails of 1-7 lanes, 4-row and 2-unit blocks with their remainders) and the weight
-# gradient's reduction driver at a small batch (units on the MR side).
-NARROW = [(1, 32, 1), (5, 33, 3), (64, 1600, 10), (65, 37, 17), (7, 100, 33), (64, 84, 10), (3, 31, 10)]
+# rows of at least 32: k tails of 1-7 lanes, 4-row and 2-unit blocks with their remainders, k in chunks of 512
+# with a tail in the last) and the weight gradient's reduction driver at a small batch (units on the MR side).
+NARROW = [(1, 32, 1), (5, 33, 3), (64, 1600, 10), (65, 37, 17), (7, 100, 33), (64, 84, 10), (3, 31, 10),
+          (9, 1037, 5)]
 
 
 @pytest.mark.parametrize("act,slope", [("linear", 0.0), ("relu", 0.0), ("leaky_relu", 0.1)])

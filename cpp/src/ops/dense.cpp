@@ -72,8 +72,10 @@ float activate(float v, FusedActivation activation, float slope) {  // as the GE
 void narrow_dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, const float* x, const float* w,
                           const float* bias, float* y, const Epilogue& epilogue) {
   float* wt = gemm::workspace(gemm::Slot::dense_wt, units * in);
-  for (std::int64_t i = 0; i < in; ++i)
-    for (std::int64_t u = 0; u < units; ++u) wt[u * in + i] = w[i * units + u];
+  // Written along its rows (W read down its columns, a few floats a line apart): the other order stored into
+  // `units` lines a row apart per input, and was 13% of a 64 x 1600 -> 10 forward.
+  for (std::int64_t u = 0; u < units; ++u)
+    for (std::int64_t i = 0; i < in; ++i) wt[u * in + i] = w[i * units + u];
   constexpr std::int64_t kRows = 4;  // the kernels' row block
   const double cost = gemm::kFlopCost * 2.0 * kRows * static_cast<double>(in * units);
   parallel_for((batch + kRows - 1) / kRows, cost, [&](std::int64_t b0, std::int64_t b1) {
