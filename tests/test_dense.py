@@ -138,3 +138,52 @@ def test_dense_matches_keras_gradients(rng):
     np.testing.assert_allclose(y, yt.numpy(), rtol=1e-5, atol=1e-5)
     for g, t in zip(_core.dense_backward(x, w, y, dy, True, True, "relu"), grads):
         np.testing.assert_allclose(g, t.numpy(), rtol=1e-5, atol=1e-5)
+
+
+# Narrow layers: the forward's row-by-row dot products (units few enough that an NR panel would be mostly empty,
+# rows of at least 32: k tails of 1-7 lanes, 4-row and 2-unit blocks with their remainders, k in chunks of 512
+# with a tail in the last) and the weight gradient's reduction driver at a small batch (units on the MR side).
+NARROW = [(1, 32, 1), (5, 33, 3), (64, 1600, 10), (65, 37, 17), (7, 100, 33), (64, 84, 10), (3, 31, 10),
+          (9, 1037, 5)]
+
+
+@pytest.mark.parametrize("act,slope", [("linear", 0.0), ("relu", 0.0), ("leaky_relu", 0.1)])
+@pytest.mark.parametrize("batch,inp,units", NARROW)
+def test_dense_narrow_layers_match_reference(each_isa, rng, batch, inp, units, act, slope):
+    x = rng.standard_normal((batch, inp)).astype(np.float32)
+    w = rng.standard_normal((inp, units)).astype(np.float32)
+    bias = rng.standard_normal(units).astype(np.float32)
+    y = _core.dense(x, w, bias, act, slope)
+    want = ref.dense(x, w, bias, act, slope)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5 * np.sqrt(inp) * 4)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    got = _core.dense_backward(x, w, y if act != "linear" else None, dy, True, True, act, slope)
+    for g, r in zip(got, ref.dense_grads(x, w, dy, y.astype(np.float64), act, slope)):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(r).max()))
+    # without dx the activation mask is applied while dz is packed, not in a pass of its own: same values
+    dx, dw, db = _core.dense_backward(x, w, y if act != "linear" else None, dy, True, False, act, slope)
+    assert dx is None
+    np.testing.assert_array_equal(dw, got[1])
+    np.testing.assert_array_equal(db, got[2])
+
+
+def test_dense_narrow_forward_keeps_nan_through_relu():
+    x = np.ones((4, 40), np.float32)
+    x[1, 7] = np.nan
+    y = _core.dense(x, np.ones((40, 3), np.float32), None, "relu")
+    assert np.isnan(y[1]).all() and np.isfinite(np.delete(y, 1, axis=0)).all()
+
+
+def test_dense_narrow_layer_threads_bit_identical(rng):
+    """Large enough for a team of two: the forward splits the batch in 4-row blocks, dw splits its inputs."""
+    x = rng.standard_normal((6000, 1000)).astype(np.float32)
+    w = rng.standard_normal((1000, 17)).astype(np.float32)
+    bias = rng.standard_normal(17).astype(np.float32)
+    dy = rng.standard_normal((6000, 17)).astype(np.float32)
+    out = []
+    for n in (1, 2):
+        with using_threads(n):
+            y = _core.dense(x, w, bias, "leaky_relu", 0.2)
+            out.append((y, *_core.dense_backward(x, w, y, dy, True, True, "leaky_relu", 0.2)))
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)

@@ -140,6 +140,21 @@ void pack_rows6(float* dst, const float* const* row, std::int64_t kc) {
   }
 }
 
+namespace {
+template <int Mr>
+void copy_runs(float* dst, const float* src, std::int64_t ld, std::int64_t kc) {
+  for (std::int64_t k = 0; k < kc; ++k, dst += Mr, src += ld) std::memcpy(dst, src, Mr * sizeof(float));
+}
+}  // namespace
+
+void pack_transposed_panel(float* dst, const float* src, std::int64_t ld, std::int64_t kc, std::int64_t mr) {
+  // Constant-size copies the compiler inlines (16 + 8 bytes for 6 floats).
+  if (mr == 6) return copy_runs<6>(dst, src, ld, kc);
+  if (mr == 4) return copy_runs<4>(dst, src, ld, kc);
+  if (mr == 8) return copy_runs<8>(dst, src, ld, kc);
+  for (std::int64_t k = 0; k < kc; ++k, dst += mr, src += ld) std::memcpy(dst, src, mr * sizeof(float));
+}
+
 void pad_bias(Buffer& out, const float* bias, std::int64_t n, std::int64_t nr) {
   out.resize((n + nr - 1) / nr * nr);
   std::memcpy(out.data(), bias, static_cast<std::size_t>(n) * sizeof(float));

@@ -159,7 +159,62 @@ double fma_peak(std::int64_t iterations) {
   return 2.0 * 16 * 10 * static_cast<double>(iterations);
 }
 
-constexpr GemmKernels kAvx512Table = {kMr, kNr, &tile_8x32, &tile_8x32_b_rows, &activation_grad, &fma_peak};
+// R rows of A against C rows of Bt (see gemm_avx2.cpp's dot_block): 16 k per step, the k tail by masked loads.
+template <int R, int C>
+void dot_block(const float* a, std::int64_t lda, const float* bt, std::int64_t ldb, std::int64_t k, float* c,
+               std::int64_t ldc) {
+  __m512 s[R][C];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int j = 0; j < C; ++j) s[r][j] = _mm512_setzero_ps();
+  for (std::int64_t kk = 0; kk < k; kk += 16) {
+    const __mmask16 mask = k - kk >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                        : static_cast<__mmask16>((1u << static_cast<unsigned>(k - kk)) - 1u);
+    __m512 y[C];
+#pragma GCC unroll 2
+    for (int j = 0; j < C; ++j) y[j] = _mm512_maskz_loadu_ps(mask, bt + j * ldb + kk);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m512 x = _mm512_maskz_loadu_ps(mask, a + r * lda + kk);
+#pragma GCC unroll 2
+      for (int j = 0; j < C; ++j) s[r][j] = _mm512_fmadd_ps(x, y[j], s[r][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int j = 0; j < C; ++j) {
+      // Halves, quarters, pairs, then neighbours, in zmm. The masked forms with an explicit source: GCC 12's
+      // unmasked shuffles and narrowing casts start from an "undefined" vector and warn (-Wuninitialized) here.
+      constexpr __mmask16 all = 0xFFFF;
+      __m512 v = s[r][j];
+      v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, all, v, v, 0x4E));
+      v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, all, v, v, 0xB1));
+      v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, all, v, 0x4E));
+      v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, all, v, 0xB1));
+      c[r * ldc + j] = _mm512_cvtss_f32(v);
+    }
+}
+
+void dot_rows(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* bt,
+              std::int64_t ldb, float* c, std::int64_t ldc) {
+  std::int64_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    std::int64_t j = 0;
+    for (; j + 2 <= n; j += 2) dot_block<4, 2>(a + i * lda, lda, bt + j * ldb, ldb, k, c + i * ldc + j, ldc);
+    if (j < n) dot_block<4, 1>(a + i * lda, lda, bt + j * ldb, ldb, k, c + i * ldc + j, ldc);
+  }
+  for (; i < m; ++i) {
+    std::int64_t j = 0;
+    for (; j + 2 <= n; j += 2) dot_block<1, 2>(a + i * lda, lda, bt + j * ldb, ldb, k, c + i * ldc + j, ldc);
+    if (j < n) dot_block<1, 1>(a + i * lda, lda, bt + j * ldb, ldb, k, c + i * ldc + j, ldc);
+  }
+  _mm256_zeroupper();
+}
+
+constexpr GemmKernels kAvx512Table = {kMr, kNr, &tile_8x32, &tile_8x32_b_rows, &activation_grad, &fma_peak,
+                                      &dot_rows};
 
 }  // namespace
 

@@ -36,6 +36,11 @@ struct GemmKernels {
   // Runs `iterations` rounds of independent FMAs (enough accumulators to hide latency) and returns the FLOPs
   // done; the benchmark divides by the time to print the machine's measured FMA peak.
   double (*fma_peak)(std::int64_t iterations);
+  // Row-by-row dot products for a narrow C (few columns, long k): c[i * ldc + j] = sum_k a[i * lda + k] *
+  // bt[j * ldb + k] for i < m, j < n. Both operands are read along k in place, so no lanes are wasted on the
+  // missing columns of an NR panel (10 units filled 10 of 16). SIMD tiers sum k in vector lanes, then across them.
+  void (*dot_rows)(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* bt,
+                   std::int64_t ldb, float* c, std::int64_t ldc);
 };
 
 const GemmKernels& gemm_kernels_scalar();

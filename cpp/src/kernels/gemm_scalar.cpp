@@ -71,7 +71,19 @@ double fma_peak(std::int64_t iterations) {
   return 2.0 * 8 * static_cast<double>(iterations);
 }
 
-constexpr GemmKernels kScalarTable = {kMr, kNr, &tile_4x8, &tile_4x8_b_rows, &activation_grad, &fma_peak};
+void dot_rows(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* bt,
+              std::int64_t ldb, float* c, std::int64_t ldc) {
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      const float *x = a + i * lda, *y = bt + j * ldb;
+      float s = 0.0f;
+      for (std::int64_t kk = 0; kk < k; ++kk) s += x[kk] * y[kk];
+      c[i * ldc + j] = s;
+    }
+}
+
+constexpr GemmKernels kScalarTable = {kMr, kNr, &tile_4x8, &tile_4x8_b_rows, &activation_grad, &fma_peak,
+                                      &dot_rows};
 
 }  // namespace
 

@@ -1,8 +1,9 @@
 // Dense on the shared GEMM driver: forward with the fused bias + activation epilogue; backward as
 // dx = dz * w^T and dw = x^T * dz (a transposed, packed A: the batch is the short K), db the column sum of dz.
-// A batch long enough to be worth splitting over threads goes to the weight-gradient reduction driver instead.
+// A batch long enough to be worth splitting over threads, or a narrow layer, goes to the weight-gradient
+// reduction driver instead.
 // A small batch (the usual case) runs the forward and dx on the small-M driver, which reads W in place instead of
-// packing all of it first.
+// packing all of it first; a narrow forward (few units, long rows) is row-by-row dot products instead.
 #include <algorithm>
 
 #include "convlite/conv.hpp"
@@ -14,6 +15,16 @@ namespace {
 // From this batch on, dw is a long reduction that the reduction driver splits over the batch in fixed chunks;
 // below it, that driver could only split over the inputs, as the plain GEMM does, without its transpose pass.
 constexpr std::int64_t kReductionBatch = 8192;
+
+// Below it, a narrow layer (few units) still takes the reduction driver, which computes dw^T = dz^T x with the
+// units as the microkernel's MR rows and x's rows read in place as its NR side: the plain GEMM puts the units on
+// the NR side, where 10 units fill 10 of 16 lanes (64 x 1600 -> 10: 70 us against 52 on one core). Only while
+// dw^T stays small: the driver writes it to a buffer and transposes it out (256 -> 256 took twice as long).
+bool narrow_weight_gradient(std::int64_t in, std::int64_t units) {
+  const std::int64_t mr = gemm::kernels().mr, nr = gemm::kernels().nr;
+  const std::int64_t lanes_plain = (units + nr - 1) / nr * nr, lanes_reduction = (units + mr - 1) / mr * mr;
+  return 4 * lanes_plain >= 5 * lanes_reduction && in * units <= 64 * 1024;
+}
 
 
 // C (m x n, row stride ldc) = A * B with A(i, kk) = a[i * a_row + kk * a_step] and B packed, through the shared
@@ -44,11 +55,51 @@ void packed_gemm(std::int64_t m, std::int64_t k, const gemm::PackedB& b, const f
   });
 }
 
+// A narrow forward (few units, long rows): each output is a dot product of an x row and a W column, read along
+// k in place (W transposed once into a units x in copy), so no NR lanes are wasted on missing units: 64 x 1600 ->
+// 10 filled 10 of 16 lanes of the 6x16 tile (73 us on one core) and needed all of x packed first.
+bool narrow_forward(std::int64_t in, std::int64_t units) {
+  const std::int64_t nr = gemm::kernels().nr;
+  return in >= 32 && in * units <= 64 * 1024 && 4 * ((units + nr - 1) / nr * nr) >= 5 * units;
+}
+
+float activate(float v, FusedActivation activation, float slope) {  // as the GEMM microkernels' epilogue
+  if (activation == FusedActivation::relu) return v < 0.0f ? 0.0f : v;  // keeps NaN
+  if (activation == FusedActivation::leaky_relu) return v > 0.0f ? v : v * slope;
+  return v;
+}
+
+void narrow_dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, const float* x, const float* w,
+                          const float* bias, float* y, const Epilogue& epilogue) {
+  float* wt = gemm::workspace(gemm::Slot::dense_wt, units * in);
+  // Written along its rows (W read down its columns, a few floats a line apart): the other order stored into
+  // `units` lines a row apart per input, and was 13% of a 64 x 1600 -> 10 forward.
+  for (std::int64_t u = 0; u < units; ++u)
+    for (std::int64_t i = 0; i < in; ++i) wt[u * in + i] = w[i * units + u];
+  constexpr std::int64_t kRows = 4;  // the kernels' row block
+  const double cost = gemm::kFlopCost * 2.0 * kRows * static_cast<double>(in * units);
+  parallel_for((batch + kRows - 1) / kRows, cost, [&](std::int64_t b0, std::int64_t b1) {
+    const std::int64_t r0 = b0 * kRows, r1 = std::min(batch, b1 * kRows);
+    gemm::kernels().dot_rows(r1 - r0, units, in, x + r0 * in, in, wt, in, y + r0 * units, units);
+    if (!bias && epilogue.activation == FusedActivation::none) return;
+    for (std::int64_t r = r0; r < r1; ++r)
+      for (std::int64_t u = 0; u < units; ++u) {
+        float& v = y[r * units + u];
+        if (bias) v += bias[u];
+        v = activate(v, epilogue.activation, epilogue.negative_slope);
+      }
+  });
+}
+
 }  // namespace
 
 void dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, const float* x, const float* w,
                    const float* bias, float* y, const Epilogue& epilogue) {
   if (batch <= 0 || units <= 0) return;
+  if (narrow_forward(in, units)) {
+    narrow_dense_forward(batch, in, units, x, w, bias, y, epilogue);
+    return;
+  }
   const std::int64_t nr = gemm::kernels().nr;
   gemm::Buffer padded_bias;
   if (bias) gemm::pad_bias(padded_bias, bias, units, nr);
@@ -66,7 +117,7 @@ void dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, cons
 void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, const float* x, const float* w,
                     const float* y, const float* dy, float* dx, float* dw, float* db, const Epilogue& epilogue) {
   const int act = y ? static_cast<int>(epilogue.activation) : 0;
-  const bool reduce = batch >= kReductionBatch;
+  const bool reduce = batch >= kReductionBatch || narrow_weight_gradient(in, units);
   const float* dz = dy;
   const float* mask_y = act ? y : nullptr;
   if (act && (dx || !reduce) && batch > 0) {
