@@ -14,12 +14,15 @@ void istore_part(std::int32_t* p, I v, int) { *p = v; }
 I isel(M m, I a, I b) { return m ? a : b; }
 M ieq(I a, I b) { return a == b; }
 
+I cload_part(const std::uint8_t* p, int) { return *p; }
+void cstore_part(std::uint8_t* p, I v, int) { *p = static_cast<std::uint8_t>(v); }
+
 #include "kernels/pool_math.inc"
 
 constexpr PoolKernels kTable = {&max_pool_forward,   &avg_pool_forward,   &max_pool_backward_disjoint,
                                 &avg_pool_backward,  &global_avg_forward, &global_max_forward,
                                 &max_pool_forward_2x2, &avg_pool_forward_2x2, &max_pool_backward_2x2,
-                                &avg_pool_backward_2x2};
+                                &avg_pool_backward_2x2, &max_pool_forward_2x2_code,   &max_pool_backward_2x2_code};
 
 }  // namespace
 

@@ -116,6 +116,21 @@ void max_pool2d_backward(const Pool2dShape& s, const std::int32_t* argmax, const
   });
 }
 
+bool max_pool2d_window_code_applies(const Pool2dShape& s) { return whole_2x2_stride2(s); }
+
+void max_pool2d_forward_code(const Pool2dShape& s, const float* x, float* y, std::uint8_t* code) {
+  const auto& k = kernels();
+  parallel_for(s.batch * s.out_h, window_cost(s),
+               [&](std::int64_t r0, std::int64_t r1) { k.max_forward_2x2_code(s, x, y, code, r0, r1); });
+}
+
+void max_pool2d_backward_code(const Pool2dShape& s, const std::uint8_t* code, const float* dy, float* dx) {
+  const auto& k = kernels();
+  if (!tiles_input(s)) zero_uncovered_2x2(s, dx);
+  parallel_for(s.batch * s.out_h, window_cost(s),
+               [&](std::int64_t r0, std::int64_t r1) { k.max_backward_2x2_code(s, code, dy, dx, r0, r1); });
+}
+
 void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
   const auto& k = kernels();
   const auto forward = whole_2x2_stride2(s) ? k.avg_forward_2x2 : k.avg_forward;
