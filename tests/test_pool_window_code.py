@@ -11,9 +11,10 @@ from helpers import simd_isas, using_isa, using_threads
 from test_pool_2x2 import assert_same, emulate_max, emulate_max_backward, tricky
 
 # Odd and even sides (an uncovered last row / column), channels 1, 3, 6, 9, 17, 33 for the vector tails and the
-# full-width accesses that run into the next pixel when a pixel has fewer channels than a vector.
+# full-width accesses that run into the next pixel when a pixel has fewer channels than a vector; 33 and 64 take
+# the four-vector code store (32 codes at once on AVX2).
 SHAPES = [(2, 6, 6, 8), (3, 7, 9, 1), (2, 5, 8, 3), (3, 13, 15, 6), (2, 9, 7, 9), (2, 11, 11, 17), (1, 4, 6, 33),
-          (2, 28, 28, 6), (1, 2, 2, 1)]
+          (2, 28, 28, 6), (1, 2, 2, 1), (2, 5, 7, 64)]
 
 
 def code_of(argmax, width):

@@ -41,7 +41,13 @@ void cstore_part(std::uint8_t* p, I v, int k) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(part), bytes);
   std::memcpy(p, part, static_cast<std::size_t>(k));
 }
-
+// Four whole vectors of codes (4 * kWidth bytes) with one pack sequence.
+void cstore4(std::uint8_t* p, I a, I b, I c, I d) {
+  const __m256i bytes = _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+  // Per 128-bit half the bytes run a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7: gather each vector's two quarters.
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                      _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
 #include "kernels/pool_math.inc"
 
 constexpr PoolKernels kTable = {&max_pool_forward,   &avg_pool_forward,   &max_pool_backward_disjoint,

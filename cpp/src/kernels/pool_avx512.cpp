@@ -20,6 +20,12 @@ M ieq(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
 
 I cload_part(const std::uint8_t* p, int k) { return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(part_mask(k), p)); }
 void cstore_part(std::uint8_t* p, I v, int k) { _mm512_mask_cvtepi32_storeu_epi8(p, part_mask(k), v); }
+void cstore4(std::uint8_t* p, I a, I b, I c, I d) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(a));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p + kWidth), _mm512_cvtepi32_epi8(b));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 2 * kWidth), _mm512_cvtepi32_epi8(c));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 3 * kWidth), _mm512_cvtepi32_epi8(d));
+}
 
 #include "kernels/pool_math.inc"
 

@@ -16,6 +16,12 @@ M ieq(I a, I b) { return a == b; }
 
 I cload_part(const std::uint8_t* p, int) { return *p; }
 void cstore_part(std::uint8_t* p, I v, int) { *p = static_cast<std::uint8_t>(v); }
+void cstore4(std::uint8_t* p, I a, I b, I c, I d) {
+  p[0] = static_cast<std::uint8_t>(a);
+  p[1] = static_cast<std::uint8_t>(b);
+  p[2] = static_cast<std::uint8_t>(c);
+  p[3] = static_cast<std::uint8_t>(d);
+}
 
 #include "kernels/pool_math.inc"
 
