@@ -41,15 +41,16 @@ void zero(float* p, std::int64_t rows, std::int64_t row_len) {
 }
 
 // Cost of one output row in bytes moved (each window cell read, each output written): pooling is memory-bound, and
-// parallel_for's threshold is in bytes or FLOPs. (Counting elements kept a 6 MB pooling on one thread.) Two terms
-// make few channels count for what they cost: a pixel with fewer channels than a vector still moves a whole vector
-// per cell (8 lanes on AVX2), and each output pixel has a fixed overhead worth about 64 bytes (measured, AVX2: the
-// same 1.2 MB pooled at 8 channels took 1.45x the time of 16). Counting bytes alone kept LeNet's 64x28x28x6
-// average pooling (1.5 MB counted, 57 us) on one thread; parallel_for gives two threads from 2 MB.
+// parallel_for's threshold is in bytes or FLOPs. (Counting elements kept a 6 MB pooling on one thread.) A pixel with
+// fewer channels than a vector costs more than its bytes: each cell still takes a whole vector access (8 lanes on
+// AVX2), plus a fixed per-pixel overhead worth about 64 bytes (measured, AVX2: the same 1.2 MB pooled at 8 channels
+// took 1.45x the time of 16, at 6 channels 1.75x). Counting bytes alone kept LeNet's 64x28x28x6 average pooling
+// (1.5 MB counted, 57 us) on one thread; parallel_for gives two threads from 2 MB.
 double window_cost(const Pool2dShape& s) {
   constexpr std::int64_t kVectorLanes = 8, kPixelOverhead = 64;
-  const std::int64_t lanes = s.channels < kVectorLanes ? kVectorLanes : s.channels;
-  return static_cast<double>(s.out_w * (4 * lanes * (s.pool_h * s.pool_w + 1) + kPixelOverhead)) + 1.0;
+  const std::int64_t cells = s.pool_h * s.pool_w + 1;
+  if (s.channels >= kVectorLanes) return 4.0 * static_cast<double>(s.out_w * s.channels * cells) + 1.0;
+  return static_cast<double>(s.out_w * (4 * kVectorLanes * cells + kPixelOverhead)) + 1.0;
 }
 
 // 2x2 windows at stride 2 that all lie inside the input: the specialised kernels apply.
