@@ -41,6 +41,10 @@ void cstore_part(std::uint8_t* p, I v, int k) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(part), bytes);
   std::memcpy(p, part, static_cast<std::size_t>(k));
 }
+I window_code(M m1, M m2, M m3) {
+  return isel(m3, isplat(3), isel(m2, isplat(2), isel(m1, isplat(1), isplat(0))));
+}
+V keep_if_code(I where, int j, V g) { return _mm256_and_ps(ieq(where, isplat(j)), g); }
 // Four whole vectors of codes (4 * kWidth bytes) with one pack sequence.
 void cstore4(std::uint8_t* p, I a, I b, I c, I d) {
   const __m256i bytes = _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));

@@ -20,6 +20,10 @@ M ieq(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
 
 I cload_part(const std::uint8_t* p, int k) { return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(part_mask(k), p)); }
 void cstore_part(std::uint8_t* p, I v, int k) { _mm512_mask_cvtepi32_storeu_epi8(p, part_mask(k), v); }
+I window_code(M m1, M m2, M m3) {
+  return isel(m3, isplat(3), isel(m2, isplat(2), isel(m1, isplat(1), isplat(0))));
+}
+V keep_if_code(I where, int j, V g) { return _mm512_maskz_mov_ps(ieq(where, isplat(j)), g); }
 void cstore4(std::uint8_t* p, I a, I b, I c, I d) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(a));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(p + kWidth), _mm512_cvtepi32_epi8(b));
