@@ -69,6 +69,19 @@ def test_threads_give_identical_masks(rng):
     np.testing.assert_array_equal(one[1], two[1])
 
 
+@pytest.mark.parametrize("shape", [(64, 1600), (3, 2048 * 5 + 7)])
+def test_two_threads_draw_the_reference_stream(rng, shape):
+    # MNIST's dropout size (50 blocks of 2048 split across two threads) at a training step's offset, and blocks
+    # that end inside a Philox word group.
+    x = rng.standard_normal(shape).astype(np.float32)
+    offset = (7 << 32) + 2
+    with using_threads(2):
+        y, mask = _core.dropout(x, 0.5, 12345, offset)
+    expected = reference_mask(0.5, 12345, offset, x.size).reshape(shape)
+    np.testing.assert_array_equal(mask, expected)
+    np.testing.assert_array_equal(y, np.where(expected == 1, x * scale_of(0.5), np.float32(0)))
+
+
 def test_keep_fraction_and_independence_across_seeds():
     x = np.ones(1 << 20, np.float32)
     _, m1 = _core.dropout(x, 0.3, 1, 0)

@@ -116,9 +116,9 @@ def test_simd_is_bit_identical_to_scalar(rng, isa, shape):
         assert_same(g, e)
 
 
-@pytest.mark.parametrize("shape", [(8, 64, 64, 16), (4, 65, 63, 13)], ids=str)
+@pytest.mark.parametrize("shape", [(8, 64, 64, 16), (4, 65, 63, 13), (64, 28, 28, 6)], ids=str)
 def test_threads_give_identical_results(rng, shape):
-    # Large enough (over a megabyte moved) that two threads really split the rows.
+    # Large enough that two threads really split the rows (LeNet's 64x28x28x6 since few channels count as a vector).
     x = tricky(rng, shape)
     dy = rng.standard_normal((shape[0], shape[1] // 2, shape[2] // 2, shape[3])).astype(np.float32)
     with using_threads(1):

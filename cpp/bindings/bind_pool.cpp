@@ -187,6 +187,60 @@ FloatArray max_pool_backward(py::handle argmax_obj, py::handle dy_obj, py::handl
   return dx;
 }
 
+// ---- The model's compact argmax for 2x2 / stride 2 max pooling, exposed (underscored) so tests can reach it.
+using CodeArray = py::array_t<std::uint8_t, py::array::c_style>;
+
+Pool2dShape window_code_shape(const Dims& in) {
+  const Pool2dShape s = pool_shape(in, py::int_(2), py::none(), py::make_tuple(0, 0, 0, 0));
+  if (!max_pool2d_window_code_applies(s))
+    throw py::value_error("The window code needs 2x2 windows at stride 2 inside the input. Received: input shape " +
+                          dims_text(in));
+  return s;
+}
+
+py::tuple max_pool_window_code(py::handle x_obj) {
+  const FloatArray x = require_float_array(x_obj, "x", 4);
+  const Pool2dShape s = window_code_shape(shape_of(x));
+  const Dims out_shape = {s.batch, s.out_h, s.out_w, s.channels};
+  FloatArray y = new_float_array(out_shape);
+  CodeArray code(std::vector<py::ssize_t>(out_shape.begin(), out_shape.end()));
+  if (y.size() == 0) return py::make_tuple(y, code);
+  const float* xp = x.data();
+  float* yp = y.mutable_data();
+  std::uint8_t* cp = code.mutable_data();
+  {
+    py::gil_scoped_release release;
+    max_pool2d_forward_code(s, xp, yp, cp);
+  }
+  return py::make_tuple(y, code);
+}
+
+// A code outside 0..3 matches no cell (its window's gradient is dropped): nothing indexes memory with it.
+FloatArray max_pool_window_code_backward(py::handle code_obj, py::handle dy_obj, py::handle input_shape) {
+  const FloatArray dy = require_float_array(dy_obj, "dy", 4);
+  if (!py::isinstance<CodeArray>(code_obj) || !py::reinterpret_borrow<py::array>(code_obj).dtype().is(py::dtype::of<std::uint8_t>()))
+    throw py::type_error("Argument `code` must be a numpy.ndarray of uint8. Received: code of type " +
+                         std::string(py::str(py::type::handle_of(code_obj).attr("__name__"))));
+  const auto code = py::reinterpret_borrow<CodeArray>(code_obj);
+  if (!(code.flags() & py::array::c_style))
+    throw py::value_error("Argument `code` must be C-contiguous. Received: a non-contiguous array");
+  const Dims in = nhwc_input_shape(input_shape);
+  const Pool2dShape s = window_code_shape(in);
+  const Dims out_shape = {s.batch, s.out_h, s.out_w, s.channels};
+  require_shape(dy, "dy", out_shape);
+  require_shape(code, "code", out_shape);
+  FloatArray dx = new_float_array(in);
+  if (dy.size() == 0 || dx.size() == 0) return zeroed(dx);
+  const std::uint8_t* cp = code.data();
+  const float* dyp = dy.data();
+  float* dxp = dx.mutable_data();
+  {
+    py::gil_scoped_release release;
+    max_pool2d_backward_code(s, cp, dyp, dxp);
+  }
+  return dx;
+}
+
 FloatArray avg_pool(py::handle x_obj, py::handle pool, py::handle strides, py::handle padding) {
   const FloatArray x = require_float_array(x_obj, "x", 4);
   const Pool2dShape s = pool_shape(shape_of(x), pool, strides, padding);
@@ -353,6 +407,11 @@ void bind_pool(py::module_& m) {
         py::arg("pool") = py::none(), py::arg("strides") = py::none(), py::arg("padding") = py::make_tuple(0, 0, 0, 0),
         "dx (input_shape) from the forward's argmax. Passing the forward geometry (pool, strides, padding) "
         "enables the faster path for non-overlapping windows.");
+  m.def("_max_pool2d_window_code", &max_pool_window_code, py::arg("x"),
+        "Internal (the model's training path): 2x2 / stride 2 max pooling returning (y, code), code uint8 = the "
+        "winner's place in its window (0..3 row-major; first on ties).");
+  m.def("_max_pool2d_window_code_backward", &max_pool_window_code_backward, py::arg("code"), py::arg("dy"),
+        py::arg("input_shape"));
   m.def("avg_pool2d", &avg_pool, py::arg("x"), py::arg("pool"), py::arg("strides") = py::none(),
         py::arg("padding") = py::make_tuple(0, 0, 0, 0),
         "NHWC average pooling; padded cells are left out of the divisor (TensorFlow's semantics).");

@@ -18,6 +18,13 @@ struct Pool2dShape {
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, std::int32_t* argmax);
 // dx is overwritten (zeroed, then scattered).
 void max_pool2d_backward(const Pool2dShape& s, const std::int32_t* argmax, const float* dy, float* dx);
+// Training's compact argmax for the common 2x2 / stride 2 case (every window inside the input, no padding
+// reached): one byte per output, the winner's place in its window (0..3 row-major), chosen as the int32 argmax
+// is. Only for shapes where max_pool2d_window_code_applies(s); code has batch*out_h*out_w*channels bytes.
+bool max_pool2d_window_code_applies(const Pool2dShape& s);
+void max_pool2d_forward_code(const Pool2dShape& s, const float* x, float* y, std::uint8_t* code);
+// dx is overwritten (cells no window covers are zeroed).
+void max_pool2d_backward_code(const Pool2dShape& s, const std::uint8_t* code, const float* dy, float* dx);
 // Average leaves padded cells out of the divisor (TensorFlow's semantics).
 void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y);
 void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx);

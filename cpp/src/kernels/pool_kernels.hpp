@@ -29,6 +29,11 @@ struct PoolKernels {
   void (*max_backward_2x2)(const Pool2dShape& s, const std::int32_t* argmax, const float* dy, float* dx,
                            std::int64_t r0, std::int64_t r1);
   void (*avg_backward_2x2)(const Pool2dShape& s, const float* dy, float* dx, std::int64_t r0, std::int64_t r1);
+  // 2x2 max with a one-byte window code per output (0..3, row-major in the window) instead of the int32 index.
+  void (*max_forward_2x2_code)(const Pool2dShape& s, const float* x, float* y, std::uint8_t* code, std::int64_t r0,
+                               std::int64_t r1);
+  void (*max_backward_2x2_code)(const Pool2dShape& s, const std::uint8_t* code, const float* dy, float* dx,
+                                std::int64_t r0, std::int64_t r1);
 };
 
 const PoolKernels& pool_kernels_scalar();
