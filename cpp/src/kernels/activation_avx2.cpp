@@ -120,6 +120,10 @@ V vpow2_of_shifted(V t) {  // NaN t gives some finite scale: the product is NaN 
                                      _mm256_setzero_si256());
   return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
 }
+V vpow2_of_shifted_normal(V t) {
+  return _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000 - 127)), 23));
+}
 V vfrexp(V x, V* e) {
   const __m256i u = _mm256_castps_si256(x);
   const __m256i exponent = _mm256_and_si256(_mm256_srli_epi32(u, 23), _mm256_set1_epi32(0xff));

@@ -103,6 +103,10 @@ V vpow2_of_shifted(V t) {
                                      _mm512_setzero_si512());
   return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
 }
+V vpow2_of_shifted_normal(V t) {
+  return _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000 - 127)), 23));
+}
 V vfrexp(V x, V* e) {
   const __m512i u = _mm512_castps_si512(x);
   const __m512i exponent = _mm512_and_si512(_mm512_srli_epi32(u, 23), _mm512_set1_epi32(0xff));

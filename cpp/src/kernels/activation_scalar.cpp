@@ -74,6 +74,11 @@ V vpow2_of_shifted(V t) {  // the SIMD lanes' wrapping integer arithmetic, in ui
   const std::uint32_t e = u - (0x4B400000u - 127u);
   return bits_to_float(static_cast<std::int32_t>(e) > 0 ? e << 23 : 0u);
 }
+V vpow2_of_shifted_normal(V t) {
+  std::uint32_t u;
+  std::memcpy(&u, &t, sizeof u);
+  return bits_to_float((u - (0x4B400000u - 127u)) << 23);
+}
 V vfrexp(V x, V* e) {
   std::uint32_t u;
   std::memcpy(&u, &x, sizeof u);
