@@ -120,6 +120,12 @@ V vpow2_of_shifted(V t) {  // NaN t gives some finite scale: the product is NaN 
                                      _mm256_setzero_si256());
   return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
 }
+V vpow2_eighths_of_shifted(const float* table, V t) {  // vpermps reads the index's low 3 bits: n mod 8
+  const __m256i u = _mm256_castps_si256(t);
+  const __m256i s = _mm256_castps_si256(_mm256_permutevar8x32_ps(_mm256_loadu_ps(table), u));
+  const __m256i e = _mm256_and_si256(_mm256_slli_epi32(u, 20), _mm256_set1_epi32(static_cast<int>(0xFF800000u)));
+  return _mm256_castsi256_ps(_mm256_add_epi32(s, e));
+}
 V vfrexp(V x, V* e) {
   const __m256i u = _mm256_castps_si256(x);
   const __m256i exponent = _mm256_and_si256(_mm256_srli_epi32(u, 23), _mm256_set1_epi32(0xff));

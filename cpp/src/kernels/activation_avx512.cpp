@@ -103,6 +103,13 @@ V vpow2_of_shifted(V t) {
                                      _mm512_setzero_si512());
   return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
 }
+V vpow2_eighths_of_shifted(const float* table, V t) {  // the index's low 4 bits pick from the table twice over
+  const __m512i u = _mm512_castps_si512(t);
+  const V twice = _mm512_broadcast_f32x8(_mm256_loadu_ps(table));
+  const __m512i s = _mm512_castps_si512(_mm512_permutexvar_ps(u, twice));
+  const __m512i e = _mm512_and_si512(_mm512_slli_epi32(u, 20), _mm512_set1_epi32(static_cast<int>(0xFF800000u)));
+  return _mm512_castsi512_ps(_mm512_add_epi32(s, e));
+}
 V vfrexp(V x, V* e) {
   const __m512i u = _mm512_castps_si512(x);
   const __m512i exponent = _mm512_and_si512(_mm512_srli_epi32(u, 23), _mm512_set1_epi32(0xff));

@@ -74,6 +74,12 @@ V vpow2_of_shifted(V t) {  // the SIMD lanes' wrapping integer arithmetic, in ui
   const std::uint32_t e = u - (0x4B400000u - 127u);
   return bits_to_float(static_cast<std::int32_t>(e) > 0 ? e << 23 : 0u);
 }
+V vpow2_eighths_of_shifted(const float* table, V t) {  // the SIMD lanes' permute and wrapping integer add
+  std::uint32_t u, s;
+  std::memcpy(&u, &t, sizeof u);
+  std::memcpy(&s, &table[u & 7u], sizeof s);
+  return bits_to_float(s + ((u << 20) & 0xFF800000u));
+}
 V vfrexp(V x, V* e) {
   std::uint32_t u;
   std::memcpy(&u, &x, sizeof u);
