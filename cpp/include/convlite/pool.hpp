@@ -23,8 +23,10 @@ void max_pool2d_backward(const Pool2dShape& s, const std::int32_t* argmax, const
 // is. Only for shapes where max_pool2d_window_code_applies(s); code has batch*out_h*out_w*channels bytes.
 bool max_pool2d_window_code_applies(const Pool2dShape& s);
 void max_pool2d_forward_code(const Pool2dShape& s, const float* x, float* y, std::uint8_t* code);
-// dx is overwritten (cells no window covers are zeroed).
-void max_pool2d_backward_code(const Pool2dShape& s, const std::uint8_t* code, const float* dy, float* dx);
+// dx is overwritten (cells no window covers are zeroed). relu_y (the pooled output y, or null): the gradient of a
+// preceding relu folded in, dy counting only where y > 0 (ModelLayer::fold_input_relu_mask).
+void max_pool2d_backward_code(const Pool2dShape& s, const std::uint8_t* code, const float* dy, float* dx,
+                              const float* relu_y = nullptr);
 // Average leaves padded cells out of the divisor (TensorFlow's semantics).
 void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y);
 void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx);

@@ -32,8 +32,10 @@ struct PoolKernels {
   // 2x2 max with a one-byte window code per output (0..3, row-major in the window) instead of the int32 index.
   void (*max_forward_2x2_code)(const Pool2dShape& s, const float* x, float* y, std::uint8_t* code, std::int64_t r0,
                                std::int64_t r1);
-  void (*max_backward_2x2_code)(const Pool2dShape& s, const std::uint8_t* code, const float* dy, float* dx,
-                                std::int64_t r0, std::int64_t r1);
+    // relu_y (the pooled output, or null): dy counts only where relu_y > 0 (the relu fold of
+  // ModelLayer::fold_input_relu_mask).
+  void (*max_backward_2x2_code)(const Pool2dShape& s, const std::uint8_t* code, const float* dy,
+                                const float* relu_y, float* dx, std::int64_t r0, std::int64_t r1);
 };
 
 const PoolKernels& pool_kernels_scalar();

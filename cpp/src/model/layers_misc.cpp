@@ -78,11 +78,12 @@ class Pool2dLayer final : public ModelLayer {
   void reserve(std::int64_t batch) override {
     if (kind_ != PoolKind::max) return;
     const auto n = static_cast<std::size_t>(batch * out_size());
-    if (window_code_)
-      code_.resize(n);
-    else
+    if (window_code_) {
+      code_.resize(n);  // the relu fold runs inside the code's backward
+    } else {
       argmax_.resize(n);
-    if (fold_relu_) masked_dy_.resize(n);
+      if (fold_relu_) masked_dy_.resize(n);
+    }
   }
   bool fold_input_relu_mask() override { return fold_relu_ = kind_ == PoolKind::max; }
   void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) override {
@@ -99,13 +100,14 @@ class Pool2dLayer final : public ModelLayer {
     if (!dx) return;
     Pool2dShape s = s_;
     s.batch = batch;
-    if (fold_relu_) dy = relu_masked(y, dy, masked_dy_.data(), batch * out_size());
-    if (kind_ != PoolKind::max)
+    if (kind_ != PoolKind::max) {
       avg_pool2d_backward(s, dy, dx);
-    else if (window_code_)
-      max_pool2d_backward_code(s, code_.data(), dy, dx);
-    else
+    } else if (window_code_) {
+      max_pool2d_backward_code(s, code_.data(), dy, dx, fold_relu_ ? y : nullptr);
+    } else {
+      if (fold_relu_) dy = relu_masked(y, dy, masked_dy_.data(), batch * out_size());
       max_pool2d_backward(s, argmax_.data(), dy, dx);
+    }
   }
 
  private:

@@ -131,11 +131,12 @@ void max_pool2d_forward_code(const Pool2dShape& s, const float* x, float* y, std
                [&](std::int64_t r0, std::int64_t r1) { k.max_forward_2x2_code(s, x, y, code, r0, r1); });
 }
 
-void max_pool2d_backward_code(const Pool2dShape& s, const std::uint8_t* code, const float* dy, float* dx) {
+void max_pool2d_backward_code(const Pool2dShape& s, const std::uint8_t* code, const float* dy, float* dx,
+                              const float* relu_y) {
   const auto& k = kernels();
   if (!tiles_input(s)) zero_uncovered_2x2(s, dx);
   parallel_for(s.batch * s.out_h, window_cost(s),
-               [&](std::int64_t r0, std::int64_t r1) { k.max_backward_2x2_code(s, code, dy, dx, r0, r1); });
+               [&](std::int64_t r0, std::int64_t r1) { k.max_backward_2x2_code(s, code, dy, relu_y, dx, r0, r1); });
 }
 
 void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
