@@ -83,7 +83,7 @@ def test_simd_close_to_scalar(tile, rng, isa):
 
 
 def test_threads_are_bit_identical(tile, rng):
-    x, k, bias = make(rng, 16, 13, 13, 32, 64)  # 784 tiles: 13 blocks in 8 super-chunks, enough for a team
+    x, k, bias = make(rng, 16, 13, 13, 32, 64)  # 784 tiles (F2x2) or 144 (F4x4): several blocks in 4 super-chunks, a team
     dy = rng.standard_normal((16, 11, 11, 64)).astype(np.float32)
     results = []
     for n in (1, 2):
