@@ -3,7 +3,8 @@ reference. Every test runs with each output tile forced (`tile` fixture), and th
 
 'winograd2' and 'winograd4' force the route and the tile for every 3x3 stride-1 conv, so small odd shapes reach each
 tail: partial tiles at odd output sizes, channel groups of the 6-row reduction tile (C_in = 1, 5, 7, 13, 32), filter
-vectors off 8 and 16 (F = 1, 9, 17, 33), padding beyond the kernel (tiles reading zeros only), several tile blocks and super-chunks.
+vectors off 8 and 16 (F = 1, 9, 17, 33), padding beyond the kernel (tiles reading zeros only), several tile blocks
+and super-chunks.
 Tolerance as the forward's (test_conv_winograd.py): max |got - ref| <= 1e-5 * max |ref|. Also every ISA against
 scalar, threads 1 vs 2 bit-identical, finite differences, and 'auto' taking it only above the channel threshold.
 """
@@ -83,7 +84,8 @@ def test_simd_close_to_scalar(tile, rng, isa):
 
 
 def test_threads_are_bit_identical(tile, rng):
-    x, k, bias = make(rng, 16, 13, 13, 32, 64)  # 784 tiles (F2x2) or 144 (F4x4): several blocks in 4 super-chunks, a team
+    # 784 tiles (F2x2) or 144 (F4x4): several blocks in 4 super-chunks, enough for a team
+    x, k, bias = make(rng, 16, 13, 13, 32, 64)
     dy = rng.standard_normal((16, 11, 11, 64)).astype(np.float32)
     results = []
     for n in (1, 2):

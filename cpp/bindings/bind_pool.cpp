@@ -218,7 +218,8 @@ py::tuple max_pool_window_code(py::handle x_obj) {
 // A code outside 0..3 matches no cell (its window's gradient is dropped): nothing indexes memory with it.
 FloatArray max_pool_window_code_backward(py::handle code_obj, py::handle dy_obj, py::handle input_shape) {
   const FloatArray dy = require_float_array(dy_obj, "dy", 4);
-  if (!py::isinstance<CodeArray>(code_obj) || !py::reinterpret_borrow<py::array>(code_obj).dtype().is(py::dtype::of<std::uint8_t>()))
+  if (!py::isinstance<CodeArray>(code_obj) ||
+      !py::reinterpret_borrow<py::array>(code_obj).dtype().is(py::dtype::of<std::uint8_t>()))
     throw py::type_error("Argument `code` must be a numpy.ndarray of uint8. Received: code of type " +
                          std::string(py::str(py::type::handle_of(code_obj).attr("__name__"))));
   const auto code = py::reinterpret_borrow<CodeArray>(code_obj);

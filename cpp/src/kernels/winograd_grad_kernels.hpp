@@ -1,6 +1,7 @@
-// Winograd F(2x2, 3x3) and F(4x4, 3x3) weight gradient (ops/conv_winograd_grad.cpp drives them), the transposes of the forward's
-// steps: with V = B^T d B the forward's transformed input tile and dM = A dY A^T the transformed 2x2 gradient
-// tile (A^T = [1 1 1 0; 0 1 -1 -1]), dU[e] (C x F) = sum over tiles of V[e]^T dM[e], and dW = G^T dU G.
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) weight gradient kernels (ops/conv_winograd_grad.cpp drives them), the
+// transposes of the forward's steps: with V = B^T d B the forward's transformed input tile and dM = A dY A^T the
+// transformed gradient tile (F(2x2): A^T = [1 1 1 0; 0 1 -1 -1]), dU[e] (C x F) = sum over tiles of
+// V[e]^T dM[e], and dW = G^T dU G.
 #pragma once
 #include <cstdint>
 
