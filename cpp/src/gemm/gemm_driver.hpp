@@ -106,6 +106,9 @@ struct IndirectProblem {
   float beta = 0.0f;
   int activation = 0;
   float negative_slope = 0.0f;
+  // What a FLOP weighs in parallel_for: the conv engine's kFlopCost allows for its packing and C traffic; a dense
+  // layer's small weight gradient (all of A and B in L2) pays for a second thread much earlier.
+  double flop_cost = kFlopCost;
 };
 
 // Row callback: rows(m0, mv, a, tap_of, c, scratch) fills a[t*mr + r] and tap_of[t] for the taps it keeps
@@ -171,7 +174,7 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
   // With few row blocks, threads also split the B panels (each group re-runs the row callback: only then).
   const std::int64_t panel_groups =
       (threads <= 1 || blocks >= 2 * threads) ? 1 : std::min<std::int64_t>(panels, (2 * threads + blocks - 1) / blocks);
-  const double cost = kFlopCost * 2.0 * static_cast<double>(std::min(m_tiles, tiles_per_block) * mr) * k_total *
+  const double cost = p.flop_cost * 2.0 * static_cast<double>(std::min(m_tiles, tiles_per_block) * mr) * k_total *
                       static_cast<double>(panels * nr) / static_cast<double>(panel_groups);
   parallel_for(blocks * panel_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
     std::vector<const float*> a(tiles_per_block * p.taps * mr), a_shift(mr);

@@ -31,7 +31,7 @@ bool narrow_weight_gradient(std::int64_t in, std::int64_t units) {
 // driver with A packed per K block; bias and activation on the last block.
 void packed_gemm(std::int64_t m, std::int64_t k, const gemm::PackedB& b, const float* a, std::int64_t a_row,
                  std::int64_t a_step, float* c, std::int64_t ldc, const float* bias, const Epilogue* epilogue,
-                 std::int64_t kc_block) {
+                 std::int64_t kc_block, double flop_cost = gemm::kFlopCost) {
   const std::int64_t mr = gemm::kernels().mr;
   static const float zero_row[1] = {};  // rows past m: never read, as A is packed
   gemm::IndirectProblem p;
@@ -46,6 +46,7 @@ void packed_gemm(std::int64_t m, std::int64_t k, const gemm::PackedB& b, const f
   p.a_step = a_step;
   p.pack_a = true;
   p.kc_block = kc_block;
+  p.flop_cost = flop_cost;
   gemm::indirect_gemm(p, [&](std::int64_t m0, std::int64_t mv, const float** rows, std::int64_t* tap_of,
                              float** c_rows, float*) {
     tap_of[0] = 0;
@@ -154,7 +155,9 @@ void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, con
       } else {  // dw(i, u) = sum_b x[b, i] dz[b, u]: A = x^T, read down its columns while it is packed
         gemm::PackedB packed;
         gemm::pack_b(packed, dz, batch, units, units, 1);
-        packed_gemm(in, batch, packed, x, 1, in, dw, units, nullptr, nullptr, gemm::kPackedKc);
+        // K is the batch (short): a FLOP weighs 1/2, as in the small-M driver, so LeNet-5's 400 x 120 from 64
+        // rows (6 MFLOP) forms a two-thread team.
+        packed_gemm(in, batch, packed, x, 1, in, dw, units, nullptr, nullptr, gemm::kPackedKc, 0.5);
       }
     }
   }
