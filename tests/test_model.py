@@ -1,6 +1,8 @@
 """Sequential without TensorFlow: structure, weights, config, determinism, dropout, and every error path."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -247,6 +249,25 @@ def test_set_weights_errors():
     weights[2] = np.zeros((21, 3))
     with pytest.raises(ValueError, match=r"\(21, 3\)"):
         model.set_weights(weights)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((3, 2, 4), np.complex64), np.full((3, 2, 4), "a"),
+                                 np.zeros((3, 2, 4), object), np.zeros((3, 2, 4), "datetime64[s]")])
+def test_set_weights_and_assign_refuse_non_real_arrays(bad):
+    """A complex array would lose its imaginary part in the cast: a TypeError naming the dtype, nothing written."""
+    model = small_model()
+    weights = model.get_weights()
+    before = [w.copy() for w in weights]
+    weights[0] = bad
+    with pytest.raises(TypeError, match=re.escape(f"Received: dtype={bad.dtype}")):
+        model.set_weights(weights)
+    with pytest.raises(TypeError, match=re.escape(f"Received: dtype={bad.dtype}")):
+        model.layers[0].kernel.assign(bad)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    weights[0] = np.ones((3, 2, 4), np.int64)  # integers and bools are cast, as Keras does
+    model.set_weights(weights)
+    np.testing.assert_array_equal(model.get_weights()[0], 1.0)
 
 
 @pytest.mark.parametrize("make, match", [

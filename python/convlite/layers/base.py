@@ -32,6 +32,15 @@ def unique_name(prefix: str) -> str:
     return prefix if count == 0 else f"{prefix}_{count}"
 
 
+def _require_real(value: np.ndarray, path: str) -> None:
+    """Weights are float32: bool, integer and float arrays are cast; complex (whose imaginary part a cast would
+    drop), object, string and date arrays are a TypeError, as assigning them to a TensorFlow float32 variable is."""
+    if value.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Weights must be real numeric arrays (bool, integer or float). Received: dtype={value.dtype} for {path}"
+        )
+
+
 class Variable:
     """A layer weight: a named numpy float32 array that the compiled model reads and updates in place.
 
@@ -57,6 +66,7 @@ class Variable:
 
     def assign(self, value) -> None:
         value = np.asarray(value)
+        _require_real(value, self.path)
         if value.shape != self.value.shape:
             raise ValueError(
                 f"The shape of the target variable and the shape of the target value in `variable.assign(value)` "
@@ -157,8 +167,7 @@ class Layer:
                     f"Layer {self.name} weight shape {var.shape} is not compatible with provided weight shape "
                     f"{value.shape}. Received: weight of shape {value.shape} for {var.path}"
                 )
-            if value.dtype == object or value.dtype.kind in "USV":
-                raise TypeError(f"Weights must be numeric arrays. Received: dtype={value.dtype} for {var.path}")
+            _require_real(value, var.path)
         for var, value in zip(params, arrays):
             np.copyto(var.value, value, casting="unsafe")
 
