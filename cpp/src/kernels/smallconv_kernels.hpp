@@ -61,6 +61,9 @@ const SmallConvKernels& smallconv_kernels_avx2();
 // does not fit them (the general kernel then runs).
 bool smallconv_unit_forward_avx2(const SmallConvArgs& p);
 bool smallconv_unit_weight_grad_avx2(const SmallConvArgs& p);
+// Unit pixel stride with F <= 6 filters, pixels in the lanes (smallconv_pixels_avx2.cpp); false when the call
+// does not fit it.
+bool smallconv_pixels_forward_avx2(const SmallConvArgs& p);
 #endif
 
 }  // namespace convlite
