@@ -26,11 +26,11 @@ __m256 activate(__m256 v, int activation, __m256 slope) {  // the GEMM epilogue'
 }
 
 // ---- Forward. A vector of filters would leave 8 - F lanes idle (LeNet-5's first layer, F = 6: a quarter); here
-// 16 pixels of one filter fill two vectors, F x 2 accumulators, and
-// each (tap, position) costs two input loads and F weight broadcasts for 2F multiply-adds. Every pixel's sum runs
-// the same taps and positions in the same order with the same fma as forward_tile, so the bits are the same. The
-// accumulators are turned to pixel-major order by an 8x8 transpose (filters F..7 zero) and stored pixel by pixel,
-// each pixel's excess lanes landing on the next pixel, stored after it; the row's last pixel is a masked store.
+// 16 pixels of one filter fill two vectors, F x 2 accumulators, and each (tap, position) costs two input loads and
+// F weight broadcasts for 2F multiply-adds. Every pixel's sum runs the same taps and positions in the same order
+// with the same fma as smallconv_unit_avx2.cpp's forward_tile, so the bits are the same. The accumulators are
+// turned to pixel-major order by an 8x8 transpose (filters F..7 zero) and stored pixel by pixel, each pixel's
+// excess lanes landing on the next pixel, stored after it; the row's last pixel is a masked store.
 __attribute__((always_inline)) inline void transpose8(__m256 r[8]) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
   const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
