@@ -155,6 +155,16 @@ void pack_transposed_panel(float* dst, const float* src, std::int64_t ld, std::i
   for (std::int64_t k = 0; k < kc; ++k, dst += mr, src += ld) std::memcpy(dst, src, mr * sizeof(float));
 }
 
+void masked_gradient(const float* dy, const float* y, float* dz, std::int64_t n, int activation,
+                     float negative_slope) {
+  const GemmKernels& kt = kernels();
+  constexpr std::int64_t kBlock = 4096;
+  parallel_for((n + kBlock - 1) / kBlock, 12.0 * kBlock, [&](std::int64_t b0, std::int64_t b1) {
+    const std::int64_t begin = b0 * kBlock, end = std::min(n, b1 * kBlock);
+    kt.activation_grad(dy + begin, y + begin, dz + begin, end - begin, activation, negative_slope);
+  });
+}
+
 void pad_bias(Buffer& out, const float* bias, std::int64_t n, std::int64_t nr) {
   out.resize((n + nr - 1) / nr * nr);
   std::memcpy(out.data(), bias, static_cast<std::size_t>(n) * sizeof(float));

@@ -88,6 +88,12 @@ inline bool consecutive_rows(const float* const* row, std::int64_t mr) {
 // Bias padded to whole panels (nr * panels floats).
 void pad_bias(Buffer& out, const float* bias, std::int64_t n, std::int64_t nr);
 
+// dz = dy * act'(y) over n values (activation 1 relu: dy where y > 0, else +0; 2 leaky_relu: dy * slope where
+// y <= 0), by the ISA's activation_grad in blocks over the threads: the mask pass of the conv, dense and model
+// backward paths.
+void masked_gradient(const float* dy, const float* y, float* dz, std::int64_t n, int activation,
+                     float negative_slope);
+
 struct IndirectProblem {
   std::int64_t m = 0;      // rows of C
   std::int64_t taps = 1;   // A row segments per row

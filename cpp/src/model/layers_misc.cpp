@@ -3,31 +3,13 @@
 #include <cstring>
 
 #include "convlite/model.hpp"
-#include "convlite/parallel.hpp"
+#include "gemm/gemm_driver.hpp"
 
 namespace convlite {
 namespace {
 
 void copy_floats(const float* x, float* y, std::int64_t n) {
   if (x != y) std::memcpy(y, x, static_cast<std::size_t>(n) * sizeof(float));
-}
-
-// dy where the pooled output y is positive, +0 elsewhere (the relu derivative folded into max pooling's backward:
-// see ModelLayer::fold_input_relu_mask). Returns `out`.
-// Both loads unconditional and the pointers restrict-qualified, so the compiler emits a compare and a bitwise
-// select per vector (with `y > 0 ? dy[i] : 0` it kept a branch per element: 1.4 ns each on relu's random signs).
-void relu_mask_range(const float* __restrict y, const float* __restrict dy, float* __restrict out, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float g = dy[i];
-    out[i] = y[i] > 0.0f ? g : 0.0f;
-  }
-}
-
-const float* relu_masked(const float* y, const float* dy, float* out, std::int64_t n) {
-  parallel_for(n, 3.0 * sizeof(float), [&](std::int64_t i0, std::int64_t i1) {
-    relu_mask_range(y + i0, dy + i0, out + i0, i1 - i0);
-  });
-  return out;
 }
 
 class ActivationLayer final : public ModelLayer {
@@ -105,7 +87,10 @@ class Pool2dLayer final : public ModelLayer {
     } else if (window_code_) {
       max_pool2d_backward_code(s, code_.data(), dy, dx, fold_relu_ ? y : nullptr);
     } else {
-      if (fold_relu_) dy = relu_masked(y, dy, masked_dy_.data(), batch * out_size());
+      if (fold_relu_) {  // dy where the pooled output is positive, +0 elsewhere (ModelLayer::fold_input_relu_mask)
+        gemm::masked_gradient(dy, y, masked_dy_.data(), batch * out_size(), 1, 0.0f);
+        dy = masked_dy_.data();
+      }
       max_pool2d_backward(s, argmax_.data(), dy, dx);
     }
   }
@@ -139,7 +124,10 @@ class GlobalPoolLayer final : public ModelLayer {
   }
   void backward(std::int64_t batch, const float*, const float* y, const float* dy, float* dx) override {
     if (!dx) return;
-    if (fold_relu_) dy = relu_masked(y, dy, masked_dy_.data(), batch * channels_);
+    if (fold_relu_) {
+      gemm::masked_gradient(dy, y, masked_dy_.data(), batch * channels_, 1, 0.0f);
+      dy = masked_dy_.data();
+    }
     if (kind_ == PoolKind::max)
       global_max_pool_backward(batch, spatial_, channels_, argmax_.data(), dy, dx);
     else

@@ -16,16 +16,6 @@ namespace {
 
 int activation_code(const Epilogue& e) { return static_cast<int>(e.activation); }
 
-// dz = dy * act'(y) over the whole tensor (needed twice in backward: for dW and dx).
-void masked_gradient(const float* dy, const float* y, float* dz, std::int64_t n, const Epilogue& e) {
-  const GemmKernels& kt = gemm::kernels();
-  constexpr std::int64_t kBlock = 4096;
-  parallel_for((n + kBlock - 1) / kBlock, 12.0 * kBlock, [&](std::int64_t b0, std::int64_t b1) {
-    const std::int64_t begin = b0 * kBlock, end = std::min(n, b1 * kBlock);
-    kt.activation_grad(dy + begin, y + begin, dz + begin, end - begin, activation_code(e), e.negative_slope);
-  });
-}
-
 }  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
@@ -188,7 +178,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   const bool dw_winograd = (dw || db) && m > 0 && winograd::weight_grad_eligible(s);
   if (act && m > 0 && ((dx && !dx_forward) || dw_winograd)) {
     float* masked = gemm::workspace(gemm::Slot::masked_dz, m * s.out_c);
-    masked_gradient(dy, y, masked, m * s.out_c, epilogue);
+    gemm::masked_gradient(dy, y, masked, m * s.out_c, activation_code(epilogue), epilogue.negative_slope);
     dz = masked;
     mask_y = nullptr;
   }

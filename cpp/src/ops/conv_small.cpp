@@ -143,13 +143,7 @@ void backward(const Conv2dShape& s, const float* x, const float* w, const float*
   const bool fused_mask = act && !dx;
   if (act && dx) {
     float* masked = gemm::workspace(gemm::Slot::masked_dz, m * f);
-    const GemmKernels& gk = gemm::kernels();
-    constexpr std::int64_t kBlock = 4096;
-    const std::int64_t n = m * f;
-    parallel_for((n + kBlock - 1) / kBlock, 12.0 * kBlock, [&](std::int64_t b0, std::int64_t b1) {
-      const std::int64_t begin = b0 * kBlock, end = std::min(n, b1 * kBlock);
-      gk.activation_grad(dy + begin, y + begin, masked + begin, end - begin, act, epilogue.negative_slope);
-    });
+    gemm::masked_gradient(dy, y, masked, m * f, act, epilogue.negative_slope);
     dz = masked;
   }
   args.dz = nullptr;
