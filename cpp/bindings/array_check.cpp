@@ -1,5 +1,6 @@
 #include "array_check.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -88,6 +89,39 @@ void require_range(double v, double lo, double hi, const char* name, const char*
   if (!(v >= lo && v <= hi))
     throw py::value_error(std::string("Argument `") + name + "` must be " + rule + ". Received: " + name + "=" +
                           num(v));
+}
+
+std::string repr_text(py::handle h) { return std::string(py::repr(h)); }
+
+std::vector<std::int64_t> int_tuple(py::handle obj, const char* name, size_t count, std::int64_t minimum) {
+  std::vector<std::int64_t> out;
+  const auto fail = [&](const std::string& rule) {
+    throw py::value_error(std::string("Argument `") + name + "` must be " + rule + ". Received: " + name + "=" +
+                          repr_text(obj));
+  };
+  const std::string rule = "an int or a tuple of " + std::to_string(count) + " ints, each >= " +
+                           std::to_string(minimum);
+  if (py::isinstance<py::bool_>(obj)) fail(rule);
+  if (py::isinstance<py::int_>(obj)) {
+    out.assign(count, obj.cast<std::int64_t>());
+  } else if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
+    const auto seq = py::reinterpret_borrow<py::sequence>(obj);
+    if (seq.size() != count) fail(rule);
+    for (const auto& item : seq) {
+      if (!py::isinstance<py::int_>(item) || py::isinstance<py::bool_>(item)) fail(rule);
+      out.push_back(item.cast<std::int64_t>());
+    }
+  } else {
+    fail(rule);
+  }
+  for (auto v : out)
+    if (v < minimum || v > std::numeric_limits<std::int32_t>::max()) fail(rule);
+  return out;
+}
+
+FloatArray zeroed(FloatArray a) {
+  std::fill(a.mutable_data(), a.mutable_data() + a.size(), 0.0f);
+  return a;
 }
 
 }  // namespace convlite::bindings

@@ -42,4 +42,12 @@ std::string num(double v);
 void require_finite(double v, const char* name);
 void require_range(double v, double lo, double hi, const char* name, const char* rule);
 
+// Python's repr of an argument (for "Received: name=...").
+std::string repr_text(py::handle h);
+// Geometry arguments: an int or a sequence of `count` ints, each in [minimum, INT32_MAX], named in errors.
+std::vector<std::int64_t> int_tuple(py::handle obj, const char* name, size_t count, std::int64_t minimum);
+// `a` filled with zeros. Bindings return it for empty work: the kernels would still walk every (empty) row,
+// which hangs for huge sizes with zero channels.
+FloatArray zeroed(FloatArray a);
+
 }  // namespace convlite::bindings

@@ -1,4 +1,4 @@
-// Pooling and shape-op bindings: NHWC float32 arrays, geometry as int tuples, compact int32 argmax.
+// Pooling bindings: NHWC float32 arrays, geometry as int tuples, compact int32 argmax.
 // Every shape and index that could take a kernel outside its arrays is checked here (kernels check nothing).
 #include <pybind11/stl.h>
 
@@ -18,42 +18,6 @@ namespace {
 
 using IntArray = py::array_t<std::int32_t, py::array::c_style>;
 using Dims = std::vector<std::int64_t>;
-
-std::string repr_text(py::handle h) { return std::string(py::repr(h)); }
-
-// An int or a sequence of `count` ints, each >= minimum, named in errors.
-Dims int_tuple(py::handle obj, const char* name, size_t count, std::int64_t minimum) {
-  Dims out;
-  const auto fail = [&](const std::string& rule) {
-    throw py::value_error(std::string("Argument `") + name + "` must be " + rule + ". Received: " + name + "=" +
-                          repr_text(obj));
-  };
-  const std::string rule = "an int or a tuple of " + std::to_string(count) + " ints, each >= " +
-                           std::to_string(minimum);
-  if (py::isinstance<py::bool_>(obj)) fail(rule);
-  if (py::isinstance<py::int_>(obj)) {
-    out.assign(count, obj.cast<std::int64_t>());
-  } else if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
-    const auto seq = py::reinterpret_borrow<py::sequence>(obj);
-    if (seq.size() != count) fail(rule);
-    for (const auto& item : seq) {
-      if (!py::isinstance<py::int_>(item) || py::isinstance<py::bool_>(item)) fail(rule);
-      out.push_back(item.cast<std::int64_t>());
-    }
-  } else {
-    fail(rule);
-  }
-  for (auto v : out)
-    if (v < minimum || v > std::numeric_limits<std::int32_t>::max()) fail(rule);
-  return out;
-}
-
-// Empty work: the kernels would still walk every (empty) row, which hangs for huge sizes with zero channels.
-FloatArray zeroed(FloatArray a) {
-  std::fill(a.mutable_data(), a.mutable_data() + a.size(), 0.0f);
-  return a;
-}
-
 
 std::string dims_text(const Dims& d) {
   std::string s = "(";
@@ -332,71 +296,6 @@ FloatArray global_pool_backward(py::handle dy_obj, py::handle input_shape, const
   return dx;
 }
 
-FloatArray zero_pad(py::handle x_obj, py::handle padding) {
-  const FloatArray x = require_float_array(x_obj, "x", 4);
-  const Dims p = int_tuple(padding, "padding", 4, 0);
-  const Dims out = {x.shape(0), x.shape(1) + p[0] + p[1], x.shape(2) + p[2] + p[3], x.shape(3)};
-  FloatArray y = new_float_array(out);
-  if (y.size() == 0) return y;
-  const float* xp = x.data();
-  float* yp = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    zero_pad2d_forward(x.shape(0), x.shape(1), x.shape(2), x.shape(3), p[0], p[1], p[2], p[3], xp, yp);
-  }
-  return y;
-}
-
-FloatArray zero_pad_backward(py::handle dy_obj, py::handle padding) {
-  const FloatArray dy = require_float_array(dy_obj, "dy", 4);
-  const Dims p = int_tuple(padding, "padding", 4, 0);
-  const std::int64_t in_h = dy.shape(1) - p[0] - p[1], in_w = dy.shape(2) - p[2] - p[3];
-  if (in_h < 0 || in_w < 0)
-    throw py::value_error("`padding` is larger than `dy`. Received: dy.shape=" + shape_text(dy) + ", padding=" +
-                          repr_text(padding));
-  FloatArray dx = new_float_array({dy.shape(0), in_h, in_w, dy.shape(3)});
-  if (dy.size() == 0 || dx.size() == 0) return zeroed(dx);
-  const float* dyp = dy.data();
-  float* dxp = dx.mutable_data();
-  {
-    py::gil_scoped_release release;
-    zero_pad2d_backward(dy.shape(0), in_h, in_w, dy.shape(3), p[0], p[1], p[2], p[3], dyp, dxp);
-  }
-  return dx;
-}
-
-FloatArray upsample(py::handle x_obj, py::handle size) {
-  const FloatArray x = require_float_array(x_obj, "x", 4);
-  const Dims f = int_tuple(size, "size", 2, 1);
-  FloatArray y = new_float_array({x.shape(0), x.shape(1) * f[0], x.shape(2) * f[1], x.shape(3)});
-  if (y.size() == 0) return y;
-  const float* xp = x.data();
-  float* yp = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    upsample2d_forward(x.shape(0), x.shape(1), x.shape(2), x.shape(3), f[0], f[1], xp, yp);
-  }
-  return y;
-}
-
-FloatArray upsample_backward(py::handle dy_obj, py::handle size) {
-  const FloatArray dy = require_float_array(dy_obj, "dy", 4);
-  const Dims f = int_tuple(size, "size", 2, 1);
-  if (dy.shape(1) % f[0] != 0 || dy.shape(2) % f[1] != 0)
-    throw py::value_error("`dy`'s height and width must be multiples of `size`. Received: dy.shape=" +
-                          shape_text(dy) + ", size=" + repr_text(size));
-  const std::int64_t in_h = dy.shape(1) / f[0], in_w = dy.shape(2) / f[1];
-  FloatArray dx = new_float_array({dy.shape(0), in_h, in_w, dy.shape(3)});
-  if (dy.size() == 0 || dx.size() == 0) return zeroed(dx);
-  const float* dyp = dy.data();
-  float* dxp = dx.mutable_data();
-  {
-    py::gil_scoped_release release;
-    upsample2d_backward(dy.shape(0), in_h, in_w, dy.shape(3), f[0], f[1], dyp, dxp);
-  }
-  return dx;
-}
-
 }  // namespace
 
 void bind_pool(py::module_& m) {
@@ -422,10 +321,6 @@ void bind_pool(py::module_& m) {
         "x (batch, spatial, channels) -> (batch, channels); kind 'avg' or 'max' (argmax: int32 spatial index).");
   m.def("global_pool_backward", &global_pool_backward, py::arg("dy"), py::arg("input_shape"), py::arg("kind"),
         py::arg("argmax") = py::none());
-  m.def("zero_pad2d", &zero_pad, py::arg("x"), py::arg("padding"), "padding=(top, bottom, left, right)");
-  m.def("zero_pad2d_backward", &zero_pad_backward, py::arg("dy"), py::arg("padding"));
-  m.def("upsample2d", &upsample, py::arg("x"), py::arg("size"), "Nearest-neighbour upsampling by size=(sh, sw).");
-  m.def("upsample2d_backward", &upsample_backward, py::arg("dy"), py::arg("size"));
 }
 
 }  // namespace convlite::bindings

@@ -8,6 +8,7 @@ void bind_activation(pybind11::module_& m);
 void bind_train(pybind11::module_& m);
 void bind_norm_dropout(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
+void bind_shape_ops(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
 void bind_separable(pybind11::module_& m);
 void bind_peak(pybind11::module_& m);

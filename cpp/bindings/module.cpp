@@ -14,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
   convlite::bindings::bind_train(m);
   convlite::bindings::bind_norm_dropout(m);
   convlite::bindings::bind_pool(m);
+  convlite::bindings::bind_shape_ops(m);
   convlite::bindings::bind_conv(m);
   convlite::bindings::bind_separable(m);
   convlite::bindings::bind_peak(m);
