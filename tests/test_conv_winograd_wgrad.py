@@ -18,13 +18,13 @@ from convlite import _core
 
 from helpers import simd_isas, using_isa, using_threads
 import ref_conv as ref
-from winograd_cases import TOL, make, pads, rel_error, using_algorithm
+from winograd_cases import TILES, TOL, make, pads, rel_error, using_algorithm
 
 
-@pytest.fixture(params=[2, 4], ids=["F2x2", "F4x4"])
+@pytest.fixture(params=TILES)
 def tile(request):
     """Forces the tile size (the forward's setting forces the weight gradient's too) and Winograd everywhere."""
-    with using_algorithm(f"winograd{request.param}"):
+    with using_algorithm(request.param):
         yield request.param
 
 
@@ -80,7 +80,7 @@ def test_simd_close_to_scalar(tile, rng, isa):
         with using_isa(name):
             results.append(grads(x, k, bias, pad, "relu", 0.0, dy, False)[1])
     for got, want in zip(results[1][1:], results[0][1:]):
-        assert rel_error(got, want.astype(np.float64)) <= (1e-6 if tile == 2 else 5e-6)
+        assert rel_error(got, want.astype(np.float64)) <= (1e-6 if tile == "winograd2" else 5e-6)
 
 
 def test_threads_are_bit_identical(tile, rng):
