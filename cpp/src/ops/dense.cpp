@@ -64,11 +64,7 @@ bool narrow_forward(std::int64_t in, std::int64_t units) {
   return in >= 32 && in * units <= 64 * 1024 && 4 * ((units + nr - 1) / nr * nr) >= 5 * units;
 }
 
-float activate(float v, FusedActivation activation, float slope) {  // as the GEMM microkernels' epilogue
-  if (activation == FusedActivation::relu) return v < 0.0f ? 0.0f : v;  // keeps NaN
-  if (activation == FusedActivation::leaky_relu) return v > 0.0f ? v : v * slope;
-  return v;
-}
+#include "kernels/epilogue_scalar.inc"  // activate(v, code, slope): the GEMM microkernels' epilogue on one value
 
 void narrow_dense_forward(std::int64_t batch, std::int64_t in, std::int64_t units, const float* x, const float* w,
                           const float* bias, float* y, const Epilogue& epilogue) {
@@ -87,7 +83,7 @@ void narrow_dense_forward(std::int64_t batch, std::int64_t in, std::int64_t unit
       for (std::int64_t u = 0; u < units; ++u) {
         float& v = y[r * units + u];
         if (bias) v += bias[u];
-        v = activate(v, epilogue.activation, epilogue.negative_slope);
+        v = activate(v, static_cast<int>(epilogue.activation), epilogue.negative_slope);
       }
   });
 }
