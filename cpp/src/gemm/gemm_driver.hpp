@@ -31,6 +31,10 @@ const GemmKernels& kernels();
 // (~30 us). Below that, fork/join and (on a busy machine) a descheduled worker cost more than they save: the
 // ECG model's layers (~2 MFLOP) measured 0.2 ms on one thread and 24 ms on two under a load of 10 on 2 cores.
 constexpr double kFlopCost = 1.0 / 32.0;
+// A dense layer's GEMMs (the small-M driver's forward and dx, the weight gradient with the batch as K) keep A and B
+// in L2 and pay for a second thread much earlier: a FLOP weighs 1/2, so a team forms from about 4 MFLOP (2 MFLOP,
+// ~20 us, each). LeNet-5's 400 -> 120 layer (6 MFLOP per batch of 64) then uses both cores.
+constexpr double kDenseFlopCost = 1.0 / 2.0;
 
 // A zero-initialised float buffer aligned to 64 bytes.
 class Buffer {

@@ -20,11 +20,6 @@ namespace {
 // Micro-panels packed per pass over B's rows (4 x 16 KB at kc = 256, in L2 with A).
 constexpr std::int64_t kGroup = 4;
 
-// A FLOP weighs 1/2 in parallel_for here (the packed driver's kFlopCost is 1/32): a dense layer's GEMM streams B
-// once and keeps A in L2, so a second thread pays from about 4 MFLOP (2 MFLOP, ~20 us, each). LeNet-5's 400 -> 120
-// layer (6 MFLOP per batch of 64, forward and input gradient) then uses both cores.
-constexpr double kSmallMFlopCost = 1.0 / 2.0;
-
 // One kc x nr micro-panel: dst[kk * nr + j] = B(k0 + kk, j0 + j), zero for j >= nv.
 void pack_micro_panel(float* dst, const float* src, std::int64_t k0, std::int64_t kc, std::int64_t j0,
                       std::int64_t nv, std::int64_t nr, std::int64_t row_stride, std::int64_t col_stride) {
@@ -140,7 +135,7 @@ void small_m_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const float* a
     for (std::int64_t t = t0; t < t1; ++t)
       pack_a_panel(packed_a + t * mr * k, a, lda, t * mr, std::min(mr, m - t * mr), mr, k);
   });
-  const double cost = kSmallMFlopCost * 2.0 * static_cast<double>(m_tiles * mr) * static_cast<double>(k * nr);
+  const double cost = kDenseFlopCost * 2.0 * static_cast<double>(m_tiles * mr) * static_cast<double>(k * nr);
   parallel_for(panels, cost, [&](std::int64_t p0, std::int64_t p1) {
     float* micro = workspace(Slot::packed_b, kGroup * kc_max * nr);  // this thread's own (L2)
     const float* a_rows[16];

@@ -151,9 +151,8 @@ void dense_backward(std::int64_t batch, std::int64_t in, std::int64_t units, con
       } else {  // dw(i, u) = sum_b x[b, i] dz[b, u]: A = x^T, read down its columns while it is packed
         gemm::PackedB packed;
         gemm::pack_b(packed, dz, batch, units, units, 1);
-        // K is the batch (short): a FLOP weighs 1/2, as in the small-M driver, so LeNet-5's 400 x 120 from 64
-        // rows (6 MFLOP) forms a two-thread team.
-        packed_gemm(in, batch, packed, x, 1, in, dw, units, nullptr, nullptr, gemm::kPackedKc, 0.5);
+        packed_gemm(in, batch, packed, x, 1, in, dw, units, nullptr, nullptr, gemm::kPackedKc,
+                    gemm::kDenseFlopCost);  // K is the batch: a dense GEMM's threading cost
       }
     }
   }
