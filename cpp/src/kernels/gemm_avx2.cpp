@@ -9,14 +9,9 @@
 namespace convlite {
 namespace {
 
-constexpr int kMr = 6, kNr = 16;
+#include "kernels/epilogue_avx2.inc"
 
-__m256 activate(__m256 v, int activation, __m256 slope) {
-  if (activation == 1) return _mm256_max_ps(_mm256_setzero_ps(), v);  // max(0, NaN) is NaN, as the scalar kernel
-  if (activation == 2)
-    return _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
-  return v;
-}
+constexpr int kMr = 6, kNr = 16;
 
 // One row of the finished tile: beta * C, bias, activation, then a full or partial store.
 __attribute__((always_inline)) inline void finish_row(__m256 v0, __m256 v1, float* c, const MicroTile& t) {

@@ -14,16 +14,7 @@
 namespace convlite {
 namespace {
 
-__m256i tail_mask(std::int64_t n) {  // lanes < n set
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-__m256 activate(__m256 v, int activation, __m256 slope) {  // the GEMM epilogue's relu / leaky_relu
-  if (activation == 1) return _mm256_max_ps(_mm256_setzero_ps(), v);
-  if (activation == 2)
-    return _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
-  return v;
-}
+#include "kernels/epilogue_avx2.inc"
 
 // ---- Forward. A vector of filters would leave 8 - F lanes idle (LeNet-5's first layer, F = 6: a quarter); here
 // 16 pixels of one filter fill two vectors, F x 2 accumulators, and each (tap, position) costs two input loads and

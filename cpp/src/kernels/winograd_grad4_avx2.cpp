@@ -7,9 +7,7 @@
 namespace convlite {
 namespace {
 
-__m256i tail_mask(std::int64_t n) {  // lanes < n set
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+#include "kernels/epilogue_avx2.inc"
 
 __attribute__((always_inline)) inline void grad_1d(const __m256 g[4], __m256 m[6]) {
   const __m256 even = _mm256_add_ps(g[0], g[2]), odd = _mm256_add_ps(g[1], g[3]);

@@ -11,9 +11,7 @@
 namespace convlite {
 namespace {
 
-__m256i tail_mask(std::int64_t n) {  // lanes < n set
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+#include "kernels/epilogue_avx2.inc"
 
 __m256 load(const float* p, std::int64_t f, std::int64_t n, __m256i lanes) {
   if (!p) return _mm256_setzero_ps();
