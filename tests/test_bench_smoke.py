@@ -120,3 +120,12 @@ def test_profile_step_splits_the_step_by_layer(capsys, thread_cpu):
     assert "ecg:" in text and "ms wall per step" in text and "optimizer" in text
     with pytest.raises(SystemExit):
         profile_step.main(["alexnet"])
+
+
+def test_convlite_only_rows_are_asked_of_convlite_alone():
+    only = [r.id for r in rows.ROWS if r.convlite_only]
+    assert "kernel/conv3x3_fwd_gemm" in only and "sep/sep1d_500_fwd_unfused" in only
+    for row_id in only:
+        assert runner._implements("convlite", row_id)
+        assert not any(runner._implements(c, row_id) for c in ("tf", "tf_onednn", "torch", "numpy"))
+    assert runner._implements("torch", "kernel/tanh_fwd") and runner._implements("tf", "sep/sep1d_500_train")

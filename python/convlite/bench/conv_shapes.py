@@ -134,3 +134,36 @@ def tensorflow_cells(tf, wanted: set, settings: Settings) -> dict:
             cells[bwd_id] = time_calls(
                 lambda t=t, y=y, backward=backward: backward(t["x"], t["w"], y, t["dy"]), settings)
     return cells
+
+
+def torch_cells(torch, wanted: set, settings: Settings) -> dict:
+    """F.conv2d + relu on channels_last tensors (1D layers as 2D with height 1, as the others), and the backward
+    as ATen's `threshold_backward` then `convolution_backward` (weight, bias and, unless the layer reads the model
+    input, input gradients): no forward recomputed."""
+    F, aten = torch.nn.functional, torch.ops.aten
+    cells = {}
+    for index, shape in enumerate(SHAPES):
+        fwd_id, bwd_id = row_ids(shape)
+        if not wanted & {fwd_id, bwd_id}:
+            continue
+        t = shape.tensors(_offset(index))
+        x = torch.from_numpy(t["x"]).permute(0, 3, 1, 2)
+        dy = torch.from_numpy(t["dy"]).permute(0, 3, 1, 2)
+        w = torch.from_numpy(t["w"]).permute(3, 2, 0, 1).contiguous(memory_format=torch.channels_last)
+        b = torch.from_numpy(t["b"])
+        top, _, left, _ = shape.padding()  # odd kernels: symmetric
+        pad = [top, left]
+        mask = [not shape.first, True, True]
+        with torch.inference_mode():
+            y = F.relu(F.conv2d(x, w, b, padding=pad))
+            if fwd_id in wanted:
+                cells[fwd_id] = time_calls(lambda x=x, w=w, b=b, pad=pad: F.relu(F.conv2d(x, w, b, padding=pad)),
+                                           settings)
+            if bwd_id in wanted:
+                def backward(x=x, w=w, y=y, dy=dy, pad=pad, mask=mask):
+                    g = aten.threshold_backward(dy, y, 0)
+                    return aten.convolution_backward(g, x, w, [w.shape[0]], [1, 1], pad, [1, 1], False, [0, 0], 1,
+                                                     mask)
+
+                cells[bwd_id] = time_calls(backward, settings)
+    return cells

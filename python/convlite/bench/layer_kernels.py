@@ -137,3 +137,46 @@ def tensorflow_cells(tf, wanted: set, settings: Settings) -> dict:
                                                                                    labels=t["labels"]),
     }
     return {row_id: time_calls(call, settings) for row_id, call in calls.items() if row_id in wanted}
+
+
+def torch_cells(torch, wanted: set, settings: Settings) -> dict:
+    """PyTorch's ATen ops for the same rows: the forward op and, for backward rows, the backward op autograd
+    would call (`avg_pool2d_backward`, `tanh_backward`, `native_batch_norm_backward`, ...), channels_last."""
+    if not wanted & IDS:
+        return {}
+    F, aten = torch.nn.functional, torch.ops.aten
+    t = {k: torch.from_numpy(v) for k, v in tensors().items()}
+    x, dy = t["pool_x"].permute(0, 3, 1, 2), t["pool_dy"].permute(0, 3, 1, 2)  # NHWC memory, NCHW view
+    bn_dy = t["bn_dy"].permute(0, 3, 1, 2)
+    with torch.inference_mode():
+        _, saved_mean, saved_inv_std = aten.native_batch_norm(x, t["gamma"], t["beta"], None, None, True, 0.01,
+                                                              1e-3)
+    calls = {
+        "kernel/avgpool_fwd": lambda: F.avg_pool2d(x, 2),
+        "kernel/avgpool_bwd": lambda: aten.avg_pool2d_backward(dy, x, [2, 2], [2, 2], [0, 0], False, True, None),
+        "kernel/global_avgpool_fwd": lambda: x.mean((2, 3)),
+        "kernel/tanh_fwd": lambda: torch.tanh(t["v"]),
+        "kernel/tanh_bwd": lambda: aten.tanh_backward(t["dv"], t["tanh_y"]),
+        "kernel/sigmoid_fwd": lambda: torch.sigmoid(t["v"]),
+        "kernel/sigmoid_bwd": lambda: aten.sigmoid_backward(t["dv"], t["sigmoid_y"]),
+        "kernel/batchnorm_fwd": lambda: aten.native_batch_norm(x, t["gamma"], t["beta"], None, None, True, 0.01,
+                                                               1e-3),
+        "kernel/batchnorm_bwd": lambda: aten.native_batch_norm_backward(
+            bn_dy, x, t["gamma"], None, None, saved_mean, saved_inv_std, True, 1e-3, [True, True, True]),
+        "kernel/dropout_fwd": lambda: F.dropout(t["v"], RATE, training=True),
+    }
+    cells = {}
+    with torch.inference_mode():
+        for row_id, call in calls.items():
+            if row_id in wanted:
+                cells[row_id] = time_calls(call, settings)
+    if "kernel/softmax_ce" in wanted:  # loss and gradient the way a PyTorch training step gets them: autograd
+        logits = t["logits"].clone().requires_grad_()
+        labels = t["labels"].long()
+
+        def softmax_ce():
+            loss = F.cross_entropy(logits, labels)
+            return loss, torch.autograd.grad(loss, logits)[0]
+
+        cells["kernel/softmax_ce"] = time_calls(softmax_ce, settings)
+    return cells

@@ -56,6 +56,7 @@ class Row:
     fresh_process: bool = False  # needs its own process (import time, peak RSS)
     notes: str = ""
     tags: tuple = field(default_factory=tuple)
+    convlite_only: bool = False  # a convlite variant with no counterpart elsewhere: other columns show "-"
 
 
 def _rows() -> list[Row]:
@@ -74,7 +75,8 @@ def _rows() -> list[Row]:
     # Kernels.
     add(Row("kernel/conv3x3_fwd", "kernels", "conv 3x3 64->64 56x56 b8 same: forward", flops=CONV_FLOPS))
     add(Row("kernel/conv3x3_fwd_gemm", "kernels", "conv 3x3 64->64: forward on the GEMM route (CONVLITE_CONV_ALGO=gemm)",
-            flops=CONV_FLOPS, notes="convlite only: the implicit-GEMM engine without Winograd, for % of FMA peak"))
+            flops=CONV_FLOPS, notes="convlite only: the implicit-GEMM engine without Winograd, for % of FMA peak",
+            convlite_only=True))
     add(Row("kernel/conv3x3_dgrad", "kernels", "conv 3x3 64->64: input gradient", flops=CONV_FLOPS,
             notes="convlite: conv2d_backward(need_dw=False), or (dx+dw) - dw on older builds"))
     add(Row("kernel/conv3x3_wgrad", "kernels", "conv 3x3 64->64: weight (+bias) gradient", flops=CONV_FLOPS))
@@ -120,9 +122,10 @@ def _rows() -> list[Row]:
     # Separable convolutions, fused vs unfused (bench/separable_shapes.py).
     for shape in separable_shapes.SHAPES:
         for kind in separable_shapes.KINDS:
-            notes = "convlite only" if kind in separable_shapes.CONVLITE_ONLY else ""
+            only = kind in separable_shapes.CONVLITE_ONLY
             add(Row(separable_shapes.row_id(shape, kind), "conv shapes", separable_shapes.row_label(shape, kind),
-                    flops=separable_shapes.row_flops(shape, kind), notes=notes))
+                    flops=separable_shapes.row_flops(shape, kind), notes="convlite only" if only else "",
+                    convlite_only=only))
     # Inference.
     add(Row("infer/ecg_1_call", "inference", "ECG model, 1 sample: model(x)"))
     add(Row("infer/ecg_1_predict_on_batch", "inference", "ECG model, 1 sample: predict_on_batch(x)"))

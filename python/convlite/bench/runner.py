@@ -206,6 +206,9 @@ def _import_cell(framework: str, label: str, env: dict, args, worker_result: dic
 
 
 def _implements(column: str, row_id: str) -> bool:
+    row = rows.ROWS_BY_ID.get(row_id)
+    if row is not None and row.convlite_only:
+        return column == "convlite"
     if column == "numpy":
         return row_id in NUMPY_ROWS
     if column == "torch":

@@ -142,3 +142,42 @@ def tensorflow_cells(tf, wanted: set, settings: Settings) -> dict:
         if train_id in wanted:
             cells[train_id] = time_calls(lambda t=t, f=train: f(t["x"], t["dw"], t["pw"], t["b"], t["dy"]), settings)
     return cells
+
+
+def torch_cells(torch, wanted: set, settings: Settings) -> dict:
+    """A depthwise F.conv2d (groups = channels) then a 1x1 F.conv2d with bias and relu, channels_last; training
+    is that forward plus autograd's gradients for the input, both kernels and the bias."""
+    F = torch.nn.functional
+    cells = {}
+    for index, shape in enumerate(SHAPES):
+        fwd_id, train_id = row_id(shape, "fwd"), row_id(shape, "train")
+        if not wanted & {fwd_id, train_id}:
+            continue
+        t = shape.tensors(_offset(index))
+        mid = shape.channels * shape.depth_multiplier
+        x = torch.from_numpy(t["x"]).permute(0, 3, 1, 2)
+        dy = torch.from_numpy(t["dy"]).permute(0, 3, 1, 2)
+        # (kh, kw, C, dm) -> (C * dm, 1, kh, kw): output channel c * dm + m, as Keras orders the intermediate
+        dw = torch.from_numpy(t["dw"]).reshape(shape.kernel_h, shape.kernel, mid).permute(2, 0, 1)[:, None]
+        dw = dw.contiguous(memory_format=torch.channels_last)
+        pw = torch.from_numpy(t["pw"]).reshape(mid, shape.filters).t()[:, :, None, None]
+        pw = pw.contiguous(memory_format=torch.channels_last)
+        b = torch.from_numpy(t["b"])
+        top, _, left, _ = shape.padding()  # odd kernels: symmetric
+        pad, groups = [top, left], shape.channels
+
+        def layer(x, dw, pw, b, pad=pad, groups=groups):
+            return F.relu(F.conv2d(F.conv2d(x, dw, padding=pad, groups=groups), pw, b))
+
+        if fwd_id in wanted:
+            with torch.inference_mode():
+                cells[fwd_id] = time_calls(lambda x=x, dw=dw, pw=pw, b=b, f=layer: f(x, dw, pw, b), settings)
+        if train_id in wanted:
+            leaves = [a.detach().clone(memory_format=torch.preserve_format).requires_grad_() for a in (x, dw, pw, b)]
+
+            def train(leaves=leaves, dy=dy, f=layer):
+                y = f(*leaves)
+                return torch.autograd.grad(y, leaves, grad_outputs=dy)
+
+            cells[train_id] = time_calls(train, settings)
+    return cells

@@ -6,7 +6,7 @@ re-running the forward pass; training is the usual loop (shuffle, zero_grad, for
 """
 from __future__ import annotations
 
-from . import data, rows
+from . import conv_shapes, data, layer_kernels, rows, separable_shapes
 from .timing import EpochClock, Settings, epochs_per_sample, fold_epochs, summarize, time_calls
 
 
@@ -216,6 +216,9 @@ def run(wanted: set, settings: Settings) -> dict:
     import torch
 
     cells = _kernels(torch, wanted, settings)
+    cells.update(layer_kernels.torch_cells(torch, wanted, settings))
+    cells.update(conv_shapes.torch_cells(torch, wanted, settings))
+    cells.update(separable_shapes.torch_cells(torch, wanted, settings))
     for name in ("ecg", "mnist_convnet", "lenet5"):
         if f"train/{name}" in wanted:
             cells[f"train/{name}"] = time_training(torch, name, settings)
