@@ -268,8 +268,8 @@ void reduction_gemm_impl(const ReductionProblem& p,
                       chunk_db ? chunk_db + ch * n : nullptr, row_buf.data());
     });
   if (want_c) {
-    const double cost =
-        kFlopCost * 2.0 * static_cast<double>(kdim + 1) * n * (static_cast<double>(p.m) / supers) / k_groups;
+    const double cost = conv_flop_cost(std::min(kdim, n)) * 2.0 * static_cast<double>(kdim + 1) * n *
+                        (static_cast<double>(p.m) / supers) / k_groups;
     parallel_for(supers * k_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
       const std::int64_t group_width = (k_panels + k_groups - 1) / k_groups * nr;
       float* a_own = shared_a ? nullptr : workspace(Slot::reduce_a, a_floats);

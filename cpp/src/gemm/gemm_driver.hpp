@@ -26,11 +26,18 @@ namespace convlite::gemm {
 
 const GemmKernels& kernels();
 
-// parallel_for's threshold counts about one unit per FLOP or byte; a packed-GEMM FLOP costs a small fraction of
-// a byte moved, so GEMM work is weighed at 1/32 per FLOP: a team forms only for about 3 MFLOP per thread
-// (~30 us). Below that, fork/join and (on a busy machine) a descheduled worker cost more than they save: the
-// ECG model's layers (~2 MFLOP) measured 0.2 ms on one thread and 24 ms on two under a load of 10 on 2 cores.
+// parallel_for's threshold counts about one unit per FLOP or byte (1M units per extra thread); a packed-GEMM
+// FLOP is weighed at 1/32, so a deep GEMM forms a team only from about 64 MFLOP (~0.3 ms per thread). Below that,
+// fork/join and (on a busy machine) a descheduled worker cost more than they save: the ECG model's layers
+// (~2 MFLOP) measured 0.2 ms on one thread and 24 ms on two under a load of 10 on 2 cores, and weighing every
+// GEMM FLOP at 1/8 made the MNIST training step 10-25% slower.
 constexpr double kFlopCost = 1.0 / 32.0;
+// A shallow GEMM (depth K, or the smaller side of a weight gradient, below 256) spends more of its time per FLOP
+// packing and writing C, so its FLOPs weigh up to 8x more: the 1x1 convolutions of separable layers (K = 32-64,
+// ~33 MFLOP each) then use both cores, while every GEMM of 256 deep and more keeps kFlopCost.
+inline double conv_flop_cost(std::int64_t depth) {
+  return kFlopCost * std::clamp(256.0 / static_cast<double>(std::max<std::int64_t>(depth, 1)), 1.0, 8.0);
+}
 // A dense layer's GEMMs (the small-M driver's forward and dx, the weight gradient with the batch as K) keep A and B
 // in L2 and pay for a second thread much earlier: a FLOP weighs 1/2, so a team forms from about 4 MFLOP (2 MFLOP,
 // ~20 us, each). LeNet-5's 400 -> 120 layer (6 MFLOP per batch of 64) then uses both cores.
@@ -116,9 +123,9 @@ struct IndirectProblem {
   float beta = 0.0f;
   int activation = 0;
   float negative_slope = 0.0f;
-  // What a FLOP weighs in parallel_for: the conv engine's kFlopCost allows for its packing and C traffic; a dense
-  // layer's small weight gradient (all of A and B in L2) pays for a second thread much earlier.
-  double flop_cost = kFlopCost;
+  // What a FLOP weighs in parallel_for: 0 takes the conv engine's conv_flop_cost for this K; a dense layer's small
+  // GEMMs (all of A and B in L2) pay for a second thread much earlier.
+  double flop_cost = 0.0;
 };
 
 // Row callback: rows(m0, mv, a, tap_of, c, scratch) fills a[t*mr + r] and tap_of[t] for the taps it keeps
@@ -184,7 +191,8 @@ void indirect_gemm(const IndirectProblem& p, Rows&& rows) {
   // With few row blocks, threads also split the B panels (each group re-runs the row callback: only then).
   const std::int64_t panel_groups =
       (threads <= 1 || blocks >= 2 * threads) ? 1 : std::min<std::int64_t>(panels, (2 * threads + blocks - 1) / blocks);
-  const double cost = p.flop_cost * 2.0 * static_cast<double>(std::min(m_tiles, tiles_per_block) * mr) * k_total *
+  const double flop_cost = p.flop_cost > 0.0 ? p.flop_cost : conv_flop_cost(k_total);
+  const double cost = flop_cost * 2.0 * static_cast<double>(std::min(m_tiles, tiles_per_block) * mr) * k_total *
                       static_cast<double>(panels * nr) / static_cast<double>(panel_groups);
   parallel_for(blocks * panel_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
     std::vector<const float*> a(tiles_per_block * p.taps * mr), a_shift(mr);
