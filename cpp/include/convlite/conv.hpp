@@ -31,6 +31,11 @@ struct Conv2dShape {
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
                     const Epilogue& epilogue = {});
 
+// True when conv2d_forward and conv2d_backward run the direct small-channel kernels for this shape (few input
+// channels, at most 32 filters, no Winograd): nothing is prepared per call beyond the weights' few hundred floats,
+// so a caller may run it a few images at a time.
+bool conv2d_is_direct(const Conv2dShape& s);
+
 // Backward of conv2d_forward. dy is dL/dy; when the epilogue has an activation, y is the forward output and the
 // activation's gradient mask is applied on the fly (dy itself is not modified). Any of dx, dw, db may be null
 // (the first layer needs no dx; use_bias=False has no db). Outputs are overwritten, not accumulated.

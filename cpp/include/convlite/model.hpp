@@ -55,6 +55,16 @@ class ModelLayer {
   virtual bool has_relu_epilogue() const { return false; }
   virtual void skip_output_mask() {}                        // dy arrives masked: do not mask again
   virtual bool fold_input_relu_mask() { return false; }    // true: this layer now masks its dy by y > 0
+  // Conv + max pooling in one layer (Model::add_layer): a 2x2 / stride 2 max pooling layer offers its geometry; a
+  // conv layer that can run a few images at a time takes it over, computing each block's conv output into a
+  // per-thread buffer that stays in L2 and pooling it there (the full-size output and its gradient never go to
+  // memory); the pooling layer then becomes a view of the conv layer's (pooled) output.
+  virtual const Pool2dShape* fusable_max_pool() const { return nullptr; }
+  virtual bool absorb_next_max_pool(const Pool2dShape& pool) {
+    (void)pool;
+    return false;
+  }
+  virtual void mark_absorbed() {}
   std::vector<ParamRef>& params() { return params_; }
 
  protected:

@@ -1,6 +1,7 @@
 // Layers with weights that run through the convolution family: conv2d (Conv1D/2D), depthwise2d
 // (DepthwiseConv1D/2D), separable (SeparableConv1D/2D, fused depthwise + pointwise) and dense.
 #include "convlite/model.hpp"
+#include "model/conv_pool_fusion.hpp"
 
 namespace convlite {
 
@@ -25,7 +26,11 @@ class Conv2dLayer final : public ModelLayer {
   std::int64_t in_size() const override { return shape_.in_h * shape_.in_w * shape_.in_c; }
   std::int64_t out_size() const override { return shape_.out_h * shape_.out_w * shape_.out_c; }
 
-  void forward(std::int64_t batch, const float* x, float* y, const StepContext&) override {
+  void reserve(std::int64_t batch) override {
+    if (pool_) pool_->reserve(batch);
+  }
+  void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) override {
+    if (pool_) return pool_->forward(batch, x, kernel_, bias_, y, ctx.training);  // y holds the pooled output
     Conv2dShape s = shape_;
     s.batch = batch;
     if (depthwise_)
@@ -37,6 +42,7 @@ class Conv2dLayer final : public ModelLayer {
     Conv2dShape s = shape_;
     s.batch = batch;
     float* db = bias_ ? params_[1].grad : nullptr;
+    if (pool_) return pool_->backward(batch, x, kernel_, y, dy, dx, params_[0].grad, db);  // y, dy: pooled
     const float* mask_y = output_masked_ ? nullptr : y;  // without y the ops apply no activation derivative
     if (depthwise_)
       depthwise2d_backward(s, x, kernel_, mask_y, dy, dx, params_[0].grad, db, epilogue_);
@@ -45,6 +51,10 @@ class Conv2dLayer final : public ModelLayer {
   }
   bool has_relu_epilogue() const override { return epilogue_.activation == FusedActivation::relu; }
   void skip_output_mask() override { output_masked_ = true; }
+  bool absorb_next_max_pool(const Pool2dShape& pool) override {
+    if (!depthwise_ && !output_masked_) pool_ = ConvPoolFusion::make(shape_, epilogue_, pool);
+    return pool_ != nullptr;
+  }
 
  private:
   Conv2dShape shape_;
@@ -53,6 +63,7 @@ class Conv2dLayer final : public ModelLayer {
   float* bias_;
   bool depthwise_;
   bool output_masked_ = false;
+  std::unique_ptr<ConvPoolFusion> pool_;  // the next max pooling layer, absorbed
 };
 
 // SeparableConv: the fused forward. In training the depthwise output (the pointwise input, which the weight

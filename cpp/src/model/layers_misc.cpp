@@ -57,8 +57,12 @@ class Pool2dLayer final : public ModelLayer {
       : kind_(kind), s_(s), window_code_(kind == PoolKind::max && max_pool2d_window_code_applies(s)) {}
   std::int64_t in_size() const override { return s_.in_h * s_.in_w * s_.channels; }
   std::int64_t out_size() const override { return s_.out_h * s_.out_w * s_.channels; }
+  // Absorbed by the conv layer before it (ModelLayer::fusable_max_pool): its output already is this layer's.
+  bool is_view() const override { return absorbed_; }
+  const Pool2dShape* fusable_max_pool() const override { return window_code_ ? &s_ : nullptr; }
+  void mark_absorbed() override { absorbed_ = true; }
   void reserve(std::int64_t batch) override {
-    if (kind_ != PoolKind::max) return;
+    if (kind_ != PoolKind::max || absorbed_) return;
     const auto n = static_cast<std::size_t>(batch * out_size());
     if (window_code_) {
       code_.resize(n);  // the relu fold runs inside the code's backward
@@ -99,6 +103,7 @@ class Pool2dLayer final : public ModelLayer {
   PoolKind kind_;
   Pool2dShape s_;
   bool window_code_;
+  bool absorbed_ = false;
   std::vector<std::uint8_t> code_;
   std::vector<std::int32_t> argmax_;
   bool fold_relu_ = false;

@@ -65,7 +65,10 @@ void Model::add_layer(std::unique_ptr<ModelLayer> layer) {
     throw std::invalid_argument("Layer sizes do not chain: previous output has " +
                                 std::to_string(layers_.back()->out_size()) + " values per sample, next input " +
                                 std::to_string(layer->in_size()));
-  if (!layers_.empty() && layers_.back()->has_relu_epilogue() && layer->fold_input_relu_mask())
+  const Pool2dShape* pool = layer->fusable_max_pool();
+  if (!layers_.empty() && pool && layers_.back()->absorb_next_max_pool(*pool))
+    layer->mark_absorbed();
+  else if (!layers_.empty() && layers_.back()->has_relu_epilogue() && layer->fold_input_relu_mask())
     layers_.back()->skip_output_mask();
   layers_.push_back(std::move(layer));
   reserved_batch_ = -1;

@@ -151,6 +151,11 @@ void input_grad_by_forward(const Conv2dShape& s, const float* w, const float* y,
 
 }  // namespace
 
+bool conv2d_is_direct(const Conv2dShape& s) {
+  return small_conv::eligible(s) && !winograd::forward_eligible(s) && !winograd::weight_grad_eligible(s) &&
+         !winograd::input_grad_eligible(s);
+}
+
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* y, const float* dy,
                      float* dx, float* dw, float* db, const Epilogue& epilogue) {
   // The direct path, except for the parts Winograd is chosen for (where it measured faster): its weight gradient,

@@ -1,0 +1,112 @@
+#include "model/conv_pool_fusion.hpp"
+
+#include <algorithm>
+
+#include "convlite/parallel.hpp"
+
+namespace convlite {
+namespace {
+
+// One block's full-size conv output (forward) or its gradient (backward), per thread and grow-only: after the
+// first step every block reuses the same memory, which stays in L2 (not a gemm::workspace slot: the conv ops
+// called on it use those themselves).
+float* block_buffer(std::int64_t floats) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<std::int64_t>(buffer.size()) < floats) buffer.resize(static_cast<std::size_t>(floats));
+  return buffer.data();
+}
+
+// About 170 KB of conv output per block, at most 8 images: it stays in a Zen3 core's 512 KB L2 with the input and
+// the pooled rows (MNIST's first conv, 26x26x32: 2 images).
+constexpr std::int64_t kBlockBytes = 176 * 1024;
+constexpr std::int64_t kMaxImagesPerBlock = 8;
+
+}  // namespace
+
+std::unique_ptr<ConvPoolFusion> ConvPoolFusion::make(const Conv2dShape& conv, const Epilogue& epilogue,
+                                                     const Pool2dShape& pool) {
+  if (epilogue.activation != FusedActivation::relu && epilogue.activation != FusedActivation::none) return nullptr;
+  if (pool.in_h != conv.out_h || pool.in_w != conv.out_w || pool.channels != conv.out_c) return nullptr;
+  const std::int64_t conv_bytes = 4 * conv.out_h * conv.out_w * conv.out_c;
+  const std::int64_t per_block = std::clamp<std::int64_t>(kBlockBytes / std::max<std::int64_t>(conv_bytes, 1), 1,
+                                                          kMaxImagesPerBlock);
+  Conv2dShape block = conv;
+  block.batch = per_block;
+  Pool2dShape pooled = pool;
+  pooled.batch = per_block;
+  if (!conv2d_is_direct(block) || !max_pool2d_window_code_applies(pooled)) return nullptr;
+  return std::unique_ptr<ConvPoolFusion>(new ConvPoolFusion(conv, epilogue, pool, per_block));
+}
+
+ConvPoolFusion::ConvPoolFusion(const Conv2dShape& conv, const Epilogue& epilogue, const Pool2dShape& pool,
+                               std::int64_t images_per_block)
+    : conv_(conv),
+      epilogue_(epilogue),
+      pool_(pool),
+      images_per_block_(images_per_block),
+      in_size_(conv.in_h * conv.in_w * conv.in_c),
+      conv_size_(conv.out_h * conv.out_w * conv.out_c),
+      pooled_size_(pool.out_h * pool.out_w * pool.channels),
+      kernel_size_(conv.kernel_h * conv.kernel_w * conv.in_c * conv.out_c) {}
+
+void ConvPoolFusion::reserve(std::int64_t batch) {
+  code_.resize(static_cast<std::size_t>(batch * pooled_size_));
+  partial_.resize(static_cast<std::size_t>(blocks(batch) * (kernel_size_ + conv_.out_c)));
+}
+
+void ConvPoolFusion::forward(std::int64_t batch, const float* x, const float* w, const float* bias, float* pooled,
+                             bool training) {
+  const double flops_per_block = 2.0 * static_cast<double>(images_per_block_ * conv_size_) *
+                                 static_cast<double>(conv_.kernel_h * conv_.kernel_w * conv_.in_c);
+  parallel_for(blocks(batch), flops_per_block, [&](std::int64_t b0, std::int64_t b1) {
+    float* conv_y = block_buffer(images_per_block_ * conv_size_);
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const std::int64_t i0 = b * images_per_block_, n = std::min(images_per_block_, batch - i0);
+      Conv2dShape cs = conv_;
+      cs.batch = n;
+      Pool2dShape ps = pool_;
+      ps.batch = n;
+      conv2d_forward(cs, x + i0 * in_size_, w, bias, conv_y, epilogue_);
+      if (training)
+        max_pool2d_forward_code(ps, conv_y, pooled + i0 * pooled_size_, code_.data() + i0 * pooled_size_);
+      else
+        max_pool2d_forward(ps, conv_y, pooled + i0 * pooled_size_, nullptr);
+    }
+  });
+}
+
+void ConvPoolFusion::backward(std::int64_t batch, const float* x, const float* w, const float* pooled,
+                              const float* dy, float* dx, float* dw, float* db) {
+  const std::int64_t count = blocks(batch), stride = kernel_size_ + conv_.out_c;
+  const bool relu = epilogue_.activation == FusedActivation::relu;
+  const double flops_per_block = 4.0 * static_cast<double>(images_per_block_ * conv_size_) *
+                                 static_cast<double>(conv_.kernel_h * conv_.kernel_w * conv_.in_c);
+  parallel_for(count, flops_per_block, [&](std::int64_t b0, std::int64_t b1) {
+    float* dz = block_buffer(images_per_block_ * conv_size_);
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const std::int64_t i0 = b * images_per_block_, n = std::min(images_per_block_, batch - i0);
+      Conv2dShape cs = conv_;
+      cs.batch = n;
+      Pool2dShape ps = pool_;
+      ps.batch = n;
+      // The relu's derivative folded into the scatter (ModelLayer::fold_input_relu_mask): dz counts dy only where
+      // the pooled output, the winner's value, is positive; the conv backward then applies no mask.
+      max_pool2d_backward_code(ps, code_.data() + i0 * pooled_size_, dy + i0 * pooled_size_, dz,
+                               relu ? pooled + i0 * pooled_size_ : nullptr);
+      float* block_dw = partial_.data() + b * stride;
+      conv2d_backward(cs, x + i0 * in_size_, w, nullptr, dz, dx ? dx + i0 * in_size_ : nullptr,
+                      dw ? block_dw : nullptr, db ? block_dw + kernel_size_ : nullptr, epilogue_);
+    }
+  });
+  const auto sum_blocks = [&](float* out, std::int64_t offset, std::int64_t size) {
+    std::copy(partial_.data() + offset, partial_.data() + offset + size, out);
+    for (std::int64_t b = 1; b < count; ++b) {
+      const float* part = partial_.data() + b * stride + offset;
+      for (std::int64_t k = 0; k < size; ++k) out[k] += part[k];
+    }
+  };
+  if (dw) sum_blocks(dw, 0, kernel_size_);
+  if (db) sum_blocks(db, kernel_size_, conv_.out_c);
+}
+
+}  // namespace convlite
