@@ -78,6 +78,11 @@ void ConvPoolFusion::forward(std::int64_t batch, const float* x, const float* w,
 void ConvPoolFusion::backward(std::int64_t batch, const float* x, const float* w, const float* pooled,
                               const float* dy, float* dx, float* dw, float* db) {
   const std::int64_t count = blocks(batch), stride = kernel_size_ + conv_.out_c;
+  if (count == 0) {  // an empty batch: zero gradients, as conv2d_backward gives
+    if (dw) std::fill(dw, dw + kernel_size_, 0.0f);
+    if (db) std::fill(db, db + conv_.out_c, 0.0f);
+    return;
+  }
   const bool relu = epilogue_.activation == FusedActivation::relu;
   const double flops_per_block = 4.0 * static_cast<double>(images_per_block_ * conv_size_) *
                                  static_cast<double>(conv_.kernel_h * conv_.kernel_w * conv_.in_c);
