@@ -80,14 +80,24 @@ void sgd(float* p, const float* g, float* vel, std::int64_t n, float lr, float m
   });
 }
 
+// One vector's inputs, loaded ahead of the previous vector's stores (see adam).
+struct AdamInputs {
+  __m256 g, m, v, p;
+};
+
+template <class Io>
+AdamInputs load_adam_inputs(const Io& io, std::int64_t i, const float* p, const float* g, const float* m,
+                            const float* v) {
+  return {io.load(g + i), io.load(m + i), io.load(v + i), io.load(p + i)};
+}
+
 void adam(float* p, const float* g, float* m, float* v, float* vh, std::int64_t n, float alpha, float omb1,
           float omb2, float eps) {
   const __m256 va = _mm256_set1_ps(alpha), vb1 = _mm256_set1_ps(omb1), vb2 = _mm256_set1_ps(omb2),
                veps = _mm256_set1_ps(eps);
-  for_each_vector(n, aligning_peel(n, {p, m, v, vh}), [&](std::int64_t i, auto io) {
-    const __m256 gi = io.load(g + i), m0 = io.load(m + i), v0 = io.load(v + i);
-    const __m256 mi = _mm256_add_ps(m0, _mm256_mul_ps(_mm256_sub_ps(gi, m0), vb1));
-    __m256 vi = _mm256_add_ps(v0, _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(gi, gi), v0), vb2));
+  auto update = [&](std::int64_t i, const auto& io, const AdamInputs& in) {
+    const __m256 mi = _mm256_add_ps(in.m, _mm256_mul_ps(_mm256_sub_ps(in.g, in.m), vb1));
+    __m256 vi = _mm256_add_ps(in.v, _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(in.g, in.g), in.v), vb2));
     io.store(m + i, mi);
     io.store(v + i, vi);
     if (vh) {
@@ -95,8 +105,32 @@ void adam(float* p, const float* g, float* m, float* v, float* vh, std::int64_t 
       io.store(vh + i, vi);
     }
     const __m256 step = _mm256_div_ps(_mm256_mul_ps(mi, va), _mm256_add_ps(_mm256_sqrt_ps(vi), veps));
-    io.store(p + i, _mm256_sub_ps(io.load(p + i), step));
-  });
+    io.store(p + i, _mm256_sub_ps(in.p, step));
+  };
+  auto masked = [&](std::int64_t i, std::int64_t count) {
+    const TailIo io{tail_mask(count)};
+    update(i, io, load_adam_inputs(io, i, p, g, m, v));
+  };
+  const std::int64_t peel = aligning_peel(n, {p, m, v, vh});
+  if (peel > 0) masked(0, peel);
+  std::int64_t i = peel;
+  // Full vectors load their inputs one vector ahead of the previous vector's stores. Arrays whose addresses differ
+  // by a few dozen bytes mod 4096 (numpy's large arrays: param 16, m 48 mod 4096 in the benchmark) otherwise make
+  // the loads of vector i+1 look like they depend on the stores of vector i (4K aliasing): 1M params, 1 thread,
+  // Zen 3, benchmark layout: 426 us plain, 409 with the aligning peel, 370 with the peel and the early loads.
+  // Same arithmetic per element, so the same results (arrays that partly overlap are not supported by any tier).
+  if (i + 8 <= n) {
+    const FullIo io;
+    AdamInputs in = load_adam_inputs(io, i, p, g, m, v);
+    for (; i + 16 <= n; i += 8) {
+      const AdamInputs next = load_adam_inputs(io, i + 8, p, g, m, v);
+      update(i, io, in);
+      in = next;
+    }
+    update(i, io, in);
+    i += 8;
+  }
+  if (i < n) masked(i, n - i);
 }
 
 void rmsprop(float* p, const float* g, float* vel, float* mom, float* avg, std::int64_t n, float lr, float rho,
