@@ -1,6 +1,12 @@
 // AVX2 optimizer kernels: 8 floats a step, tails through masked loads/stores of the same vector code. Same float
 // operations in the same order as optim_scalar.cpp, no FMA (ISO mode keeps mul and add separate; sqrt and div are
-// correctly rounded), so results are bit-identical to scalar. These kernels are memory-bound: one pass per tensor.
+// correctly rounded), so results are bit-identical to scalar. One pass per tensor.
+// Adam and RMSprop are bound by the divider that vsqrtps (~5 cycles a vector on Zen 3) and vdivps (~3.5) share:
+// ~8.5 cycles per 8 parameters once stores are aligned and loads run ahead (see adam). A divider-free, correctly
+// rounded sqrt (rsqrt, two Newton steps with FMA, an exact-residual correction; checked equal to vsqrtps on all
+// 2^32 inputs and for any rsqrt table within 2^-10) made Adam SLOWER on Zen 3: 13.5-15.7 cycles per 8, and still
+// 10.6-13.5 with only 1 to 4 vectors in 8 taking it or two vectors interleaved. Its ~35-cycle chain of ~12 ops
+// fills Zen 3's small FP scheduler (8 dependent FMAs a vector alone run at 9 cycles a vector instead of 4).
 // GCC contracts vector mul+add into FMA by default in C++ (-ffp-contract=fast, even with -std=c++17); the
 // scalar kernels are built with -ffp-contract=off, so turn contraction off here too to stay bit-identical.
 #if defined(__clang__)
