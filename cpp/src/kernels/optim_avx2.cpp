@@ -41,20 +41,24 @@ struct TailIo {
   void store(float* p, __m256 v) const { _mm256_maskstore_ps(p, mask, v); }
 };
 
+// Tensors below this many elements run unpeeled, and Adam's without early loads: the masked peel vector costs
+// ~40 ns (vmaskmovps stores are microcoded on Zen), about what aligned stores save on 3000 elements.
+constexpr std::int64_t kPeelMinimum = 4096;
+
 // How many leading elements to process through the masked path so that the full vectors of most of the arrays a
 // kernel STORES to start on a 32-byte boundary. A 32-byte store at 16 mod 32 straddles two cache lines every other
-// vector, and numpy hands out float32 arrays at 0, 16, 32 or 48 mod 64: with the benchmark's Adam tensors (param,
-// m, v at 16 mod 32) the split stores made the step 17% slower (1M params, 1 thread, Zen 3: 428 -> 355 us).
-// Misaligned loads are nearly free, so only stores vote; a tie keeps the smaller peel. Elements are independent,
-// so where the vectors start does not change any result.
+// vector, and numpy hands out float32 arrays at 0, 16, 32 or 48 mod 64: Adam on 1M params with param, grad, m, v
+// all at 16 mod 4096 took 389 us, 370 us peeled (1 thread, Zen 3). Misaligned loads are nearly free, so only
+// stores vote; a tie keeps the smaller peel. Elements are independent: where vectors start changes no result.
 std::int64_t aligning_peel(std::int64_t n, std::initializer_list<const float*> stored) {
+  if (n < kPeelMinimum) return 0;
   int votes[8] = {0};
   for (const float* q : stored) {
     if (q) ++votes[(8 - (reinterpret_cast<std::uintptr_t>(q) >> 2)) & 7];
   }
   int best = 0;
   for (int k = 1; k < 8; ++k) best = votes[k] > votes[best] ? k : best;
-  return best < n ? best : n;
+  return best;
 }
 
 // body over [0, peel) masked, then full vectors, then the masked tail.
@@ -117,13 +121,17 @@ void adam(float* p, const float* g, float* m, float* v, float* vh, std::int64_t 
     const TailIo io{tail_mask(count)};
     update(i, io, load_adam_inputs(io, i, p, g, m, v));
   };
+  if (n < kPeelMinimum) {
+    for_each_vector(n, 0, [&](std::int64_t i, auto io) { update(i, io, load_adam_inputs(io, i, p, g, m, v)); });
+    return;
+  }
   const std::int64_t peel = aligning_peel(n, {p, m, v, vh});
   if (peel > 0) masked(0, peel);
   std::int64_t i = peel;
   // Full vectors load their inputs one vector ahead of the previous vector's stores. Arrays whose addresses differ
   // by a few dozen bytes mod 4096 (numpy's large arrays: param 16, m 48 mod 4096 in the benchmark) otherwise make
   // the loads of vector i+1 look like they depend on the stores of vector i (4K aliasing): 1M params, 1 thread,
-  // Zen 3, benchmark layout: 426 us plain, 409 with the aligning peel, 370 with the peel and the early loads.
+  // Zen 3, benchmark layout: 426 us plain, 422 with the aligning peel, 365-378 with the peel and the early loads.
   // Same arithmetic per element, so the same results (arrays that partly overlap are not supported by any tier).
   if (i + 8 <= n) {
     const FullIo io;
