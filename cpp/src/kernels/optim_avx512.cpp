@@ -9,14 +9,38 @@
 #endif
 #include <immintrin.h>
 
+#include <cstdint>
+#include <initializer_list>
+
 #include "kernels/optim_kernels.hpp"
 
 namespace convlite {
 namespace {
 
+// Leading elements to run as one masked vector so that the full vectors of most of the arrays a kernel STORES to
+// start on a 64-byte boundary (numpy's float32 arrays start at 0, 16, 32 or 48 mod 64, and an unaligned 64-byte
+// store splits a cache line every time). The AVX2 tier's same peel made Adam 17% faster on Zen 3. Only stores
+// vote; a tie keeps the smaller peel; elements are independent, so results do not depend on it. Tensors under
+// 4096 elements run unpeeled, as on AVX2 (where the masked peel costs more than it saves on small tensors).
+std::int64_t aligning_peel(std::int64_t n, std::initializer_list<const float*> stored) {
+  if (n < 4096) return 0;
+  int votes[16] = {0};
+  for (const float* q : stored) {
+    if (q) ++votes[(16 - (reinterpret_cast<std::uintptr_t>(q) >> 2)) & 15];
+  }
+  int best = 0;
+  for (int k = 1; k < 16; ++k) best = votes[k] > votes[best] ? k : best;
+  return best;
+}
+
+// body over [0, peel) masked, then full vectors, then the masked tail.
 template <class Body>
-void for_each_vector(std::int64_t n, Body&& body) {
+void for_each_vector(std::int64_t n, std::int64_t peel, Body&& body) {
   std::int64_t i = 0;
+  if (peel > 0) {
+    body(i, static_cast<__mmask16>((1u << peel) - 1u));
+    i = peel;
+  }
   for (; i + 16 <= n; i += 16) body(i, static_cast<__mmask16>(0xFFFF));
   if (i < n) body(i, static_cast<__mmask16>((1u << (n - i)) - 1u));
 }
@@ -27,12 +51,12 @@ inline void store(float* p, __mmask16 k, __m512 v) { _mm512_mask_storeu_ps(p, k,
 void sgd(float* p, const float* g, float* vel, std::int64_t n, float lr, float momentum, bool nesterov) {
   const __m512 vlr = _mm512_set1_ps(lr), vmom = _mm512_set1_ps(momentum);
   if (!vel) {
-    for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+    for_each_vector(n, aligning_peel(n, {p}), [&](std::int64_t i, __mmask16 k) {
       store(p + i, k, _mm512_sub_ps(load(p + i, k), _mm512_mul_ps(load(g + i, k), vlr)));
     });
     return;
   }
-  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+  for_each_vector(n, aligning_peel(n, {p, vel}), [&](std::int64_t i, __mmask16 k) {
     const __m512 gl = _mm512_mul_ps(load(g + i, k), vlr);
     const __m512 m = _mm512_sub_ps(_mm512_mul_ps(load(vel + i, k), vmom), gl);
     store(vel + i, k, m);
@@ -45,7 +69,7 @@ void adam(float* p, const float* g, float* m, float* v, float* vh, std::int64_t 
           float omb2, float eps) {
   const __m512 va = _mm512_set1_ps(alpha), vb1 = _mm512_set1_ps(omb1), vb2 = _mm512_set1_ps(omb2),
                veps = _mm512_set1_ps(eps);
-  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+  for_each_vector(n, aligning_peel(n, {p, m, v, vh}), [&](std::int64_t i, __mmask16 k) {
     const __m512 gi = load(g + i, k), m0 = load(m + i, k), v0 = load(v + i, k);
     const __m512 mi = _mm512_add_ps(m0, _mm512_mul_ps(_mm512_sub_ps(gi, m0), vb1));
     __m512 vi = _mm512_add_ps(v0, _mm512_mul_ps(_mm512_sub_ps(_mm512_mul_ps(gi, gi), v0), vb2));
@@ -64,7 +88,7 @@ void rmsprop(float* p, const float* g, float* vel, float* mom, float* avg, std::
              float omr, float momentum, float eps) {
   const __m512 vlr = _mm512_set1_ps(lr), vrho = _mm512_set1_ps(rho), vomr = _mm512_set1_ps(omr),
                vmom = _mm512_set1_ps(momentum), veps = _mm512_set1_ps(eps);
-  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+  for_each_vector(n, aligning_peel(n, {p, vel, mom, avg}), [&](std::int64_t i, __mmask16 k) {
     const __m512 gi = load(g + i, k);
     const __m512 ve =
         _mm512_add_ps(_mm512_mul_ps(vrho, load(vel + i, k)), _mm512_mul_ps(vomr, _mm512_mul_ps(gi, gi)));
@@ -90,7 +114,7 @@ void rmsprop(float* p, const float* g, float* vel, float* mom, float* avg, std::
 
 void weight_decay(float* p, std::int64_t n, float wd, float lr) {
   const __m512 vwd = _mm512_set1_ps(wd), vlr = _mm512_set1_ps(lr);
-  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+  for_each_vector(n, aligning_peel(n, {p}), [&](std::int64_t i, __mmask16 k) {
     const __m512 x = load(p + i, k);
     store(p + i, k, _mm512_sub_ps(x, _mm512_mul_ps(_mm512_mul_ps(x, vwd), vlr)));
   });
@@ -98,7 +122,8 @@ void weight_decay(float* p, std::int64_t n, float wd, float lr) {
 
 double sum_of_squares(const float* x, std::int64_t n) {
   __m512d lanes_lo = _mm512_setzero_pd(), lanes_hi = lanes_lo;  // lanes 0-7 and 8-15
-  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {  // masked-off elements load as +0.0: no change
+  // No peel: lane j must take the elements i = j (mod 16). Masked-off elements load as +0.0: no change.
+  for_each_vector(n, 0, [&](std::int64_t i, __mmask16 k) {
     const __m512d lo = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(static_cast<__mmask8>(k), x + i));
     const __m512d hi = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(static_cast<__mmask8>(k >> 8), x + i + 8));
     lanes_lo = _mm512_add_pd(lanes_lo, _mm512_mul_pd(lo, lo));
@@ -114,12 +139,13 @@ double sum_of_squares(const float* x, std::int64_t n) {
 
 void scale(float* x, std::int64_t n, float f) {
   const __m512 vf = _mm512_set1_ps(f);
-  for_each_vector(n, [&](std::int64_t i, __mmask16 k) { store(x + i, k, _mm512_mul_ps(load(x + i, k), vf)); });
+  for_each_vector(n, aligning_peel(n, {x}),
+                  [&](std::int64_t i, __mmask16 k) { store(x + i, k, _mm512_mul_ps(load(x + i, k), vf)); });
 }
 
 void clip(float* x, std::int64_t n, float low, float high) {
   const __m512 lo = _mm512_set1_ps(low), hi = _mm512_set1_ps(high);
-  for_each_vector(n, [&](std::int64_t i, __mmask16 k) {
+  for_each_vector(n, aligning_peel(n, {x}), [&](std::int64_t i, __mmask16 k) {
     store(x + i, k, _mm512_min_ps(hi, _mm512_max_ps(lo, load(x + i, k))));
   });
 }
