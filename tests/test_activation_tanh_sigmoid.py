@@ -59,6 +59,7 @@ def test_tanh_saturates_to_exactly_one_from_the_clamp_on():
     np.testing.assert_array_equal(y, np.concatenate([np.ones(x.size), -np.ones(x.size)]).astype(np.float32))
     below = near(TANH_CLAMP, 200)[:200]  # below the clamp: never above 1, within the bound
     assert np.all(_core.activation(below, "tanh") <= 1.0)
+    assert _core.activation(below[-1:], "tanh")[0] < 1.0  # the clamp is the first float the form takes to 1
     nan = _core.activation(np.float32([np.nan, -np.nan]), "tanh")
     assert np.all(np.isnan(nan))
 
