@@ -231,8 +231,10 @@ def test_labels_that_do_not_fit_the_loss():
     x = np.zeros((4, 12, 2))
     with pytest.raises(ValueError, match=r"label value of 3 .*\[0, 3\)"):
         model.fit(x, np.array([0, 1, 2, 3]), verbose=0)
-    with pytest.raises(ValueError, match="label value of nan"):
+    with pytest.raises(ValueError, match="integer class indices; found the label value nan"):
         model.fit(x, np.array([0, 1, np.nan, 2]), verbose=0)
+    with pytest.raises(ValueError, match=r"integer class indices; found the label value 1\.5"):  # not "outside"
+        model.fit(x, np.array([0, 1.5, 2, 0]), verbose=0)
     with pytest.raises(ValueError, match="one integer class index"):
         model.fit(x, np.eye(3)[[0, 1, 2, 0]], verbose=0)
     binary = convlite.Sequential([convlite.Input((3,)), layers.Dense(1, activation="sigmoid")])
@@ -273,13 +275,13 @@ def test_set_weights_and_assign_refuse_non_real_arrays(bad):
 @pytest.mark.parametrize("make, match", [
     (lambda: layers.Conv1D(0, 3), "filters=0"),
     (lambda: layers.Conv1D(4, (3, 3)), "kernel_size"),
-    (lambda: layers.Conv2D(4, 3, padding="bad"), "padding=bad"),
-    (lambda: layers.Conv2D(4, 3, padding="causal"), "padding=causal"),
+    (lambda: layers.Conv2D(4, 3, padding="bad"), "padding='bad'"),
+    (lambda: layers.Conv2D(4, 3, padding="causal"), "padding='causal'"),
     (lambda: layers.Conv2D(4, 3, strides=0), "strides"),
     (lambda: layers.Conv2D(4, 3, data_format="channels_first"), "data_format=channels_first"),
     (lambda: layers.Dense(0), "units=0"),
     (lambda: layers.Dropout(1.5), "rate=1.5"),
-    (lambda: layers.MaxPooling2D(padding="full"), "padding=full"),
+    (lambda: layers.MaxPooling2D(padding="full"), "padding='full'"),
     (lambda: layers.Activation("no_such_activation"), "no_such_activation"),
     (lambda: layers.Reshape((0, 2)), "target_shape"),
 ])

@@ -63,7 +63,12 @@ def prepare_labels(y, n, loss_kind, output_shape):
                 f"Received: y.shape={y.shape}, output.shape={(None,) + tuple(output_shape)}")
         classes = output_shape[-1]
         flat = y.reshape(n)
-        bad = ~np.isfinite(flat) | (flat != np.round(flat)) | (flat < 0) | (flat >= classes)
+        whole = np.isfinite(flat) & (flat == np.round(flat))
+        if not whole.all():
+            value = flat[np.argmax(~whole)]
+            raise ValueError(f"Argument `y` for sparse_categorical_crossentropy must hold integer class indices; "
+                             f"found the label value {value:g}. Received: y={value:g}")
+        bad = (flat < 0) | (flat >= classes)
         if bad.any():
             value = flat[np.argmax(bad)]
             raise ValueError(f"Received a label value of {value:g} which is outside the valid range of "

@@ -19,7 +19,7 @@ def normalize_padding(padding, rank, allow_causal, layer_name):
         allowed = ["valid", "same", "full"] + (["causal"] if allow_causal else [])
         if value not in allowed:
             raise ValueError(f"The `padding` argument must be one of {allowed} (or explicit per-side sizes). "
-                             f"Received: padding={padding}")
+                             f"Received: padding={padding!r}")
         return value
     items = (padding,) * rank if isinstance(padding, int) else tuple(padding) if _is_seq(padding) else None
     if items is None or len(items) != rank:

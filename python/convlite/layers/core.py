@@ -71,7 +71,7 @@ class Dense(Layer):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
             raise ValueError(f"Received an invalid value for `units`, expected a positive integer. "
-                             f"Received: units={units}")
+                             f"Received: units={units!r}")
         self.units = units
         self.activation = get_activation(activation)
         fused_epilogue(self.activation)

@@ -24,7 +24,7 @@ class BasePooling(Layer):
         padding_value = padding.lower() if isinstance(padding, str) else padding
         if isinstance(padding_value, str) and padding_value not in ("valid", "same"):
             raise ValueError(f"The `padding` argument must be one of ['valid', 'same'] (or explicit per-side sizes). "
-                             f"Received: padding={padding}")
+                             f"Received: padding={padding!r}")
         self.padding = normalize_padding(padding, rank, False, self.name)
         self.data_format = check_data_format(data_format)
 
