@@ -63,3 +63,15 @@ def test_restored_windows_are_the_same_for_any_thread_count(rng):
         with using_threads(threads), using_algorithm("winograd4"):
             outs.append(_core.conv2d(x, w, bias, activation="relu"))
     np.testing.assert_array_equal(*outs)
+
+
+@pytest.mark.parametrize("algo", ("gemm",) + TILES)
+def test_windows_wholly_in_the_padding_give_the_bias_even_without_zero_pixels(rng, algo):
+    x = rng.random((2, 12, 12, 32), dtype=np.float32) + np.float32(0.1)  # no zero pixel at all
+    w = (rng.standard_normal((3, 3, 32, 40)) / 17).astype(np.float32)
+    bias = rng.standard_normal(40).astype(np.float32)
+    with using_algorithm(algo):
+        y = _core.conv2d(x, w, bias, padding=(3, 3, 3, 3), activation="relu")
+    want = np.maximum(bias, 0)
+    for edge in (y[:, 0], y[:, -1], y[:, :, 0], y[:, :, -1]):
+        np.testing.assert_array_equal(edge, np.broadcast_to(want, edge.shape))

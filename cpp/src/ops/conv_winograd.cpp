@@ -189,7 +189,7 @@ void restore_zero_windows(const Conv2dShape& s, const float* x, const float* bia
       bool any = false;
       for (std::int64_t pix = 0; pix < in_pixels; ++pix) {
         const float* v = image + pix * s.in_c;
-        std::uint32_t bits = 0;  // the channels' bits without their signs ORed: 0 only for +-0 (a loop that vectorises)
+        std::uint32_t bits = 0;  // the channels' bits, signs dropped, ORed: 0 only for +-0 (a loop that vectorises)
         for (std::int64_t c = 0; c < s.in_c; ++c) {
           std::uint32_t u;
           std::memcpy(&u, v + c, sizeof u);
@@ -198,7 +198,8 @@ void restore_zero_windows(const Conv2dShape& s, const float* x, const float* bia
         zero[pix] = bits == 0;
         any = any || zero[pix];
       }
-      if (!any) continue;
+      const bool padding_window = std::max({s.pad_top, s.pad_bottom, s.pad_left, s.pad_right}) >= 3;
+      if (!any && !padding_window) continue;  // no window can be all zero
       for (std::int64_t oh = 0; oh < s.out_h; ++oh)
         for (std::int64_t ow = 0; ow < s.out_w; ++ow) {
           bool window_zero = true;  // taps outside the input are padding: zero
