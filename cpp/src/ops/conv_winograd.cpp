@@ -179,6 +179,8 @@ void run(const Plan& p, const float* u) {
 // maps, the first step's bias gradient of that conv came out 31% off Keras's. F(2x2)'s transforms keep those
 // outputs exact. So after an F(4x4) forward such outputs are rewritten with act(0 + bias): one pass flags the
 // input pixels whose channels are all zero (-0 included; NaN is not zero), then each output checks its window.
+#include "kernels/epilogue_scalar.inc"  // activate(v, code, slope): the GEMM microkernels' epilogue on one value
+
 void restore_zero_windows(const Conv2dShape& s, const float* x, const float* bias, const Epilogue& epilogue,
                           float* y) {
   const std::int64_t in_pixels = s.in_h * s.in_w;
@@ -212,14 +214,9 @@ void restore_zero_windows(const Conv2dShape& s, const float* x, const float* bia
           }
           if (!window_zero) continue;
           float* out = y + ((b * s.out_h + oh) * s.out_w + ow) * s.out_c;
-          for (std::int64_t f = 0; f < s.out_c; ++f) {
-            float v = 0.0f + (bias ? bias[f] : 0.0f);  // as a sum of zero products plus the bias: -0 bias gives +0
-            if (epilogue.activation == FusedActivation::relu)
-              v = v < 0.0f ? 0.0f : v;
-            else if (epilogue.activation == FusedActivation::leaky_relu)
-              v = v > 0.0f ? v : v * epilogue.negative_slope;
-            out[f] = v;
-          }
+          for (std::int64_t f = 0; f < s.out_c; ++f)  // a sum of zero products plus the bias: -0 bias gives +0
+            out[f] = activate(0.0f + (bias ? bias[f] : 0.0f), static_cast<int>(epilogue.activation),
+                              epilogue.negative_slope);
         }
     }
   });
