@@ -54,23 +54,29 @@ void ConvPoolFusion::reserve(std::int64_t batch) {
   partial_.resize(static_cast<std::size_t>(blocks(batch) * (kernel_size_ + conv_.out_c)));
 }
 
+ConvPoolFusion::Block ConvPoolFusion::block(std::int64_t batch, std::int64_t b) const {
+  Block k{b * images_per_block_, conv_, pool_};
+  k.conv.batch = k.pool.batch = std::min(images_per_block_, batch - k.first);
+  return k;
+}
+
+double ConvPoolFusion::block_flops() const {
+  return 2.0 * static_cast<double>(images_per_block_ * conv_size_) *
+         static_cast<double>(conv_.kernel_h * conv_.kernel_w * conv_.in_c);
+}
+
 void ConvPoolFusion::forward(std::int64_t batch, const float* x, const float* w, const float* bias, float* pooled,
                              bool training) {
-  const double flops_per_block = 2.0 * static_cast<double>(images_per_block_ * conv_size_) *
-                                 static_cast<double>(conv_.kernel_h * conv_.kernel_w * conv_.in_c);
-  parallel_for(blocks(batch), flops_per_block, [&](std::int64_t b0, std::int64_t b1) {
+  parallel_for(blocks(batch), block_flops(), [&](std::int64_t b0, std::int64_t b1) {
     float* conv_y = block_buffer(images_per_block_ * conv_size_);
     for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t i0 = b * images_per_block_, n = std::min(images_per_block_, batch - i0);
-      Conv2dShape cs = conv_;
-      cs.batch = n;
-      Pool2dShape ps = pool_;
-      ps.batch = n;
-      conv2d_forward(cs, x + i0 * in_size_, w, bias, conv_y, epilogue_);
+      const Block k = block(batch, b);
+      conv2d_forward(k.conv, x + k.first * in_size_, w, bias, conv_y, epilogue_);
+      float* out = pooled + k.first * pooled_size_;
       if (training)
-        max_pool2d_forward_code(ps, conv_y, pooled + i0 * pooled_size_, code_.data() + i0 * pooled_size_);
+        max_pool2d_forward_code(k.pool, conv_y, out, code_.data() + k.first * pooled_size_);
       else
-        max_pool2d_forward(ps, conv_y, pooled + i0 * pooled_size_, nullptr);
+        max_pool2d_forward(k.pool, conv_y, out, nullptr);
     }
   });
 }
@@ -84,22 +90,17 @@ void ConvPoolFusion::backward(std::int64_t batch, const float* x, const float* w
     return;
   }
   const bool relu = epilogue_.activation == FusedActivation::relu;
-  const double flops_per_block = 4.0 * static_cast<double>(images_per_block_ * conv_size_) *
-                                 static_cast<double>(conv_.kernel_h * conv_.kernel_w * conv_.in_c);
-  parallel_for(count, flops_per_block, [&](std::int64_t b0, std::int64_t b1) {
+  parallel_for(count, 2.0 * block_flops(), [&](std::int64_t b0, std::int64_t b1) {
     float* dz = block_buffer(images_per_block_ * conv_size_);
     for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t i0 = b * images_per_block_, n = std::min(images_per_block_, batch - i0);
-      Conv2dShape cs = conv_;
-      cs.batch = n;
-      Pool2dShape ps = pool_;
-      ps.batch = n;
+      const Block k = block(batch, b);
+      const std::int64_t pooled_at = k.first * pooled_size_;
       // The relu's derivative folded into the scatter (ModelLayer::fold_input_relu_mask): dz counts dy only where
       // the pooled output, the winner's value, is positive; the conv backward then applies no mask.
-      max_pool2d_backward_code(ps, code_.data() + i0 * pooled_size_, dy + i0 * pooled_size_, dz,
-                               relu ? pooled + i0 * pooled_size_ : nullptr);
+      max_pool2d_backward_code(k.pool, code_.data() + pooled_at, dy + pooled_at, dz,
+                               relu ? pooled + pooled_at : nullptr);
       float* block_dw = partial_.data() + b * stride;
-      conv2d_backward(cs, x + i0 * in_size_, w, nullptr, dz, dx ? dx + i0 * in_size_ : nullptr,
+      conv2d_backward(k.conv, x + k.first * in_size_, w, nullptr, dz, dx ? dx + k.first * in_size_ : nullptr,
                       dw ? block_dw : nullptr, db ? block_dw + kernel_size_ : nullptr, epilogue_);
     }
   });

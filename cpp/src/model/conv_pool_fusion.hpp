@@ -31,6 +31,15 @@ class ConvPoolFusion {
   ConvPoolFusion(const Conv2dShape& conv, const Epilogue& epilogue, const Pool2dShape& pool,
                  std::int64_t images_per_block);
   std::int64_t blocks(std::int64_t batch) const { return (batch + images_per_block_ - 1) / images_per_block_; }
+  // Block b of a batch: its first image and the conv and pooling geometry of its (at most images_per_block_) images.
+  struct Block {
+    std::int64_t first;
+    Conv2dShape conv;
+    Pool2dShape pool;
+  };
+  Block block(std::int64_t batch, std::int64_t b) const;
+  // One full block's conv FLOPs (the threading cost of a forward block; a backward block does twice as many).
+  double block_flops() const;
 
   Conv2dShape conv_;
   Epilogue epilogue_;
