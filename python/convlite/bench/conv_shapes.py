@@ -87,13 +87,17 @@ def _offset(index: int) -> int:
     return 300 + 10 * index
 
 
-def convlite_cells(core, wanted: set, settings: Settings) -> dict:
-    cells = {}
+def _wanted(wanted: set):
+    """(shape, forward row id, backward row id, its numpy tensors) for each shape with a wanted row."""
     for index, shape in enumerate(SHAPES):
         fwd_id, bwd_id = row_ids(shape)
-        if not wanted & {fwd_id, bwd_id}:
-            continue
-        t = shape.tensors(_offset(index))
+        if wanted & {fwd_id, bwd_id}:
+            yield shape, fwd_id, bwd_id, shape.tensors(_offset(index))
+
+
+def convlite_cells(core, wanted: set, settings: Settings) -> dict:
+    cells = {}
+    for shape, fwd_id, bwd_id, t in _wanted(wanted):
         x, w, b, dy, pad = t["x"], t["w"], t["b"], t["dy"], shape.padding()
         y = core.conv2d(x, w, b, padding=pad, activation="relu")
         if fwd_id in wanted:
@@ -107,11 +111,8 @@ def convlite_cells(core, wanted: set, settings: Settings) -> dict:
 def tensorflow_cells(tf, wanted: set, settings: Settings) -> dict:
     cells = {}
     ones = [1, 1, 1, 1]
-    for index, shape in enumerate(SHAPES):
-        fwd_id, bwd_id = row_ids(shape)
-        if not wanted & {fwd_id, bwd_id}:
-            continue
-        t = {k: tf.constant(v) for k, v in shape.tensors(_offset(index)).items()}
+    for shape, fwd_id, bwd_id, arrays in _wanted(wanted):
+        t = {k: tf.constant(v) for k, v in arrays.items()}
         padding = "SAME" if shape.same else "VALID"
         forward = tf.function(lambda x, w, b, padding=padding: tf.nn.relu(
             tf.nn.bias_add(tf.nn.conv2d(x, w, 1, padding), b)))
@@ -142,11 +143,7 @@ def torch_cells(torch, wanted: set, settings: Settings) -> dict:
     input, input gradients): no forward recomputed."""
     F, aten = torch.nn.functional, torch.ops.aten
     cells = {}
-    for index, shape in enumerate(SHAPES):
-        fwd_id, bwd_id = row_ids(shape)
-        if not wanted & {fwd_id, bwd_id}:
-            continue
-        t = shape.tensors(_offset(index))
+    for shape, fwd_id, bwd_id, t in _wanted(wanted):
         x = torch.from_numpy(t["x"]).permute(0, 3, 1, 2)
         dy = torch.from_numpy(t["dy"]).permute(0, 3, 1, 2)
         w = torch.from_numpy(t["w"]).permute(3, 2, 0, 1).contiguous(memory_format=torch.channels_last)

@@ -91,13 +91,17 @@ def _offset(index: int) -> int:
     return 500 + 10 * index
 
 
+def _wanted(wanted: set, kinds=KINDS):
+    """(shape, {kind: row id}, its numpy tensors) for each shape with a wanted row of one of `kinds`."""
+    for index, shape in enumerate(SHAPES):
+        ids = {kind: row_id(shape, kind) for kind in kinds}
+        if wanted & set(ids.values()):
+            yield shape, ids, shape.tensors(_offset(index))
+
+
 def convlite_cells(core, wanted: set, settings: Settings) -> dict:
     cells = {}
-    for index, shape in enumerate(SHAPES):
-        ids = {kind: row_id(shape, kind) for kind in KINDS}
-        if not wanted & set(ids.values()):
-            continue
-        t = shape.tensors(_offset(index))
+    for shape, ids, t in _wanted(wanted):
         x, dw, pw, b, dy, pad = t["x"], t["dw"], t["pw"], t["b"], t["dy"], shape.padding()
         calls = {
             "fwd": lambda: core.separable_conv2d(x, dw, pw, b, padding=pad, activation="relu"),
@@ -119,11 +123,9 @@ def convlite_cells(core, wanted: set, settings: Settings) -> dict:
 
 def tensorflow_cells(tf, wanted: set, settings: Settings) -> dict:
     cells = {}
-    for index, shape in enumerate(SHAPES):
-        fwd_id, train_id = row_id(shape, "fwd"), row_id(shape, "train")
-        if not wanted & {fwd_id, train_id}:
-            continue
-        t = {k: tf.constant(v) for k, v in shape.tensors(_offset(index)).items()}
+    for shape, ids, arrays in _wanted(wanted, ("fwd", "train")):
+        fwd_id, train_id = ids["fwd"], ids["train"]
+        t = {k: tf.constant(v) for k, v in arrays.items()}
 
         def layer(x, dw, pw, b):
             return tf.nn.relu(tf.nn.bias_add(tf.nn.separable_conv2d(x, dw, pw, [1, 1, 1, 1], "SAME"), b))
@@ -149,11 +151,8 @@ def torch_cells(torch, wanted: set, settings: Settings) -> dict:
     is that forward plus autograd's gradients for the input, both kernels and the bias."""
     F = torch.nn.functional
     cells = {}
-    for index, shape in enumerate(SHAPES):
-        fwd_id, train_id = row_id(shape, "fwd"), row_id(shape, "train")
-        if not wanted & {fwd_id, train_id}:
-            continue
-        t = shape.tensors(_offset(index))
+    for shape, ids, t in _wanted(wanted, ("fwd", "train")):
+        fwd_id, train_id = ids["fwd"], ids["train"]
         mid = shape.channels * shape.depth_multiplier
         x = torch.from_numpy(t["x"]).permute(0, 3, 1, 2)
         dy = torch.from_numpy(t["dy"]).permute(0, 3, 1, 2)
