@@ -184,6 +184,7 @@ void run(const Plan& p, const float* u) {
 void restore_zero_windows(const Conv2dShape& s, const float* x, const float* bias, const Epilogue& epilogue,
                           float* y) {
   const std::int64_t in_pixels = s.in_h * s.in_w;
+  const bool padding_window = std::max({s.pad_top, s.pad_bottom, s.pad_left, s.pad_right}) >= 3;
   parallel_for(s.batch, 2.0 * static_cast<double>(in_pixels * s.in_c), [&](std::int64_t b0, std::int64_t b1) {
     std::vector<unsigned char> zero(static_cast<std::size_t>(in_pixels));
     for (std::int64_t b = b0; b < b1; ++b) {
@@ -200,7 +201,6 @@ void restore_zero_windows(const Conv2dShape& s, const float* x, const float* bia
         zero[pix] = bits == 0;
         any = any || zero[pix];
       }
-      const bool padding_window = std::max({s.pad_top, s.pad_bottom, s.pad_left, s.pad_right}) >= 3;
       if (!any && !padding_window) continue;  // no window can be all zero
       for (std::int64_t oh = 0; oh < s.out_h; ++oh)
         for (std::int64_t ow = 0; ow < s.out_w; ++ow) {
