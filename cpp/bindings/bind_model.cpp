@@ -2,6 +2,7 @@
 // into add_* calls with resolved geometry and hands over its parameter arrays; this wrapper keeps those arrays
 // alive, since the C++ model updates them in place. One call per batch: train_step / test_step; predict loops over
 // batches inside C++. All with the GIL released.
+#include <cmath>
 #include <mutex>
 #include <optional>
 
@@ -204,6 +205,12 @@ void bind_model(py::module_& m) {
              s.model.set_loss(p, label_size);
              s.label_size = label_size;
            })
+      .def("set_loss_weight",
+           [](PyModel& s, double weight) {
+             if (!std::isfinite(weight))
+               throw py::value_error("`loss_weights` must be finite. Received: loss_weights=" + std::to_string(weight));
+             s.model.set_loss_weight(static_cast<float>(weight));
+           })
       .def("set_accuracy",
            [](PyModel& s, int kind, float threshold) {
              s.model.set_accuracy(static_cast<AccuracyKind>(kind < 0 || kind > 3 ? 0 : kind), threshold);
@@ -291,6 +298,23 @@ void bind_model(py::module_& m) {
                                      stop - start, pred);
              }
              return result(r);
+           })
+      .def("forward_training",
+           [](PyModel& s, py::handle x_obj, std::uint64_t dropout_step) {
+             const FloatArray x = require_float_array(x_obj, "x", 2);
+             if (x.shape(1) != s.model.input_size())
+               throw py::value_error("Argument `x` must have " + std::to_string(s.model.input_size()) +
+                                     " values per sample. Received: x.shape=" + shape_text(x));
+             const std::int64_t n = x.shape(0);
+             FloatArray out = new_float_array({n, s.model.output_size()});
+             const float* xp = x.data();
+             float* op = out.mutable_data();
+             {
+               py::gil_scoped_release release;
+               std::lock_guard<std::mutex> lock(s.busy);
+               if (n > 0) s.model.forward_training(xp, n, dropout_step, op);
+             }
+             return out;
            })
       .def("predict", [](PyModel& s, py::handle x_obj, std::int64_t batch_size) {
         const FloatArray x = require_float_array(x_obj, "x", 2);

@@ -76,6 +76,7 @@ class _Data:
         kind = model.loss._core_spec()["kind"]
         if y is None:
             raise ValueError("Argument `y` (the targets) is required to train or evaluate. Received: y=None")
+        model._resolve_metrics_by_shape(np.shape(y))
         self.y = fd.prepare_labels(y, self.n, kind, tuple(model._output_shape[1:]))
         self.sw = fd.prepare_sample_weight(sample_weight, class_weight, self.y, self.n, kind)
         # Keras applies class_weight to the training data only: a validation split keeps the plain sample weights.

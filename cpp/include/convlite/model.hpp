@@ -156,6 +156,8 @@ class Model {
 
   // label_size: values per sample of y (1 for sparse labels).
   void set_loss(const LossParams& loss, std::int64_t label_size);
+  // compile(loss_weights=w): the loss and its gradient are scaled by w (Keras's weighted sum over one output).
+  void set_loss_weight(float weight) { loss_weight_ = weight; }
   void set_accuracy(AccuracyKind kind, float threshold) { accuracy_ = kind; threshold_ = threshold; }
   // slots[i]: the optimizer state buffers of trainable parameter i, in the order the kind needs:
   // sgd [velocity] (if momentum), adam [m, v, (v_hat)], rmsprop [velocity, (momentum), (average_grad)].
@@ -173,6 +175,9 @@ class Model {
                        std::int64_t count, float* predictions_out);
   // Inference over n contiguous rows in chunks of batch_size; out is (n, output_size).
   void predict(const float* x, std::int64_t n, std::int64_t batch_size, float* out);
+  // model(x, training=True): one forward pass over all n rows as one batch in training mode, as Keras's call does
+  // (dropout draws its mask from dropout_step, batch normalization uses and folds in the batch statistics).
+  void forward_training(const float* x, std::int64_t n, std::uint64_t dropout_step, float* out);
 
   // Profiling times every part of train_step (wall clock, or the calling thread's CPU time); turning it on (or
   // off) clears what was gathered.
@@ -195,6 +200,7 @@ class Model {
   std::int64_t reserved_batch_ = -1;
   LossParams loss_{};
   std::int64_t label_size_ = 1;
+  float loss_weight_ = 1.0f;
   AccuracyKind accuracy_ = AccuracyKind::none;
   float threshold_ = 0.5f;
   OptimizerConfig opt_{};

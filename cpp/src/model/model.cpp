@@ -112,15 +112,16 @@ void Model::set_optimizer(const OptimizerConfig& config, std::vector<std::vector
   slots_ = std::move(slots);
 }
 
+// Keras's TensorFlow backend computes any cross-entropy on a sigmoid or softmax output from the activation's input
+// (the `_keras_logits` it caches), whatever the pairing and even with from_logits=True: a sigmoid output under
+// categorical cross-entropy gets the softmax cross-entropy of its logits. The model does the same, so the loss and
+// its gradient match Keras for every pairing, not only the matched ones.
 bool Model::fused_loss() const {
-  if (loss_.from_logits || layers_.size() < 2) return false;
+  if (layers_.size() < 2) return false;
   const ActivationParams* a = layers_.back()->activation();
-  if (!a) return false;
-  if (a->kind == ActivationKind::sigmoid) return loss_.kind == LossKind::binary_crossentropy;
-  if (a->kind == ActivationKind::softmax)
-    return loss_.kind == LossKind::categorical_crossentropy ||
-           loss_.kind == LossKind::sparse_categorical_crossentropy;
-  return false;
+  if (!a || (a->kind != ActivationKind::sigmoid && a->kind != ActivationKind::softmax)) return false;
+  return loss_.kind == LossKind::binary_crossentropy || loss_.kind == LossKind::categorical_crossentropy ||
+         loss_.kind == LossKind::sparse_categorical_crossentropy;
 }
 
 void Model::reserve(std::int64_t batch) {
@@ -198,6 +199,13 @@ StepResult Model::loss_and_metrics(std::int64_t batch, const float* y, const flo
     r.loss = loss_forward_backward(logits, batch, features, act_ptr_[n - 1], y, sw, grad);
   } else {
     r.loss = loss_forward_backward(loss_, batch, features, pred, y, sw, want_grad ? grad_ptr_[n] : nullptr);
+  }
+  if (loss_weight_ != 1.0f) {
+    r.loss *= loss_weight_;
+    if (want_grad) {
+      float* grad = fused_loss() ? grad_ptr_[n - 1] : grad_ptr_[n];
+      for (std::int64_t i = 0; i < batch * features; ++i) grad[i] *= loss_weight_;
+    }
   }
   if (accuracy_ == AccuracyKind::none) return r;
   for (std::int64_t b = 0; b < batch; ++b) {
@@ -287,6 +295,14 @@ void Model::predict(const float* x, std::int64_t n, std::int64_t batch_size, flo
     const float* pred = forward(count, x + start * in, ctx);
     std::memcpy(out + start * width, pred, static_cast<std::size_t>(count * width) * sizeof(float));
   }
+}
+
+void Model::forward_training(const float* x, std::int64_t n, std::uint64_t dropout_step, float* out) {
+  reserve(n);
+  MaybeSerial serial(forward_flops_ * static_cast<double>(n) < kSerialStepFlops);
+  StepContext ctx{true, seed_, dropout_step};
+  const float* pred = forward(n, x, ctx);
+  std::memcpy(out, pred, static_cast<std::size_t>(n * output_size()) * sizeof(float));
 }
 
 void Model::apply_optimizer(float lr, std::int64_t step) {

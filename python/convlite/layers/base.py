@@ -218,7 +218,9 @@ class Layer:
         return 0
 
     def __call__(self, inputs, training=False):
-        """Run the layer on a numpy batch (inference), building it for that shape first."""
+        """Run the layer on a numpy batch, building it for that shape first. ``training=True`` runs it as in
+        ``fit``, as Keras's call does: dropout active (a fresh mask each call), batch normalization on the batch's
+        statistics, folded into its moving statistics."""
         x = np.ascontiguousarray(inputs, dtype=np.float32)
         if x.ndim < 1 or x.shape[0] == 0:
             raise ValueError(f"Layer {self.name} expects a non-empty batch. Received: inputs.shape={x.shape}")
@@ -229,7 +231,16 @@ class Layer:
             core = _core.Model()
             self._emit(core, shape)
             self._call_core = cached = (shape, core)
-        flat = cached[1].predict(x.reshape(x.shape[0], -1), x.shape[0])
+            self._call_steps = 0
+        if training:
+            if self._call_steps == 0:  # seeded on first use, so inference calls leave the global seed stream alone
+                from .. import utils  # utils imports the layers
+
+                cached[1].set_seed(int(utils.next_seed()) & (2**63 - 1))
+            self._call_steps += 1
+            flat = cached[1].forward_training(x.reshape(x.shape[0], -1), self._call_steps)
+        else:
+            flat = cached[1].predict(x.reshape(x.shape[0], -1), x.shape[0])
         return flat.reshape((x.shape[0],) + tuple(out_shape[1:]))
 
     # ---------------------------------------------------------------- config

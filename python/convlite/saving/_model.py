@@ -161,7 +161,7 @@ def compile_config(model):
     return {
         "optimizer": _config.serialize_object(optimizer, "keras.optimizers"),
         "loss": _compile_value(loss, "keras.losses"),
-        "loss_weights": base.get("loss_weights"),
+        "loss_weights": base.get("loss_weights", getattr(model, "_loss_weights_spec", None)),
         "metrics": _compile_value(metrics, "keras.metrics") if metrics is not None else None,
         "weighted_metrics": weighted,
         "run_eagerly": False,
