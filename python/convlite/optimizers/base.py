@@ -37,6 +37,33 @@ def _optional_positive(value, name):
     return value
 
 
+
+class LearningRateValue(float):
+    """``optimizer.learning_rate``: the rate as a float, with the calls Keras code makes on the variable Keras keeps
+    it in (``assign``, ``numpy``, ``value``). ``assign`` sets the optimizer's rate; this float keeps the value it
+    was read with."""
+
+    def __new__(cls, value, optimizer):
+        obj = super().__new__(cls, value)
+        obj._optimizer = optimizer
+        return obj
+
+    def assign(self, value):
+        if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+            value = value.item()  # a numpy scalar: the setter checks the Python number
+        self._optimizer.learning_rate = value
+        return self._optimizer.learning_rate
+
+    def numpy(self):
+        return np.float32(self)
+
+    @property
+    def value(self):
+        return np.float32(self)
+
+    dtype = "float32"
+    shape = ()
+
 class Optimizer:
     # Per-variable slot groups in Keras's creation order: names in one group are interleaved per variable
     # (Keras's add_optimizer_variables with a list of names), groups follow one another. Set by subclasses.
@@ -81,8 +108,9 @@ class Optimizer:
     # ------------------------------------------------------------------ learning rate and iterations
     @property
     def learning_rate(self):
-        """The current learning rate (schedule evaluated at ``iterations``) as a float."""
-        return self.current_learning_rate()
+        """The current learning rate (schedule evaluated at ``iterations``): a float that also has Keras's
+        variable methods, so ``optimizer.learning_rate.assign(0.01)`` and ``.numpy()`` work as in Keras 3."""
+        return LearningRateValue(self.current_learning_rate(), self)
 
     @learning_rate.setter
     def learning_rate(self, value):
