@@ -10,7 +10,7 @@ class InputLayer(Layer):
     """Declares the per-sample input shape of a Sequential model (``keras.layers.InputLayer``)."""
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
-                 input_tensor=None, **kwargs):
+                 input_tensor=None, ragged=None, optional=False, **kwargs):
         if "input_shape" in kwargs and shape is None:
             shape = kwargs.pop("input_shape")
         if shape is None and batch_shape is None:
@@ -19,6 +19,10 @@ class InputLayer(Layer):
             batch_size, shape = batch_shape[0], tuple(batch_shape)[1:]
         if sparse:
             raise ValueError(f"convlite does not support sparse inputs. Received: sparse={sparse}")
+        if ragged:
+            raise ValueError(f"convlite does not support ragged inputs. Received: ragged={ragged}")
+        if optional:
+            raise ValueError(f"convlite does not support optional inputs. Received: optional={optional}")
         super().__init__(name=name, dtype=dtype, **kwargs)
         self.shape = _as_shape(shape, "shape")
         if any(d is None for d in self.shape):
@@ -56,10 +60,11 @@ class KerasTensor:
         return f"<KerasTensor shape={self.shape}, dtype=float32, name={self.name}>"
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None):
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None,
+          ragged=None, optional=False):
     """``keras.Input``: the symbolic input to start a Sequential model with."""
     return KerasTensor(InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                                  batch_shape=batch_shape, name=name))
+                                  batch_shape=batch_shape, name=name, ragged=ragged, optional=optional))
 
 
 class Dense(Layer):
