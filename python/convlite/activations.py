@@ -200,7 +200,8 @@ def get(identifier):
         fn = _BY_NAME.get(identifier)
         if fn is None:
             raise ValueError(f"Could not interpret activation function identifier. Expected one of "
-                             f"{sorted(_BY_NAME)} or a callable. Received: identifier={identifier!r}")
+                             f"{sorted(_BY_NAME)} or one of convlite.activations' functions. "
+                             f"Received: identifier={identifier!r}")
         return fn
     if isinstance(identifier, dict) and isinstance(identifier.get("config"), str):
         return get(identifier["config"])  # Keras's {"module": ..., "class_name": "function", "config": "relu"}

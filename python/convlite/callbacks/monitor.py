@@ -167,9 +167,12 @@ class ModelCheckpoint(MonitorCallback):
                     "When using `save_weights_only=True` in `ModelCheckpoint`, the filepath provided must end in "
                     f"`.weights.h5` (Keras weights format). Received: filepath={self.filepath}"
                 )
-        elif not self.filepath.endswith((".keras", ".h5")):
+        elif not self.filepath.endswith(".keras"):
+            # Keras 3 also takes ".h5" here, for its legacy whole-model HDF5 format, which convlite does not write.
             raise ValueError(
-                f"The filepath provided must end in `.keras` (Keras model format). Received: filepath={self.filepath}"
+                "The filepath provided must end in `.keras` (Keras model format; convlite does not write the legacy "
+                f"whole-model .h5 format: use `.keras`, or save_weights_only=True with `.weights.h5`). "
+                f"Received: filepath={self.filepath}"
             )
 
     def on_train_batch_end(self, batch, logs=None):

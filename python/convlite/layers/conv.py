@@ -22,9 +22,12 @@ def normalize_padding(padding, rank, allow_causal, layer_name):
                              f"Received: padding={padding!r}")
         return value
     items = (padding,) * rank if isinstance(padding, int) else tuple(padding) if _is_seq(padding) else None
+    if rank == 1 and items is not None and len(items) == 2 and all(isinstance(p, int) for p in items):
+        items = (items,)  # (before, after) of the one axis, as ZeroPadding1D takes it
     if items is None or len(items) != rank:
-        raise ValueError(f"Explicit `padding` must be an int or {rank} entries (an int or a (before, after) pair "
-                         f"each). Received: padding={padding!r}")
+        axes = "one axis: an int or a (before, after) pair" if rank == 1 else \
+            f"{rank} axes: an int, or {rank} entries each an int or a (before, after) pair"
+        raise ValueError(f"Explicit `padding` must give the sizes of {axes}. Received: padding={padding!r}")
     pairs = []
     for item in items:
         pair = (item, item) if isinstance(item, int) else tuple(item) if _is_seq(item) else ()

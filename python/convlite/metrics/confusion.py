@@ -123,7 +123,11 @@ class AUC(Metric):
     _direction = "up"
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None,
-                 thresholds=None, from_logits=False):
+                 thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):
+        for arg, value in (("multi_label", multi_label), ("num_labels", num_labels), ("label_weights", label_weights)):
+            if value is not None and value is not False:
+                raise ValueError(f"convlite's AUC pools every label into one curve and does not support `{arg}`. "
+                                 f"Received: {arg}={value!r}")
         curve, summation_method = str(curve).upper(), str(summation_method).lower()
         if curve not in ("ROC", "PR"):
             raise ValueError(f'Invalid AUC curve value: "{curve}". Expected values are ["PR", "ROC"]')
@@ -208,7 +212,4 @@ class AUC(Metric):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("multi_label", "num_labels", "label_weights"):
-            config.pop(key, None)
-        return cls(**config)
+        return cls(**config)  # a Keras config's multi_label / num_labels / label_weights are refused if set

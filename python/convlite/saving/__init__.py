@@ -179,6 +179,9 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
         )
     _h5.require_h5py()
     path = _path(filepath)
+    if os.path.isdir(path):
+        raise ValueError(f"`filepath` must be a .keras file, not a directory (convlite does not read the "
+                         f"SavedModel format). Received: filepath={path!r}")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such file: {path!r}")
     with _zip.KerasArchive(path) as archive:

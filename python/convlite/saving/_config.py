@@ -167,13 +167,13 @@ def parse_model_config(root: Any) -> ModelSpec:
     """Validate a Sequential config.json and reduce it to a ModelSpec; unsupported structure is a ValueError."""
     if not isinstance(root, dict):
         raise ValueError(f"Invalid .keras file: config.json must hold a JSON object. Received: {type(root).__name__}")
-    check_tree(root)
-    class_name = root.get("class_name")
+    class_name = root.get("class_name")  # checked first: a Functional model is refused for what it is
     if class_name != "Sequential":
         raise ValueError(
             "convlite loads Sequential models only; this file holds a different kind of model. "
             f"Received: class_name={class_name!r}"
         )
+    check_tree(root)
     if root.get("module") not in ("keras", "keras.models"):
         raise ValueError(
             f"Invalid .keras file: unexpected module for the model. Received: module={root.get('module')!r}"
@@ -191,6 +191,11 @@ def parse_model_config(root: Any) -> ModelSpec:
         where = f"config.layers[{index}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
             raise ValueError(f"Invalid .keras file: {where} must be an object with a 'config' object.")
+        if entry.get("class_name") in ("Sequential", "Functional", "Model"):
+            raise ValueError(
+                f"convlite loads flat Sequential models: {where} is a model nested inside this one. "
+                f"Received: class_name={entry.get('class_name')!r}"
+            )
         if entry.get("module") != "keras.layers":
             raise ValueError(
                 f"Invalid .keras file: {where} is not a built-in Keras layer. Received: module={entry.get('module')!r}"
