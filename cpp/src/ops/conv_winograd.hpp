@@ -15,7 +15,8 @@ namespace convlite::winograd {
 
 // auto: Winograd where it measured faster, with the tile size a cost model prefers; gemm: never (the opt-out);
 // winograd: wherever the shape allows it, even where slower, tile by the cost model; winograd2 / winograd4: the
-// same with that tile size for the forward and input gradient (the weight gradient has tiles of 2 only).
+// same with that tile size for the forward, weight and input gradients (winograd4's input gradient goes over dy's
+// tiles wherever that route applies, input_grad_over_dy).
 // Chosen once from CONVLITE_CONV_ALGO at import, then by the setter.
 enum class Algorithm : int { automatic = 0, gemm = 1, winograd = 2, winograd2 = 3, winograd4 = 4 };
 const char* algorithm_name(Algorithm a);

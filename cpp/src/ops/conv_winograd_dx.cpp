@@ -60,12 +60,14 @@ double cost(int tile, double tile_count, std::int64_t k, std::int64_t n) {
 
 // Over dy's tiles where the counted cost says so: same-padded maps have as many tiles either way (the dx-tiled route,
 // with its cheaper read-free output, keeps them), valid ones fewer over dy (MNIST conv2 9 per image against 16:
-// measured 1.9x faster), full-padded ones more. Tiles of 2 forced keep the dx-tiled route (this one has tiles of 4
-// only). Negative pads (never produced by Keras's paddings) keep it too: with pads >= 0 the patches cover dx.
+// measured 1.9x faster), full-padded ones more. Tiles of 4 forced ('winograd4') take this route wherever it
+// applies, so that tests reach it on every shape; tiles of 2 forced keep the dx-tiled route (this one has tiles of
+// 4 only). Negative pads (no Keras padding makes them) keep it too: with pads >= 0 the patches cover dx.
 bool input_grad_over_dy(const Conv2dShape& s) {
   const int tile = input_grad_tile(s);
   if (tile == 0 || algorithm() == Algorithm::winograd2) return false;
   if (std::min({s.pad_top, s.pad_bottom, s.pad_left, s.pad_right}) < 0) return false;
+  if (algorithm() == Algorithm::winograd4) return true;
   const double over_dy = cost(4, tiles(s.batch, s.out_h, s.out_w, 4), s.out_c, s.in_c);
   const double over_dx = cost(tile, tiles(s.batch, s.in_h, s.in_w, tile), s.out_c, s.in_c);
   return over_dy < over_dx;
