@@ -67,7 +67,7 @@ def test_matches_float64_alone_and_with_the_weight_gradient(each_isa, rng, case,
 
 
 def test_mnist_conv2_error_next_to_the_other_routes(rng):
-    """Measured on this data (batch 16): over dy 1.3e-6 of max |dx|, over dx's tiles of 4 1.9e-6, GEMM 6.9e-7."""
+    """Batch 16, measured: over dy about 1.3e-6 of max |dx|, over dx's tiles of 4 2.3e-6, implicit GEMM 6.5e-7."""
     x, k, bias, pad, y, dy = case_data(rng, (16, 13, 13, 32, 64, "valid"))
     want = ref.conv2d_grads(x, k, dy, padding=pad, y=y, act="relu")[0]
     errors = {}
@@ -78,7 +78,7 @@ def test_mnist_conv2_error_next_to_the_other_routes(rng):
 
 
 def test_error_at_256_channels(rng):
-    """The transforms' error grows with the channels summed (F here): measured 3.1e-6 at 256 -> 256."""
+    """The transforms' error grows with the channels summed (F here): measured 3.1e-6 to 3.5e-6 at 256 -> 256."""
     x, k, bias, pad, y, dy = case_data(rng, (2, 10, 10, 256, 256, "valid"), "linear")
     with using_algorithm("winograd4"):
         dx = backward(x, k, bias, pad, "linear", dy, need_dw=False)[0]

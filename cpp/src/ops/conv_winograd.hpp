@@ -60,6 +60,12 @@ struct DyTileInputGrad {
   DyTileInputGrad(const Conv2dShape& shape, const float* w);
   void add_tiles(const float* dm, std::int64_t d_es, std::int64_t ldd, std::int64_t t0, std::int64_t nt,
                  float* dx) const;
+  // add_tiles in its two steps, for a caller that has each element's dM hot: dV[e] = dM[e] U[e]^T into the calling
+  // thread's products buffer (for nt tiles, element stride v_es), then the patches of all 36 elements.
+  float* products(std::int64_t nt, std::int64_t& v_es) const;
+  void element_products(int e, const float* dm_e, std::int64_t ldd, std::int64_t nt, float* dv,
+                        std::int64_t v_es) const;
+  void add_patches(const float* dv, std::int64_t v_es, std::int64_t t0, std::int64_t nt, float* dx) const;
   const Conv2dShape& s;
   const float* u = nullptr;  // U[e] as K = F by N = C_in packed-B panels
   std::int64_t nr = 0, panels = 0, ldc = 0, tiles_w = 0, per_image = 0;

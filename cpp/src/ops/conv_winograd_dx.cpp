@@ -8,8 +8,10 @@
 // tiles dy: a valid 3x3 conv's dy is 2 pixels smaller (MNIST conv2: 3x3 tiles for 11x11 instead of 4x4 for 13x13,
 // 9/16 of the GEMM work). Patches overlap by 2 pixels: a tile adds where an earlier tile of its image (above or
 // left) wrote and stores elsewhere, in tile order, so every dx pixel is one fixed sum; threads own whole images.
-// Accuracy (max |dx - float64| / max |dx|, tests/test_conv_winograd_dx.py's data): MNIST conv2 (32 -> 64 channels,
-// 13x13, batch 16) 1.7e-6 (the dx-tiled F(4x4) route 2.3e-6, implicit GEMM 3.0e-7); 256 -> 256 on 10x10 3.9e-6.
+// Accuracy, max |dx - float64| / max |dx| (relu mask; tests/winograd_cases.py's data): MNIST conv2 (32 -> 64
+// channels, 13x13 valid) batch 16 1.3e-6, batch 64 1.6e-6 (over dx's tiles of 4: 2.3e-6 and 2.8e-6; implicit GEMM
+// 6.5e-7); 37 -> 37 on 16x16 9.9e-7 (1.5e-6); 256 -> 256 on 10x10 3.5e-6 (4.9e-6).
+// Speed (1 thread, Zen3, thread time, machine loaded): MNIST conv2 at batch 64, dx alone 3.6 -> 1.9 ms.
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -98,13 +100,15 @@ DyTileInputGrad::DyTileInputGrad(const Conv2dShape& shape, const float* w) : s(s
   u = packed;
 }
 
-void DyTileInputGrad::add_tiles(const float* dm, std::int64_t d_es, std::int64_t ldd, std::int64_t t0,
-                                std::int64_t nt, float* dx) const {
+float* DyTileInputGrad::products(std::int64_t nt, std::int64_t& v_es) const {
+  v_es = (nt + gemm::kernels().mr) * ldc + 16;  // element stride off a page multiple (see conv_winograd.cpp)
+  return scratch(Scratch::products, 36 * v_es);
+}
+
+void DyTileInputGrad::element_products(int e, const float* dm_e, std::int64_t ldd, std::int64_t nt, float* dv,
+                                       std::int64_t v_es) const {
   const GemmKernels& gk = gemm::kernels();
-  const WinogradGradKernels& wk = grad_transform_kernels();
-  const std::int64_t mr = gk.mr, f = s.out_c, c = s.in_c;
-  const std::int64_t v_es = (nt + mr) * ldc + 16;  // element stride off a page multiple (see conv_winograd.cpp)
-  float* dv = scratch(Scratch::products, 36 * v_es);
+  const std::int64_t mr = gk.mr, f = s.out_c;
   const float* a_rows[64];  // mr <= 64
   float* c_rows[64];
   const float* b_panel = nullptr;
@@ -116,20 +120,22 @@ void DyTileInputGrad::add_tiles(const float* dm, std::int64_t d_es, std::int64_t
   t.b = &b_panel;
   t.c = c_rows;
   t.nv = nr;
-  // dV[e] = dM[e] U[e]^T, element by element, a row tile of dM against every panel of U[e] (the forward's order).
-  for (int e = 0; e < 36; ++e) {
-    const float* me = dm + e * d_es;
-    float* ve = dv + e * v_es;
-    for (std::int64_t g = 0; g < nt; g += mr) {
-      t.mv = std::min(mr, nt - g);
-      for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = me + (g + std::min(r, t.mv - 1)) * ldd;
-      for (std::int64_t pj = 0; pj < panels; ++pj) {
-        b_panel = u + (e * panels + pj) * f * nr;
-        for (std::int64_t r = 0; r < mr; ++r) c_rows[r] = ve + (g + r) * ldc + pj * nr;
-        gk.tile(t);
-      }
+  // A row tile of dM against every panel of U[e] (the forward's order).
+  float* ve = dv + e * v_es;
+  for (std::int64_t g = 0; g < nt; g += mr) {
+    t.mv = std::min(mr, nt - g);
+    for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = dm_e + (g + std::min(r, t.mv - 1)) * ldd;
+    for (std::int64_t pj = 0; pj < panels; ++pj) {
+      b_panel = u + (e * panels + pj) * f * nr;
+      for (std::int64_t r = 0; r < mr; ++r) c_rows[r] = ve + (g + r) * ldc + pj * nr;
+      gk.tile(t);
     }
   }
+}
+
+void DyTileInputGrad::add_patches(const float* dv, std::int64_t v_es, std::int64_t t0, std::int64_t nt,
+                                  float* dx) const {
+  const WinogradGradKernels& wk = grad_transform_kernels();
   float* out[36];
   for (std::int64_t i = 0; i < nt; ++i) {
     const std::int64_t index = t0 + i, b = index / per_image, rem = index % per_image;
@@ -140,12 +146,20 @@ void DyTileInputGrad::add_tiles(const float* dm, std::int64_t d_es, std::int64_t
       for (int q = 0; q < 6; ++q) {
         const std::int64_t yy = iy + a, xx = ix + q;
         const bool inside = yy >= 0 && yy < s.in_h && xx >= 0 && xx < s.in_w;
-        out[a * 6 + q] = inside ? dx + ((b * s.in_h + yy) * s.in_w + xx) * c : nullptr;
+        out[a * 6 + q] = inside ? dx + ((b * s.in_h + yy) * s.in_w + xx) * s.in_c : nullptr;
         // The tile above (same columns) wrote patch rows 0-1, the one to the left columns 0-1.
         if ((th > 0 && a < 2) || (tw > 0 && q < 2)) accumulate |= std::uint64_t{1} << (a * 6 + q);
       }
-    wk.dx_tile6(dv + i * ldc, v_es, c, out, accumulate);
+    wk.dx_tile6(dv + i * ldc, v_es, s.in_c, out, accumulate);
   }
+}
+
+void DyTileInputGrad::add_tiles(const float* dm, std::int64_t d_es, std::int64_t ldd, std::int64_t t0,
+                                std::int64_t nt, float* dx) const {
+  std::int64_t v_es = 0;
+  float* dv = products(nt, v_es);
+  for (int e = 0; e < 36; ++e) element_products(e, dm + e * d_es, ldd, nt, dv, v_es);
+  add_patches(dv, v_es, t0, nt, dx);
 }
 
 }  // namespace convlite::winograd
