@@ -44,16 +44,30 @@ int tile_size(const Conv2dShape& s) {
 }
 
 // How the tiles of dy (m x m, index b * per_image + th * tiles_w + tw) are cut: `supers` super-chunks (the unit of
-// threading), each in blocks of at most tb tiles from its start. With whole_images (when there are at least as many
-// images as super-chunks) a super-chunk holds whole images, so the input gradient's overlapping patches of an image
-// are all added by one thread, in order; otherwise blocks are cut across images and shared out evenly. A function
-// of the shape only: the weight gradient's sums are the same whether dx is wanted or not.
+// threading), each in blocks of about tb tiles. With whole_images (when there are at least as many images as
+// super-chunks) a super-chunk holds whole images, so the input gradient's overlapping patches of an image are all
+// added by one thread, in order, and is cut into n / tb near-equal blocks (tb to 2 tb - 1 tiles: as few blocks as
+// cutting at multiples of tb, each of which passes over the whole partial dU); otherwise blocks of tb are cut
+// across images and shared out evenly. A function of the shape only: the weight gradient's sums are the same
+// whether dx is wanted or not.
 struct TileSplit {
   std::int64_t tiles = 0, per_image = 0, batch = 0, tb = 1, blocks = 0, supers = 1;
   bool whole_images = false;
+  std::int64_t max_block() const { return whole_images ? 2 * tb - 1 : tb; }
   std::int64_t first(std::int64_t sc) const {
     if (whole_images) return per_image * (batch * sc / supers);
     return std::min(tiles, blocks * sc / supers * tb);
+  }
+  // Calls body(t0, nt) for the blocks of super-chunk sc, in order.
+  template <typename Body>
+  void for_blocks(std::int64_t sc, Body&& body) const {
+    const std::int64_t start = first(sc), n = first(sc + 1) - start;
+    if (!whole_images) {
+      for (std::int64_t t0 = start; t0 < start + n; t0 += tb) body(t0, std::min(tb, start + n - t0));
+      return;
+    }
+    const std::int64_t k = std::max<std::int64_t>(1, n / tb);
+    for (std::int64_t j = 0; j < k; ++j) body(start + n * j / k, n * (j + 1) / k - n * j / k);
   }
 };
 
@@ -95,16 +109,15 @@ void input_grad_by_dy_tiles(const Conv2dShape& s, const float* dz, const float* 
   const std::int64_t tb = std::clamp<std::int64_t>(98304 / (36 * (ldd + dxg.ldc)) / mr, 1, 16) * mr;
   // No partial sums to keep here, so up to 16 super-chunks (of whole images) for the threads to share.
   TileSplit split = split_tiles(s.batch, dxg.per_image, tb, std::min<std::int64_t>(s.batch, 16));
-  const std::int64_t d_es = tb * ldd + 16;
+  const std::int64_t d_es = split.max_block() * ldd + 16;
   const double flops = 2.0 * 36 * static_cast<double>(split.tiles) * s.in_c * s.out_c;
   parallel_for(split.supers, kGradFlopCost * flops / split.supers, [&](std::int64_t s0, std::int64_t s1) {
     float* dm = gemm::workspace(gemm::Slot::reduce_b, 36 * d_es);
     for (std::int64_t sc = s0; sc < s1; ++sc)
-      for (std::int64_t t0 = split.first(sc), end = split.first(sc + 1); t0 < end; t0 += tb) {
-        const std::int64_t nt = std::min(tb, end - t0);
+      split.for_blocks(sc, [&](std::int64_t t0, std::int64_t nt) {
         gradient_tiles(s, dz, 4, t0, nt, dm, ldd, d_es);
         dxg.add_tiles(dm, d_es, ldd, t0, nt, dx);
-      }
+      });
   });
 }
 
@@ -123,14 +136,16 @@ bool weight_grad(const Conv2dShape& s, const float* x, const float* dz, float* d
   const std::int64_t tb = std::clamp<std::int64_t>(98304 / (elements * (ldv + ldd)), 32, 256);
   const TileSplit split = split_tiles(s.batch, per_image, tb, kMaxSupers);
   const std::int64_t supers = split.supers;
-  // dx from the same dM when its route goes over dy's tiles of 4 and the super-chunks hold whole images (MNIST
-  // conv2 at 1 thread, batch 64: 3.5 ms for both against 3.6 ms with dx computed apart; dM is the cheap part).
+  // dx from the same dM when its route goes over dy's tiles of 4 and the super-chunks hold whole images. MNIST conv2
+  // at 1 thread, batch 64 (min thread time, in one process, alternating): 3.25 ms for both against 3.36 ms with dx
+  // computed apart after a weight gradient cut at multiples of tb as before (whose dW alone took 1.73 ms against
+  // 1.78 ms with whole images: the one-image-aligned split costs dW alone 3%, and saves it when dx is wanted).
   const bool with_dx = dx && w && m == 4 && split.whole_images && input_grad_over_dy(s);
   std::unique_ptr<DyTileInputGrad> dxg;
   if (with_dx) dxg = std::make_unique<DyTileInputGrad>(s, w);
   // Element strides one cache line past a multiple of the page (as the forward's: the element streams at a 4 KB
   // multiple would share one L1 set).
-  const std::int64_t v_es = tb * ldv + 16, d_es = tb * ldd + 16;
+  const std::int64_t v_es = split.max_block() * ldv + 16, d_es = split.max_block() * ldd + 16;
   const std::int64_t u_size = elements * c * ldd, part_stride = u_size + ldd;
   float* partial = gemm::workspace(gemm::Slot::partial, supers * part_stride);
   gemm::Buffer zeros(ldv);
@@ -146,8 +161,7 @@ bool weight_grad(const Conv2dShape& s, const float* x, const float* dz, float* d
       float* u = partial + sc * part_stride;
       float* ub = u + u_size;
       std::fill(u, u + part_stride, 0.0f);
-      for (std::int64_t t0 = split.first(sc), end = split.first(sc + 1); t0 < end; t0 += tb) {
-        const std::int64_t nt = std::min(tb, end - t0);
+      split.for_blocks(sc, [&](std::int64_t t0, std::int64_t nt) {
         if (dw)
           for (std::int64_t i = 0; i < nt; ++i) {
             const std::int64_t tile = t0 + i, b = tile / per_image, rem = tile % per_image;
@@ -176,7 +190,7 @@ bool weight_grad(const Conv2dShape& s, const float* x, const float* dz, float* d
             for (std::int64_t j = 0; j < f; ++j) ub[j] += sums[i * ldd + j];
         }
         if (with_dx) dxg->add_patches(dv, dv_es, t0, nt, dx);
-      }
+      });
     }
   });
   // Partials summed in order, in double, then dW[i][j] = sum_ab G[a][i] dU[a*alpha + b] G[b][j], rounded once.
