@@ -33,9 +33,11 @@ CASES = [
 
 
 def backward(x, k, bias, pad, act, dy, need_dw, slope=0.0):
+    """need_dw=False asks for dx alone (no db either: a bias gradient would run the weight-gradient pass too, which
+    then computes dx from its dM)."""
     y = _core.conv2d(x, k, bias, padding=pad, activation=act, negative_slope=slope)
     return _core.conv2d_backward(x, k, y if act != "linear" else None, dy, padding=pad, activation=act,
-                                 negative_slope=slope, has_bias=True, need_dw=need_dw)
+                                 negative_slope=slope, has_bias=need_dw, need_dw=need_dw)
 
 
 def case_data(rng, case, act="relu"):
@@ -50,8 +52,8 @@ def case_data(rng, case, act="relu"):
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("act", ["linear", "relu"])
 def test_matches_float64_alone_and_with_the_weight_gradient(each_isa, rng, case, act):
-    """dx alone and dx from the weight gradient's dM are the same bits and within the tolerance; dW and db are the
-    same bits whether dx is wanted or not."""
+    """dx alone, with db only and from the weight gradient's dM are the same bits and within the tolerance; dW and
+    db are the same bits whether dx is wanted or not."""
     x, k, bias, pad, y, dy = case_data(rng, case, act)
     want_dx, want_dw, want_db = ref.conv2d_grads(x, k, dy, padding=pad, y=y, act=act)
     with using_algorithm("winograd4"):
@@ -59,7 +61,11 @@ def test_matches_float64_alone_and_with_the_weight_gradient(each_isa, rng, case,
         both = backward(x, k, bias, pad, act, dy, need_dw=True)
         no_dx = _core.conv2d_backward(x, k, y if act != "linear" else None, dy, padding=pad, activation=act,
                                       has_bias=True, need_dx=False)
+        with_db = _core.conv2d_backward(x, k, y if act != "linear" else None, dy, padding=pad, activation=act,
+                                        has_bias=True, need_dw=False)
     np.testing.assert_array_equal(alone[0], both[0])
+    np.testing.assert_array_equal(with_db[0], both[0])
+    np.testing.assert_array_equal(with_db[2], both[2])
     np.testing.assert_array_equal(both[1], no_dx[1])
     np.testing.assert_array_equal(both[2], no_dx[2])
     assert rel_error(both[0], want_dx) <= TOL
