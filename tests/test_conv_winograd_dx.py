@@ -13,7 +13,7 @@ import pytest
 
 from convlite import _core
 
-from helpers import simd_isas, using_isa, using_threads
+from helpers import simd_isas, tensorflow_or_skip, using_isa, using_threads
 import ref_conv as ref
 from winograd_cases import TOL, make, pads, rel_error, using_algorithm
 
@@ -214,3 +214,20 @@ def test_nan_in_dy_reaches_its_tiles_patch(each_isa, rng, need_dw, pixel):
     top, left = pixel[0] // 4 * 4, pixel[1] // 4 * 4
     want[top:top + 6, left:left + 6] = np.outer(rows, cols)
     np.testing.assert_array_equal(np.isnan(dx[0]), np.broadcast_to(want[:13, :13, None], dx.shape[1:]))
+
+
+@pytest.mark.tensorflow
+def test_layer_gradients_match_tensorflow(rng):
+    """MNIST conv2 as Keras builds it (valid 3x3, relu, bias) under 'auto', which takes this route: dx, dW and db
+    against TensorFlow's GradientTape on the same float32 data, within the tolerance of the float64 tests."""
+    tf = tensorflow_or_skip()
+    x, k, bias, pad, y, dy = case_data(rng, (4, 13, 13, 32, 64, "valid"))
+    xt, kt, bt = tf.constant(x), tf.constant(k), tf.constant(bias)
+    with tf.GradientTape() as tape:
+        tape.watch([xt, kt, bt])
+        yt = tf.nn.relu(tf.nn.conv2d(xt, kt, 1, "VALID") + bt)
+    want = tape.gradient(yt, [xt, kt, bt], output_gradients=tf.constant(dy))
+    with using_algorithm("auto"):
+        got = backward(x, k, bias, pad, "relu", dy, need_dw=True)
+    for g, t in zip(got, want):
+        assert rel_error(g, t.numpy().astype(np.float64)) <= TOL
