@@ -11,7 +11,7 @@
 // Accuracy, max |dx - float64| / max |dx| (relu mask; tests/winograd_cases.py's data): MNIST conv2 (32 -> 64
 // channels, 13x13 valid) batch 16 1.3e-6, batch 64 1.6e-6 (over dx's tiles of 4: 2.3e-6 and 2.8e-6; implicit GEMM
 // 6.5e-7); 37 -> 37 on 16x16 9.9e-7 (1.5e-6); 256 -> 256 on 10x10 3.5e-6 (4.9e-6).
-// Speed (1 thread, Zen3, thread time, machine loaded): MNIST conv2 at batch 64, dx alone 3.6 -> 1.9 ms.
+// Speed: see input_grad_over_dy.
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -60,9 +60,11 @@ double cost(int tile, double tile_count, std::int64_t k, std::int64_t n) {
 
 }  // namespace
 
-// Over dy's tiles where the counted cost says so: same-padded maps have as many tiles either way (the dx-tiled route,
-// with its cheaper read-free output, keeps them), valid ones fewer over dy (MNIST conv2 9 per image against 16:
-// measured 1.9x faster), full-padded ones more. Tiles of 4 forced ('winograd4') take this route wherever it
+// Over dy's tiles where the counted cost says so. Valid padding gives dy fewer tiles (dx alone, 1 thread: MNIST
+// conv2 9 per image against 16, 3.6 -> 1.9 ms; 64 -> 64 on 10x10, 4 against 9, 3.3 -> 1.5 ms; 32 -> 64 on 30x30,
+// 49 against 64, 3.3 -> 2.5 ms). Same padding gives as many either way and the dx-tiled route keeps them (timed on
+// 4 such shapes it was 4-9% faster on 3 of them, 4% slower on one); full padding gives dy more tiles.
+// Tiles of 4 forced ('winograd4') take this route wherever it
 // applies, so that tests reach it on every shape; tiles of 2 forced keep the dx-tiled route (this one has tiles of
 // 4 only). Negative pads (no Keras padding makes them) keep it too: with pads >= 0 the patches cover dx.
 bool input_grad_over_dy(const Conv2dShape& s) {
