@@ -86,9 +86,9 @@ def routed(algo, x, k, bias, pad, dy):
 
 
 def test_auto_picks_the_tile_the_cost_model_prefers(rng):
-    """MNIST conv2 (11x11 outputs, 13x13 input gradient) at batch 16: tiles of 4, as 'winograd' (best tile) does;
-    6x6 maps cost as many GEMM multiplies either way, so tiles of 2 (cheaper transforms). Results are those forced
-    routes', bit for bit, and differ from the other tile's."""
+    """MNIST conv2 (11x11 outputs, 13x13 input gradient, which goes over dy's 11x11: test_conv_winograd_dx.py) at
+    batch 16: tiles of 4, as 'winograd' (best tile) does; 6x6 maps cost as many GEMM multiplies either way, so tiles
+    of 2 (cheaper transforms). Results are those forced routes', bit for bit, and differ from the other tile's."""
     x, k, bias = make(rng, 16, 13, 13, 32, 64)
     dy = rng.standard_normal((16, 11, 11, 64)).astype(np.float32)
     out = {algo: routed(algo, x, k, bias, (0, 0, 0, 0), dy) for algo in ("auto", "winograd", *TILES)}

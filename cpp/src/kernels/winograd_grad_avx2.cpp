@@ -92,7 +92,8 @@ void reduce(const float* v, std::int64_t ldv, const float* dm, std::int64_t ldm,
   }
 }
 
-constexpr WinogradGradKernels kAvx2Table = {&grad_tile, &reduce, &winograd_grad_tile6_avx2};
+constexpr WinogradGradKernels kAvx2Table = {&grad_tile, &reduce, &winograd_grad_tile6_avx2,
+                                             &winograd_dx_tile6_avx2};
 
 }  // namespace
 

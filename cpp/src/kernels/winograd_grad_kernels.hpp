@@ -25,16 +25,28 @@ struct WinogradGradKernels {
   // operation order (explicit fma): bit-identical across ISAs.
   void (*grad_tile6)(const float* const* dz, std::int64_t n, std::int64_t n_padded, float* dm,
                      std::int64_t dm_stride);
+  // The transposed input transform of F(4x4) (the input gradient over dy's tiles, ops/conv_winograd_dx.cpp):
+  // P = B dV B^T, the adjoint of the forward's V = B^T d B, for element e = i*6 + j of dV, channel c, at
+  // dv[e * dv_stride + c] (rows readable up to n rounded up to 8). P(a, b), channel c, goes to dx[a*6 + b][c]
+  // (n floats): added when bit a*6 + b of `accumulate` is set (an earlier tile wrote there), stored otherwise;
+  // null pointers (outside dx) are skipped. Columns first, then rows, one fixed operation order (explicit fma):
+  // bit-identical across ISAs.
+  void (*dx_tile6)(const float* dv, std::int64_t dv_stride, std::int64_t n, float* const* dx,
+                   std::uint64_t accumulate);
 };
 
 const WinogradGradKernels& winograd_grad_kernels_scalar();
 // The F(4x4) gradient transform of each table (winograd_grad4_scalar.cpp, winograd_grad4_avx2.cpp).
 void winograd_grad_tile6_scalar(const float* const* dz, std::int64_t n, std::int64_t n_padded, float* dm,
                                 std::int64_t dm_stride);
+void winograd_dx_tile6_scalar(const float* dv, std::int64_t dv_stride, std::int64_t n, float* const* dx,
+                              std::uint64_t accumulate);
 #if defined(CONVLITE_HAVE_AVX2)
 const WinogradGradKernels& winograd_grad_kernels_avx2();  // AVX-512 machines use it too
 void winograd_grad_tile6_avx2(const float* const* dz, std::int64_t n, std::int64_t n_padded, float* dm,
                               std::int64_t dm_stride);
+void winograd_dx_tile6_avx2(const float* dv, std::int64_t dv_stride, std::int64_t n, float* const* dx,
+                            std::uint64_t accumulate);
 #endif
 
 }  // namespace convlite

@@ -33,7 +33,8 @@ void reduce(const float* v, std::int64_t ldv, const float* dm, std::int64_t ldm,
     }
 }
 
-constexpr WinogradGradKernels kScalarTable = {&grad_tile, &reduce, &winograd_grad_tile6_scalar};
+constexpr WinogradGradKernels kScalarTable = {&grad_tile, &reduce, &winograd_grad_tile6_scalar,
+                                               &winograd_dx_tile6_scalar};
 
 }  // namespace
 

@@ -188,7 +188,8 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
     mask_y = nullptr;
   }
   const std::int64_t hw_out = s.out_h * s.out_w;
-  if (dw_winograd) winograd::weight_grad(s, x, dz, dw, db);
+  // The Winograd weight gradient also writes dx when both go over dy's 4x4 tiles (they share dM), then done here.
+  if (dw_winograd && winograd::weight_grad(s, x, dz, dw, db, w, dx_forward || dx_small ? nullptr : dx)) dx = nullptr;
   if ((dw || db) && !dw_winograd) {
     // Rows mode (groups 1, dilation_w 1): a segment is a whole kernel row, kw * C_in contiguous floats of a
     // zero-padded copy of x (made only when there is padding), so the reduction reads long runs in place and the

@@ -245,6 +245,7 @@ void forward(const Conv2dShape& s, const float* x, const float* w, const float* 
 }
 
 void input_grad(const Conv2dShape& s, const float* dz, const float* w, float* dx) {
+  if (input_grad_over_dy(s)) return input_grad_by_dy_tiles(s, dz, w, dx);  // fewer tiles over dy (valid padding)
   const int tile = input_grad_tile(s) == 4 ? 4 : 2;
   const std::int64_t nr = gemm::kernels().nr, panels = (s.in_c + nr - 1) / nr;
   float* u = scratch(Scratch::transformed_weights, (tile + 2) * (tile + 2) * panels * nr * s.out_c);

@@ -8,13 +8,15 @@
 #include <string>
 
 #include "convlite/conv.hpp"
+#include "kernels/winograd_grad_kernels.hpp"
 #include "kernels/winograd_kernels.hpp"
 
 namespace convlite::winograd {
 
 // auto: Winograd where it measured faster, with the tile size a cost model prefers; gemm: never (the opt-out);
 // winograd: wherever the shape allows it, even where slower, tile by the cost model; winograd2 / winograd4: the
-// same with that tile size for the forward and input gradient (the weight gradient has tiles of 2 only).
+// same with that tile size for the forward, weight and input gradients (winograd4's input gradient goes over dy's
+// tiles wherever that route applies, input_grad_over_dy).
 // Chosen once from CONVLITE_CONV_ALGO at import, then by the setter.
 enum class Algorithm : int { automatic = 0, gemm = 1, winograd = 2, winograd2 = 3, winograd4 = 4 };
 const char* algorithm_name(Algorithm a);
@@ -37,9 +39,39 @@ bool input_grad_eligible(const Conv2dShape& s);
 void input_grad(const Conv2dShape& s, const float* dz, const float* w, float* dx);
 
 // Weight (and bias) gradient from x and dz (dL/dy with the activation mask already applied): dW = G^T dU G with
-// dU[e] = sum over output tiles of V[e]^T dM[e] (conv_winograd_grad.cpp). Chosen as the forward is.
+// dU[e] = sum over output tiles of V[e]^T dM[e] (conv_winograd_grad.cpp). Chosen as the forward is. Given w and dx
+// too, it also writes dx from the same dM when the input gradient goes over dy's tiles (input_grad_over_dy) and its
+// own blocks allow (tiles of 4, super-chunks of whole images), and returns whether it did; dW is the same bits
+// either way.
 bool weight_grad_eligible(const Conv2dShape& s);
-void weight_grad(const Conv2dShape& s, const float* x, const float* dz, float* dw, float* db);
+bool weight_grad(const Conv2dShape& s, const float* x, const float* dz, float* dw, float* db,
+                 const float* w = nullptr, float* dx = nullptr);
+
+// The input gradient over dy's 4x4 tiles, the transpose of the forward (conv_winograd_dx.cpp): dM = A dY A^T,
+// dV[e] = U[e] dM[e], dx patches B dV B^T overlap-added. input_grad_over_dy says whether it is cheaper than
+// input_grad's route over dx's tiles (input_grad takes it then); input_grad_by_dy_tiles runs it alone
+// (conv_winograd_grad.cpp, whose tile loop it shares). Overwrites dx.
+bool input_grad_over_dy(const Conv2dShape& s);
+void input_grad_by_dy_tiles(const Conv2dShape& s, const float* dz, const float* w, float* dx);
+// The part after dM: the weights transformed once per call (on the calling thread's scratch), then add_tiles for
+// tiles [t0, t0 + nt) of dy (index b * per_image + th * tiles_w + tw) given their dM (element e of tile i at
+// dm[e * d_es + i * ldd], F floats, zeros to ldd). Tiles of an image must come in order, all on one thread.
+struct DyTileInputGrad {
+  DyTileInputGrad(const Conv2dShape& shape, const float* w);
+  void add_tiles(const float* dm, std::int64_t d_es, std::int64_t ldd, std::int64_t t0, std::int64_t nt,
+                 float* dx) const;
+  // add_tiles in its two steps, for a caller that has each element's dM hot: dV[e] = dM[e] U[e]^T into the calling
+  // thread's products buffer (for nt tiles, element stride v_es), then the patches of all 36 elements.
+  float* products(std::int64_t nt, std::int64_t& v_es) const;
+  void element_products(int e, const float* dm_e, std::int64_t ldd, std::int64_t nt, float* dv,
+                        std::int64_t v_es) const;
+  void add_patches(const float* dv, std::int64_t v_es, std::int64_t t0, std::int64_t nt, float* dx) const;
+  const Conv2dShape& s;
+  const float* u = nullptr;  // U[e] as K = F by N = C_in packed-B panels
+  std::int64_t nr = 0, panels = 0, ldc = 0, tiles_w = 0, per_image = 0;
+};
+// The weight-gradient kernel table of the active ISA (AVX-512 machines use the AVX2 one).
+const WinogradGradKernels& grad_transform_kernels();
 
 // The input-transform table of the active ISA (shared with the weight gradient).
 const WinogradKernels& transform_kernels();
