@@ -2,9 +2,9 @@
 kernels whose NR panels are whole segments, with both operands of each 256-pixel chunk packed. Odd sizes hit every
 tail: pixels not a multiple of the chunk, C_in not a multiple of the NR panel (a partial last panel), filters not
 a multiple of the MR tile, zero segments from padding, several super-chunks and the k-group split on two threads.
-One case with a single dz^T tile keeps the in-place path covered. Checked against the float64 reference, every ISA
-against scalar, dW without dx equal to dW with dx (the mask fused into the dz packing or formed beforehand), and
-threads 1 vs 2 bit-identical."""
+One case with too few dz^T tiles to pay for packing keeps the in-place path covered. Checked against the float64
+reference, every ISA against scalar, dW without dx equal to dW with dx (the mask fused into the dz packing or formed
+beforehand), and threads 1 vs 2 bit-identical."""
 import numpy as np
 import pytest
 
@@ -22,7 +22,7 @@ CASES = [
     (2, 16, 14, 70, 64, 1, 1, (1, 1), (1, 1), "valid"),   # C_in > 64, whole panels and tiles (16, 6 * 10 + 4)
     (2, 11, 12, 16, 36, 3, 3, (2, 1), (1, 1), "same"),    # rows mode: kw * C_in = 48, three whole panels a row
     (2, 9, 10, 32, 40, 3, 3, (1, 1), (1, 2), "same"),     # a segment per tap, zero segments in the padding
-    (2, 10, 9, 80, 5, 1, 1, (1, 1), (1, 1), "valid"),     # F = 5: one dz^T tile, the in-place path
+    (2, 10, 9, 80, 5, 1, 1, (1, 1), (1, 1), "valid"),     # F = 5: too few dz^T tiles, the in-place path
 ]
 IDS = ["tails", "supers", "strided", "wide_in", "rows", "taps", "one_tile"]
 

@@ -18,6 +18,10 @@ namespace {
 // Pixels per chunk: the K of each microkernel call. Measured best for both paths (128-512 tried on the packed
 // path: 256 was level with 384 and 512 and ahead of 128-192, which re-read the C tiles more often).
 constexpr std::int64_t kChunk = 256;
+// The packed path pays for copying each Xcol panel once it is reused by this many dz^T tiles: with 2-4 (a dense
+// layer's 10-20 units) the in-place reads measured faster (64 x 1600 -> 10: 53 us against 72; 256 x 400 -> 20:
+// 79 against 85), from 6 the packed path wins (32 x 16x16x32 -> 64, 3x3 stride 2: 0.97 -> 0.75 ms).
+constexpr std::int64_t kPackedMinTiles = 6;
 alignas(64) const float kZeroRow[64] = {};  // a B row of zeros for padding pixels (nr <= 64)
 
 // count runs of R floats from src (consecutive) to dst (dst_step apart).
@@ -122,37 +126,33 @@ void pack_dz_rows(const ReductionProblem& p, const GemmKernels& kt, std::int64_t
   }
 }
 
-// Rows [r0, r1) of the chunk's Xcol, NR panels [kp0, kp1) k-major: dst[(kp - kp0) * stride + mm * nr + j] =
-// Xcol(mm, kp * nr + j), zero beyond kdim. A panel inside one segment is one fixed-size copy per row; one that
-// straddles segments (or the last, partial one) is gathered element by element.
+// NR panel kp of the chunk's Xcol (len rows), k-major: dst[mm * Nr + j] = Xcol(mm, kp * Nr + j), zero beyond kdim.
+// A panel inside one segment is one fixed-size copy per row; one that straddles segments (or the last, partial one)
+// is gathered element by element.
 template <int Nr>
-void pack_x_rows(const ReductionProblem& p, const float* const* seg, std::int64_t r0, std::int64_t r1,
-                 std::int64_t kp0, std::int64_t kp1, float* dst, std::int64_t stride) {
-  const std::int64_t kdim = p.taps * p.kc;
-  for (std::int64_t kp = kp0; kp < kp1; ++kp) {
-    const std::int64_t k0 = kp * Nr, t0 = k0 / p.kc, c0 = k0 % p.kc;
-    float* d = dst + (kp - kp0) * stride + r0 * Nr;
-    if (k0 + Nr <= kdim && c0 + Nr <= p.kc) {
-      for (std::int64_t mm = r0; mm < r1; ++mm, d += Nr) {
-        const float* src = seg[mm * p.taps + t0];
-        std::memcpy(d, src ? src + c0 : kZeroRow, Nr * sizeof(float));
-      }
-      continue;
+void pack_x_panel_fixed(const ReductionProblem& p, const float* const* seg, std::int64_t len, std::int64_t kp,
+                        float* dst) {
+  const std::int64_t kdim = p.taps * p.kc, k0 = kp * Nr, t0 = k0 / p.kc, c0 = k0 % p.kc;
+  if (k0 + Nr <= kdim && c0 + Nr <= p.kc) {
+    for (std::int64_t mm = 0; mm < len; ++mm, dst += Nr) {
+      const float* src = seg[mm * p.taps + t0];
+      std::memcpy(dst, src ? src + c0 : kZeroRow, Nr * sizeof(float));
     }
-    for (std::int64_t mm = r0; mm < r1; ++mm, d += Nr)
-      for (std::int64_t j = 0; j < Nr; ++j) {
-        const std::int64_t k = k0 + j;
-        const float* src = k < kdim ? seg[mm * p.taps + k / p.kc] : nullptr;
-        d[j] = src ? src[k % p.kc] : 0.0f;
-      }
+    return;
   }
+  for (std::int64_t mm = 0; mm < len; ++mm, dst += Nr)
+    for (std::int64_t j = 0; j < Nr; ++j) {
+      const std::int64_t k = k0 + j;
+      const float* src = k < kdim ? seg[mm * p.taps + k / p.kc] : nullptr;
+      dst[j] = src ? src[k % p.kc] : 0.0f;
+    }
 }
 
-void pack_x(const ReductionProblem& p, std::int64_t nr, const float* const* seg, std::int64_t r0, std::int64_t r1,
-            std::int64_t kp0, std::int64_t kp1, float* dst, std::int64_t stride) {
-  if (nr == 16) return pack_x_rows<16>(p, seg, r0, r1, kp0, kp1, dst, stride);
-  if (nr == 8) return pack_x_rows<8>(p, seg, r0, r1, kp0, kp1, dst, stride);
-  return pack_x_rows<32>(p, seg, r0, r1, kp0, kp1, dst, stride);
+void pack_x_panel(const ReductionProblem& p, std::int64_t nr, const float* const* seg, std::int64_t len,
+                  std::int64_t kp, float* dst) {
+  if (nr == 16) return pack_x_panel_fixed<16>(p, seg, len, kp, dst);
+  if (nr == 8) return pack_x_panel_fixed<8>(p, seg, len, kp, dst);
+  return pack_x_panel_fixed<32>(p, seg, len, kp, dst);
 }
 
 // Columns [k0, k0 + width) of Xcol for the chunk's rows, row-major with row stride `width` (a multiple of nr),
@@ -180,11 +180,11 @@ void gather_xcol(const ReductionProblem& p, const float* const* seg, std::int64_
 
 // Computed transposed: C^T (n x kdim) = dz^T * Xcol: the small dz side is packed into MR panels, Xcol into NR
 // panels, and the transposed result is written out once at the end.
-// Packed path (the NR panels of Xcol are whole segments, and at least two dz^T tiles reuse each): both operands
-// of a chunk are packed (BLIS: the rows of Xcol, 256-1024 bytes apart, alias in a few L1 sets when read in place
-// by every dz^T tile) and run through the packed-A/B microkernel (56x56x64 -> 128 at batch 8, one thread: 8.4 ->
-// 6.4 ms). Packing the next chunk a slice after each microkernel call, to overlap its loads with the FMAs, measured
-// slower (the slices evicted the L1-resident B panel), as did software prefetches of the next chunk.
+// Packed path (the NR panels of Xcol are whole segments, and at least kPackedMinTiles dz^T tiles reuse each): both
+// operands of a chunk are packed (BLIS: the rows of Xcol, 256-1024 bytes apart, alias in a few L1 sets when read
+// in place by every dz^T tile) and run through the packed-A/B microkernel (56x56x64 -> 128 at batch 8, one
+// thread: 8.4 -> 6.4 ms). Packing the next chunk a slice after each microkernel call, to overlap its loads with
+// the FMAs, measured slower (the slices evicted the L1-resident B panel), as did software prefetches of the next chunk.
 // In-place path (otherwise: taps that split NR panels, as 3-channel images, or a single dz^T tile): B rows are
 // read where they lie, or gathered per chunk.
 // Order of every sum (fixed by the shape alone): C over chunks in order within a super-chunk, super-chunks in
@@ -204,7 +204,7 @@ void reduction_gemm_impl(const ReductionProblem& p,
   const std::int64_t f_tiles = (n + mr - 1) / mr, k_panels = (kdim + nr - 1) / nr;
   const bool want_c = p.c && kdim > 0;
   const bool gather_b = want_c && p.taps > 1 && p.kc % nr != 0;
-  const bool packed = want_c && !gather_b && f_tiles >= 2;
+  const bool packed = want_c && !gather_b && f_tiles >= kPackedMinTiles;
   const std::int64_t chunk = kChunk;
   const std::int64_t chunks = (p.m + chunk - 1) / chunk;
   // Super-chunks depend on m alone, never on the thread count: that is what makes the sum reproducible.
@@ -217,7 +217,6 @@ void reduction_gemm_impl(const ReductionProblem& p,
   // One chunk's dz^T panels, each padded by a cache line: panels of a whole number of pages put the packing's
   // f_tiles write streams (one MR run per pixel each) into the same two L1 sets, where they evicted each other.
   const std::int64_t a_stride = mr * chunk + 16, a_floats = f_tiles * a_stride;
-  const std::int64_t b_stride = nr * chunk + 16;  // one packed Xcol panel of a chunk, padded likewise
   // With several k-groups every group needs the same dz^T: form it once for all chunks in a first pass.
   const bool shared_a = want_c && k_groups > 1;
   // partial[s] is C^T of super-chunk s: n rows of kdim floats.
@@ -237,12 +236,9 @@ void reduction_gemm_impl(const ReductionProblem& p,
                         (static_cast<double>(p.m) / supers) / k_groups;
     parallel_for(supers * k_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
       const std::int64_t group_width = (k_panels + k_groups - 1) / k_groups * nr;
-      const std::int64_t group_panels = (k_panels + k_groups - 1) / k_groups;
-      // One chunk of dz^T panels; the chunk's Xcol panels of this group (packed), or the gathered Xcol rows or
-      // one partial panel (in place).
+      // One chunk of dz^T panels; one Xcol panel (packed), or the gathered Xcol rows or one partial panel.
       float* a_own = shared_a ? nullptr : workspace(Slot::reduce_a, a_floats);
-      float* b_pack = workspace(Slot::reduce_b, packed ? group_panels * b_stride
-                                                       : chunk * ((gather_b ? group_width : 0) + nr));
+      float* b_pack = workspace(Slot::reduce_b, chunk * ((gather_b ? group_width : 0) + nr));
       float* b_panel = b_pack + (gather_b ? chunk * group_width : 0);  // the in-place path's partial panel
       const float* b_panel_row = b_panel;
       std::vector<float> row_buf(n);
@@ -271,10 +267,12 @@ void reduction_gemm_impl(const ReductionProblem& p,
                          row_buf.data());
           segs(ctx, m0, m1, seg.data());
           if (packed) {
-            pack_x(p, nr, seg.data(), 0, len, kp0, kp1, b_pack, b_stride);
             t.b = &b_cur;
+            b_cur = b_pack;
             for (std::int64_t kp = kp0; kp < kp1; ++kp) {
-              b_cur = b_pack + (kp - kp0) * b_stride;  // stays in L1 while every dz^T panel passes it
+              // Each Xcol panel packed right before use, into a buffer that stays in L1 while every dz^T panel
+              // passes it (packing the chunk's panels at once measured 5% slower for 3x3 kernels, 18 panels).
+              pack_x_panel(p, nr, seg.data(), len, kp, b_pack);
               t.nv = std::min(nr, kdim - kp * nr);
               for (std::int64_t ft = 0; ft < f_tiles; ++ft) {
                 for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = a_pack + ft * a_stride + r;
