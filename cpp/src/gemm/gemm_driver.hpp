@@ -306,6 +306,9 @@ struct ReductionProblem {
   float* c = nullptr;  // (taps*kc) x n, row stride ldc; may be null when only db is wanted
   std::int64_t ldc = 0;
   float* db = nullptr;  // n, or null
+  // If set, B(m, j) (masked) is also written to dz_out[m * ldz + j] for j < n as dz is packed: the input gradient
+  // that follows reads it, without a separate masking pass over dy and y.
+  float* dz_out = nullptr;
 };
 
 // Segment callback: segs(m0, m1, ptr) fills ptr[(m - m0) * taps + t] with the start of segment t of row m, or

@@ -55,6 +55,7 @@ void pack_dz_rows6(const ReductionProblem& p, std::int64_t m0, std::int64_t r0, 
     const std::int64_t at = (m0 + mm) * p.ldz;
     const float* row = p.dz + at;
     const float* yrow = Act ? p.y + at : nullptr;
+    float* out = p.dz_out ? p.dz_out + at : nullptr;
     float* d = dst + mm * 6;
     std::int64_t j = 0;
     for (; j + 12 <= n; j += 12, d += 2 * stride) {
@@ -66,6 +67,11 @@ void pack_dz_rows6(const ReductionProblem& p, std::int64_t m0, std::int64_t r0, 
         _mm_storeu_ps(db + j + 4, _mm_add_ps(_mm_loadu_ps(db + j + 4), v1));
         _mm_storeu_ps(db + j + 8, _mm_add_ps(_mm_loadu_ps(db + j + 8), v2));
       }
+      if (out) {
+        _mm_storeu_ps(out + j, v0);
+        _mm_storeu_ps(out + j + 4, v1);
+        _mm_storeu_ps(out + j + 8, v2);
+      }
       _mm_storeu_ps(d, v0);
       _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), v1);
       _mm_storeh_pi(reinterpret_cast<__m64*>(d + stride), v1);
@@ -76,6 +82,7 @@ void pack_dz_rows6(const ReductionProblem& p, std::int64_t m0, std::int64_t r0, 
       if (Act == 1) v = yrow[j] > 0.0f ? v : 0.0f;
       if (Act == 2) v = yrow[j] > 0.0f ? v : v * p.negative_slope;
       if (db) db[j] += v;
+      if (out) out[j] = v;
       dst[(j / 6) * stride + mm * 6 + j % 6] = v;
     }
   }
@@ -109,6 +116,7 @@ void pack_dz_rows(const ReductionProblem& p, const GemmKernels& kt, std::int64_t
     }
     if (db)
       for (std::int64_t j = 0; j < n; ++j) db[j] += row[j];
+    if (p.dz_out) std::memcpy(p.dz_out + at, row, static_cast<std::size_t>(n) * sizeof(float));
     if (!dst) continue;
     // Whole MR runs as fixed-size copies (the compiler inlines them), the partial last tile element-wise.
     const std::int64_t full = n / mr;
