@@ -16,7 +16,7 @@ namespace convlite::gemm {
 namespace {
 
 // Pixels per chunk: the K of each microkernel call. Measured best for both paths (128-512 tried on the packed
-// path: 256 was level with 384 and 512 and ahead of 128-192, which re-read the C tiles more often).
+// path: 256 was level with 384 and 512 and a little ahead of 128-192).
 constexpr std::int64_t kChunk = 256;
 // The packed path pays for copying each Xcol panel once it is reused by this many dz^T tiles: with 2-4 (a dense
 // layer's 10-20 units) the in-place reads measured faster (64 x 1600 -> 10: 53 us against 72; 256 x 400 -> 20:
@@ -191,10 +191,11 @@ void gather_xcol(const ReductionProblem& p, const float* const* seg, std::int64_
 // Packed path (the NR panels of Xcol are whole segments, and at least kPackedMinTiles dz^T tiles reuse each): both
 // operands of a chunk are packed (BLIS: the rows of Xcol, 256-1024 bytes apart, alias in a few L1 sets when read
 // in place by every dz^T tile) and run through the packed-A/B microkernel (56x56x64 -> 128 at batch 8, one
-// thread: 8.4 -> 6.4 ms). Packing the next chunk a slice after each microkernel call, to overlap its loads with
-// the FMAs, measured slower (the slices evicted the L1-resident B panel), as did software prefetches of the next chunk.
-// In-place path (otherwise: taps that split NR panels, as 3-channel images, or a single dz^T tile): B rows are
-// read where they lie, or gathered per chunk.
+// thread: 8.3 -> 6.4 ms, with relu 10.3 -> 6.9). Packing the next chunk a slice after each microkernel call, to
+// overlap its loads with the FMAs, measured slower (the slices evicted the L1-resident B panel), as did software
+// prefetches of the next chunk's dz and y (into L1 a few rows ahead, or into L2 a slice per microkernel call).
+// In-place path (otherwise: taps that split NR panels, as 3-channel images, or few dz^T tiles): B rows are read
+// where they lie, or gathered per chunk.
 // Order of every sum (fixed by the shape alone): C over chunks in order within a super-chunk, super-chunks in
 // order; db per chunk in m order, chunks in order.
 void reduction_gemm_impl(const ReductionProblem& p,
