@@ -6,11 +6,13 @@
 //   panels. Work is split over blocks of MC rows (the A block stays in L2 while every B panel streams past it)
 //   and, when rows are few, over groups of B panels. Each output element is computed by the same instructions
 //   whatever the partition, so results never depend on the thread count.
-// reduction_gemm: C (kdim x n) = sum over m of Xcol(m, k) * dz(m, j), the weight-gradient shape (m = pixels,
-//   long), computed as C^T so that Xcol rows (NHWC pixel slices) feed the microkernel's vector operand in place.
-//   The m range is cut into fixed chunks; fixed super-chunks of chunks reduce in order into partial buffers that
-//   are summed in order, so the result is bit-identical for any thread count. The bias gradient is the column
-//   sum of dz, taken in the same pass while dz (masked on the fly) is packed.
+// reduction_gemm (gemm_reduction.cpp): C (kdim x n) = sum over m of Xcol(m, k) * dz(m, j), the weight-gradient
+//   shape (m = pixels, long), computed as C^T with Xcol (NHWC pixel slices) on the microkernel's vector side: each
+//   chunk of dz packed into MR panels and each Xcol panel packed into an L1-resident NR panel (or, where packing
+//   does not pay, Xcol rows read in place). The m range is cut into fixed chunks; fixed super-chunks of chunks
+//   reduce in order into partial buffers that are summed in order, so the result is bit-identical for any thread
+//   count. The bias gradient is the column sum of dz, taken in the same pass while dz (masked on the fly) is
+//   packed.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -306,6 +308,9 @@ struct ReductionProblem {
   float* c = nullptr;  // (taps*kc) x n, row stride ldc; may be null when only db is wanted
   std::int64_t ldc = 0;
   float* db = nullptr;  // n, or null
+  // If set, B(m, j) (masked) is also written to dz_out[m * ldz + j] for j < n as dz is packed: the input gradient
+  // that follows reads it, without a separate masking pass over dy and y.
+  float* dz_out = nullptr;
 };
 
 // Segment callback: segs(m0, m1, ptr) fills ptr[(m - m0) * taps + t] with the start of segment t of row m, or

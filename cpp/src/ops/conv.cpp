@@ -181,11 +181,18 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   const bool dx_forward = dx && m > 0 && !dx_small && dx_as_forward(s);
   // Winograd weight gradient (3x3 stride 1 with enough channels, as the forward): reads dz already masked.
   const bool dw_winograd = (dw || db) && m > 0 && winograd::weight_grad_eligible(s);
+  // When the reduction driver forms dW and dx follows, the driver writes the masked gradient out as it packs dz
+  // (one pass over dy and y instead of two: 56x56x128 pointwise, 25 MB read less).
+  float* masked_by_dw = nullptr;
   if (act && m > 0 && ((dx && !dx_forward) || dw_winograd)) {
     float* masked = gemm::workspace(gemm::Slot::masked_dz, m * s.out_c);
-    gemm::masked_gradient(dy, y, masked, m * s.out_c, activation_code(epilogue), epilogue.negative_slope);
-    dz = masked;
-    mask_y = nullptr;
+    if ((dw || db) && !dw_winograd && s.in_c > 0) {  // (with no input channels the driver packs nothing)
+      masked_by_dw = masked;
+    } else {
+      gemm::masked_gradient(dy, y, masked, m * s.out_c, activation_code(epilogue), epilogue.negative_slope);
+      dz = masked;
+      mask_y = nullptr;
+    }
   }
   const std::int64_t hw_out = s.out_h * s.out_w;
   // The Winograd weight gradient also writes dx when both go over dy's 4x4 tiles (they share dM), then done here.
@@ -229,6 +236,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
       p.c = dw ? dw + g * fg : nullptr;
       p.ldc = s.out_c;
       p.db = db ? db + g * fg : nullptr;
+      p.dz_out = masked_by_dw ? masked_by_dw + g * fg : nullptr;
       if (use_rows) {
         gemm::reduction_gemm(p, [&](std::int64_t m0, std::int64_t m1, const float** seg) {
           std::int64_t b = m0 / hw_out, oh = (m0 % hw_out) / s.out_w, ow = m0 % s.out_w;
@@ -262,6 +270,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
     }
   }
   if (!dx) return;
+  if (masked_by_dw) dz = masked_by_dw;
   if (dx_forward) return input_grad_by_forward(s, w, y, dy, dx, epilogue, act);
   if (dx_small) return small_conv::input_grad(s, w, dz, dx);
   const std::int64_t hw_in = s.in_h * s.in_w;
