@@ -1,12 +1,15 @@
 // The GEMM for few rows (a dense layer's batch): C = act(A * B + bias) with all of A packed once and B packed
-// a few micro-panels at a time, right before use, by the thread that owns those columns.
+// one micro-panel at a time, by the thread that owns those columns, while it is used.
 //
 // Why: with m = 64 the whole A (m x k) is one MC block, so each B element is used by only m / MR tiles. Packing
-// all of B up front (pack_b) wrote it out and read it back from L3 once more, in a pass of its own. Here each
-// K block of kGroup micro-panels is copied from B (read along its rows) into a small buffer and used at once by
-// every tile; threads split the panels (N), not the rows, so B is read exactly once in all, A stays in L2, and
-// the C columns of a group stay in L1/L2 across K blocks.
-// The K blocks and the microkernel calls are those of indirect_gemm with kc_block = kPackedKc, so results do not
+// all of B up front (pack_b) wrote it out and read it back from L3 once more, in a pass of its own; packing a
+// few micro-panels right before use (the previous version) still read B in a pass of its own with no FMA beside
+// it (12% of a 64 x 1024 -> 512 forward). Here the first row tile of each micro-panel and K block reads B in
+// place (a row-major B: one 64-byte row of the panel per k, a whole B row apart) and stores the packed copy as it
+// goes (tile_stream); the other row tiles read that copy, and meanwhile prefetch, a slice each, the rows of the
+// next micro-panel, so the first tile finds them in cache. Threads split the panels (N), not the rows, so B is
+// read exactly once in all, A stays in L2, and the C columns of a group stay in L1/L2 across K blocks.
+// The K blocks and the microkernel's FMAs are those of indirect_gemm with kc_block = kPackedKc, so results do not
 // depend on the thread count (nor on which driver ran).
 #include "gemm/gemm_driver.hpp"
 
@@ -17,7 +20,8 @@
 namespace convlite::gemm {
 namespace {
 
-// Micro-panels packed per pass over B's rows (4 x 16 KB at kc = 256, in L2 with A).
+// Micro-panels per group: each K block runs over the group's panels before the next, so a group's C columns
+// (64 x 64 floats for m = 64) stay in L1/L2 across the K blocks.
 constexpr std::int64_t kGroup = 4;
 
 // One kc x nr micro-panel: dst[kk * nr + j] = B(k0 + kk, j0 + j), zero for j >= nv.
@@ -70,33 +74,6 @@ void pack_micro_panel(float* dst, const float* src, std::int64_t k0, std::int64_
   }
 }
 
-// Micro-panels [g0, g1) of rows [k0, k0 + kc), each kc x nr, one after another. A row-major B is read along
-// whole rows of the group (kGroup * NR floats, a run the hardware prefetcher follows): one micro-panel at a time
-// read one 64-byte line per row stride and cost as much as the GEMM's whole pack_b pass had.
-void pack_group(float* dst, const float* src, std::int64_t k0, std::int64_t kc, std::int64_t g0, std::int64_t g1,
-                std::int64_t n, std::int64_t nr, std::int64_t row_stride, std::int64_t col_stride) {
-  const std::int64_t panel_floats = kc * nr;
-  const bool full = g1 * nr <= n;
-  if (col_stride != 1 || nr != 16 || !full) {
-    for (std::int64_t pj = g0; pj < g1; ++pj)
-      pack_micro_panel(dst + (pj - g0) * panel_floats, src, k0, kc, pj * nr, std::min(nr, n - pj * nr), nr,
-                       row_stride, col_stride);
-    return;
-  }
-  // 16 rows at a time (8 KB of B, kept in L1 while each panel gets its 1 KB run): writing one row into every
-  // panel in turn stored kGroup lines 16 KB apart, all in one L1 set.
-  const std::int64_t panels = g1 - g0;
-  for (std::int64_t r0 = 0; r0 < kc; r0 += 16) {
-    const std::int64_t r1 = std::min(kc, r0 + 16);
-    for (std::int64_t q = 0; q < panels; ++q) {
-      const float* row = src + (k0 + r0) * row_stride + (g0 + q) * 16;
-      float* d = dst + q * panel_floats + r0 * 16;
-      for (std::int64_t kk = r0; kk < r1; ++kk, row += row_stride, d += 16)
-        std::memcpy(d, row, 16 * sizeof(float));  // constant size: four inline vector moves
-    }
-  }
-}
-
 // MR-panel of rows [m0, m0 + mv) over all k, k-major (dst[k * mr + r]), zero rows beyond mv.
 void pack_a_panel(float* dst, const float* a, std::int64_t lda, std::int64_t m0, std::int64_t mv, std::int64_t mr,
                   std::int64_t k) {
@@ -137,37 +114,57 @@ void small_m_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const float* a
   });
   const double cost = kDenseFlopCost * 2.0 * static_cast<double>(m_tiles * mr) * static_cast<double>(k * nr);
   parallel_for(panels, cost, [&](std::int64_t p0, std::int64_t p1) {
-    float* micro = workspace(Slot::packed_b, kGroup * kc_max * nr);  // this thread's own (L2)
+    float* packed = workspace(Slot::packed_b, kc_max * nr);  // this thread's own micro-panel (L1/L2)
     const float* a_rows[16];
     float* c_rows[16];
-    const float* b_ptr = micro;
+    const float* b_ptr = packed;
     MicroTile t;
     t.a = a_rows;
     t.a_step = mr;
     t.b = &b_ptr;
     t.c = c_rows;
+    t.negative_slope = negative_slope;
+    // A full micro-panel of a row-major B is read in place by its first row tile; any other is packed first.
+    auto in_place = [&](std::int64_t pj) { return b_col_stride == 1 && (pj + 1) * nr <= n; };
     for (std::int64_t g0 = p0; g0 < p1; g0 += kGroup) {
       const std::int64_t g1 = std::min(p1, g0 + kGroup);
       for (std::int64_t kb = 0; kb < nk; ++kb) {
         const std::int64_t c0 = k * kb / nk, c1 = k * (kb + 1) / nk;
         const bool last = kb + 1 == nk;
-        pack_group(micro, b, c0, c1 - c0, g0, g1, n, nr, b_row_stride, b_col_stride);
         t.kc = c1 - c0;
         t.beta = kb == 0 ? beta : 1.0f;
         t.activation = last ? activation : 0;
-        t.negative_slope = negative_slope;
         for (std::int64_t pj = g0; pj < g1; ++pj) {
           const std::int64_t j0 = pj * nr;
+          const bool fused = in_place(pj);
+          if (!fused) pack_micro_panel(packed, b, c0, t.kc, j0, std::min(nr, n - j0), nr, b_row_stride, b_col_stride);
           t.nv = std::min(nr, n - j0);
           t.bias = (last && padded_bias) ? padded_bias + j0 : nullptr;
-          b_ptr = micro + (pj - g0) * t.kc * nr;
+          // The next micro-panel (this K block's next panel in the group, else the group's first panel in the next
+          // K block, else the next group's first): its rows prefetched a slice per row tile.
+          std::int64_t next_p = pj + 1, next_kb = kb;
+          if (next_p == g1) {
+            next_p = kb + 1 < nk ? g0 : g1;
+            next_kb = kb + 1 < nk ? kb + 1 : 0;
+          }
+          const bool ahead = next_p < p1 && in_place(next_p);
+          const std::int64_t next_c0 = k * next_kb / nk, next_kc = k * (next_kb + 1) / nk - next_c0;
+          const std::int64_t slice = (next_kc + m_tiles - 1) / m_tiles;
+          BStream stream;
+          stream.src_stride = b_row_stride;
+          stream.pack = packed;
+          stream.prefetch_stride = b_row_stride;
           for (std::int64_t i = 0; i < m_tiles; ++i) {
             const std::int64_t m0 = i * mr;
             t.mv = std::min(mr, m - m0);
             const float* panel = packed_a + i * mr * k + c0 * mr;
             for (std::int64_t r = 0; r < mr; ++r) a_rows[r] = panel + r;
             for (std::int64_t r = 0; r < t.mv; ++r) c_rows[r] = c + (m0 + r) * ldc + j0;
-            kt.tile(t);
+            const std::int64_t r0 = std::min(next_kc, i * slice), r1 = std::min(next_kc, r0 + slice);
+            stream.prefetch = ahead ? b + (next_c0 + r0) * b_row_stride + next_p * nr : nullptr;
+            stream.prefetch_rows = r1 - r0;
+            stream.src = fused && i == 0 ? b + c0 * b_row_stride + j0 : nullptr;
+            kt.tile_stream(t, stream);
           }
         }
       }

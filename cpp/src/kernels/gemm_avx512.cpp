@@ -213,8 +213,23 @@ void dot_rows(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, st
   _mm256_zeroupper();
 }
 
+// Packs B's rows (if streamed in place), then runs the ordinary tile on the copy (the same products in the same
+// order); the prefetch hint is ignored. Not fused as in gemm_avx2.cpp: this tier cannot run here, so it stays the
+// obviously right form until measured on hardware.
+void tile_stream(const MicroTile& t, const BStream& s) {
+  const float* packed = t.b[0];
+  if (s.src) {
+    for (std::int64_t k = 0; k < t.kc; ++k)
+      for (int j = 0; j < kNr; ++j) s.pack[k * kNr + j] = s.src[k * s.src_stride + j];
+    packed = s.pack;
+  }
+  MicroTile u = t;
+  u.b = &packed;
+  tile_8x32(u);
+}
+
 constexpr GemmKernels kAvx512Table = {kMr, kNr, &tile_8x32, &tile_8x32_b_rows, &activation_grad, &fma_peak,
-                                      &dot_rows};
+                                      &dot_rows, &tile_stream};
 
 }  // namespace
 

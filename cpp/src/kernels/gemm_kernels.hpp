@@ -24,6 +24,22 @@ struct MicroTile {
   float negative_slope = 0.0f;
 };
 
+// How tile_stream gets B. src null: B is packed at t.b[0], as for `tile`. Otherwise B row k is read in place at
+// src + k * src_stride (all nr floats readable: a full panel of a row-major B) and also stored to pack + k * nr,
+// so the first row tile of a micro-panel packs it while it uses it and the others then read the packed copy: the
+// strided read of B overlaps FMAs instead of being a pass of its own.
+// prefetch_rows rows at prefetch + r * prefetch_stride (nr floats each) are prefetched, spread over the k loop: the
+// next micro-panel's rows of B, fetched from L3 a few lines at a time while this panel's tiles run, instead of
+// all at once by its first tile (which then ran 2.3x as long as the others: 256 rows of misses it cannot hide).
+// A hint only: kernels may ignore it.
+struct BStream {
+  const float* src = nullptr;
+  std::int64_t src_stride = 0;
+  float* pack = nullptr;
+  const float* prefetch = nullptr;
+  std::int64_t prefetch_stride = 0, prefetch_rows = 0;
+};
+
 struct GemmKernels {
   int mr, nr;
   void (*tile)(const MicroTile& t);
@@ -41,6 +57,10 @@ struct GemmKernels {
   // missing columns of an NR panel (10 units filled 10 of 16). SIMD tiers sum k in vector lanes, then across them.
   void (*dot_rows)(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* bt,
                    std::int64_t ldb, float* c, std::int64_t ldc);
+  // The same tile (taps must be 1) with B streamed for the small-M driver (see BStream): read in place from a
+  // row-major B and packed as it is used, and/or the rows of the next micro-panel prefetched meanwhile. Same FMAs
+  // in the same order as `tile`, so bit-identical results.
+  void (*tile_stream)(const MicroTile& t, const BStream& s);
 };
 
 const GemmKernels& gemm_kernels_scalar();

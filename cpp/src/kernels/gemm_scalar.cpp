@@ -82,8 +82,22 @@ void dot_rows(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, st
     }
 }
 
+// Packs B's rows (if streamed in place), then runs the ordinary tile on the copy: the same products in the same
+// order, by definition. The prefetch hint is ignored.
+void tile_stream(const MicroTile& t, const BStream& s) {
+  const float* packed = t.b[0];
+  if (s.src) {
+    for (std::int64_t k = 0; k < t.kc; ++k)
+      for (int j = 0; j < kNr; ++j) s.pack[k * kNr + j] = s.src[k * s.src_stride + j];
+    packed = s.pack;
+  }
+  MicroTile u = t;
+  u.b = &packed;
+  tile_4x8(u);
+}
+
 constexpr GemmKernels kScalarTable = {kMr, kNr, &tile_4x8, &tile_4x8_b_rows, &activation_grad, &fma_peak,
-                                      &dot_rows};
+                                      &dot_rows, &tile_stream};
 
 }  // namespace
 
