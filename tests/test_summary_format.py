@@ -126,6 +126,36 @@ def test_four_column_geometry_matches_keras(keras_models, monkeypatch, columns, 
     assert ours.splitlines()[-4] == captured[0].splitlines()[-4]
 
 
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("columns,line_length", [("80", None), ("200", None), ("200", 110)])
+def test_trainable_column_same_text_as_keras(keras_models, monkeypatch, columns, line_length):
+    monkeypatch.setenv("COLUMNS", columns)
+    model = keras_models[1]
+    model.layers[0].trainable = False
+    try:
+        captured = []
+        model.summary(line_length=line_length, show_trainable=True, print_fn=lambda text, **kw: captured.append(text))
+        marks = [("Y" if layer.trainable else "N") if layer.weights else "-" for layer in model.layers]
+        ours = format_summary(model.name, _rows(model), *_counts(model), line_length=line_length,
+                              trainable_marks=marks)
+        assert ours == captured[0]
+    finally:
+        model.layers[0].trainable = True
+
+
+def test_summary_show_trainable_marks_each_layer(capsys):
+    import convlite
+    from convlite import layers
+
+    model = convlite.Sequential([layers.Input((8, 8, 1)), layers.Conv2D(4, 3), layers.Flatten(), layers.Dense(2)])
+    model.layers[0].trainable = False
+    model.summary(show_trainable=True, line_length=140)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+    assert [row.split("│")[4].strip() for row in rows] == ["N", "-", "Y"]
+    with pytest.raises(ValueError, match="positions"):
+        model.summary(positions=[0.3, 0.6, 0.8, 1.0])
+
+
 @pytest.mark.parametrize("line_length", [64, 70, 76, 100])
 def test_flops_never_truncated(line_length):
     """A narrow table shortens large FLOP counts with an SI suffix instead of cutting digits off ("4,46…")."""

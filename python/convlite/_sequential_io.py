@@ -13,7 +13,13 @@ class SequentialIO:
                 layer_range=None):
         from ._training import summary_text
 
-        text = summary_text(self)
+        if positions is not None and (len(positions) != 3 or positions[-1] > 1):
+            raise ValueError("convlite's summary takes `positions` as the three relative column ends of Keras's "
+                             f"Sequential table, e.g. [0.45, 0.8, 1.0]. Received: positions={positions!r}")
+        if expand_nested or layer_range is not None:
+            raise ValueError("A Sequential model of convlite has no nested models or layer ranges to show. "
+                             f"Received: expand_nested={expand_nested!r}, layer_range={layer_range!r}")
+        text = summary_text(self, line_length=line_length, positions=positions, show_trainable=show_trainable)
         (print_fn or print)(text.rstrip("\n"))
 
     def get_config(self):

@@ -126,7 +126,8 @@ def _rule(widths, left, fill, middle, right):
 
 
 def format_summary(model_name, rows, total_params, trainable_params, non_trainable_params, extra_column=None,
-                   line_length=None, optimizer_params=None, bytes_per_param=4):
+                   line_length=None, optimizer_params=None, bytes_per_param=4, trainable_marks=None,
+                   positions=None):
     """The text ``model.summary()`` prints.
 
     Args:
@@ -140,10 +141,18 @@ def format_summary(model_name, rows, total_params, trainable_params, non_trainab
         line_length: total width; default as Keras: 88 (+12 with an extra column) capped at terminal width - 4.
         optimizer_params: optimizer variable count; when given, Keras's 'Optimizer params' line is printed.
         bytes_per_param: 4 for float32 weights.
+        trainable_marks: summary(show_trainable=True): 'Y' / 'N' / '-' per row, Keras's centred 'Trainable'
+            column (after Param #, before convlite's extra column).
+        positions: Keras's relative column ends (e.g. [0.45, 0.8, 1.0]) for the three Keras columns.
     """
     header, aligns = list(_KERAS_HEADER), list(_KERAS_ALIGN)
-    positions = [0.45, 0.8, 1.0]
+    positions = list(positions or [0.45, 0.8, 1.0])
     default_line_length = 88
+    if trainable_marks is not None:  # as Keras's print_summary adds it
+        default_line_length += 12
+        positions = [p * 0.9 for p in positions] + [1.0]
+        header.append("Trainable")
+        aligns.append("center")
     if extra_column is not None:
         default_line_length += 12
         positions = [p * 0.9 for p in positions] + [1.0]
@@ -157,9 +166,11 @@ def format_summary(model_name, rows, total_params, trainable_params, non_trainab
     lines.append(_rule(widths, "┡", "━", "╇", "┩"))
     for index, row in enumerate(rows):
         cells = [str(row[0]), format_shape(row[1]), _format_count(row[2])]
+        if trainable_marks is not None:
+            cells.append(trainable_marks[index])
         if extra_column is not None:
             extra = row[3] if len(row) > 3 else None
-            cells.append("-" if extra is None else _fitted_count(extra, widths[3]))
+            cells.append("-" if extra is None else _fitted_count(extra, widths[-1]))
         if index:
             lines.append(_rule(widths, "├", "─", "┼", "┤"))
         lines += _render_row(cells, widths, aligns)

@@ -274,7 +274,7 @@ def run_on_batch(model, x, y, sample_weight, class_weight, return_dict, training
     return values[0] if len(values) == 1 else values
 
 
-def summary_text(model):
+def summary_text(model, line_length=None, positions=None, show_trainable=False):
     """Keras's summary table plus a FLOPs column (forward FLOPs per sample)."""
     model._ensure_built()
     rows = []
@@ -293,5 +293,9 @@ def summary_text(model):
     if optimizer is not None and getattr(optimizer, "built", False):
         optimizer_params = int(sum(np.size(v) for v in optimizer.variables))
     total = trainable + non_trainable + (optimizer_params or 0)
+    marks = None
+    if show_trainable:  # Keras: Y / N for a layer with weights, '-' for one without
+        marks = [("Y" if layer.trainable else "N") if layer.weights else "-" for layer in model._layers]
     return _module("_summary").format_summary(model.name, rows, total, trainable, non_trainable, "FLOPs",
-                                              optimizer_params=optimizer_params)
+                                              line_length=line_length, optimizer_params=optimizer_params,
+                                              trainable_marks=marks, positions=positions)
