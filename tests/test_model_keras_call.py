@@ -183,3 +183,12 @@ def test_errors_name_what_convlite_refuses(tmp_path):
     with pytest.raises(ValueError, match="convlite.activations' functions"):
         layers.Dense(2, activation="bogus")
     assert layers.Conv1D(2, 3, padding=(2, 0))(np.ones((1, 5, 1), np.float32)).shape == (1, 5, 2)
+
+
+def test_layer_input_and_output_are_symbolic_tensors_of_the_built_shapes():
+    model = convlite.Sequential([layers.Input((28, 28, 1)), layers.Conv2D(8, 3), layers.Flatten(), layers.Dense(10)])
+    assert model.layers[0].output.shape == (None, 26, 26, 8)
+    assert model.layers[0].input.shape == (None, 28, 28, 1)
+    assert model.layers[2].output.shape == (None, 10) and model.layers[2].output.ndim == 2
+    with pytest.raises(AttributeError, match="no defined output"):
+        layers.Dense(3).output

@@ -41,6 +41,22 @@ def _require_real(value: np.ndarray, path: str) -> None:
         )
 
 
+class SymbolicTensor:
+    """A layer's symbolic input or output (shape with batch dimension ``None``), as Keras's KerasTensor shows it."""
+
+    def __init__(self, shape, name):
+        self.shape = tuple(shape)
+        self.dtype = "float32"
+        self.name = name
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, dtype=float32, name={self.name}>"
+
+
 class Variable:
     """A layer weight: a named numpy float32 array that the compiled model reads and updates in place.
 
@@ -207,6 +223,20 @@ class Layer:
         if self._output_shape is None:
             raise AttributeError(f"Layer {self.name} has no defined output shape yet (it is not built).")
         return self._output_shape
+
+    @property
+    def input(self):
+        """The symbolic input (Keras's ``layer.input``): a tensor of the built input shape."""
+        if self._build_shape is None:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined input.")
+        return SymbolicTensor(self._build_shape, f"{self.name}_input")
+
+    @property
+    def output(self):
+        """The symbolic output (Keras's ``layer.output``): a tensor of the built output shape."""
+        if self._output_shape is None:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined output.")
+        return SymbolicTensor(self._output_shape, self.name)
 
     # ---------------------------------------------------------------- compiled model
     def _emit(self, core, input_shape):
