@@ -156,6 +156,18 @@ def test_summary_show_trainable_marks_each_layer(capsys):
         model.summary(positions=[0.3, 0.6, 0.8, 1.0])
 
 
+def test_summary_of_a_model_with_no_input_shape_lists_it_unbuilt(capsys):
+    import convlite
+    from convlite import layers
+
+    model = convlite.Sequential([layers.Conv2D(8, 3), layers.Dense(10)])
+    model.summary(line_length=120)  # Keras: '?' shapes and '0 (unbuilt)' (it used to raise)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│ conv2d") or
+            line.startswith("│ dense")]
+    assert len(rows) == 2 and all("?" in row and "0 (unbuilt)" in row for row in rows)
+    assert not model.built
+
+
 @pytest.mark.parametrize("line_length", [64, 70, 76, 100])
 def test_flops_never_truncated(line_length):
     """A narrow table shortens large FLOP counts with an SI suffix instead of cutting digits off ("4,46…")."""
