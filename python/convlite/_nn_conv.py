@@ -4,6 +4,10 @@ Inputs may be any real floating array (numpy or anything ``np.asarray`` accepts)
 and numpy float32 arrays come back. Layout is channels-last only (NWC / NHWC), kernels in TF/Keras layout.
 Besides TF's ``'SAME'``/``'VALID'`` and explicit per-side pads, :func:`resolve_padding` gives layers the
 ``causal`` and ``full`` modes. Gradients are available through ``convlite._core.*_backward``.
+
+Accepted beyond what tf.nn takes (tf.nn raises on these): padding strings in any case (``'same'``) and
+``'causal'`` / ``'full'``; explicit padding as one (before, after) pair per spatial axis (``[[1, 1], [2, 0]]``),
+besides tf's full list with the batch and channel pairs (which must be ``[0, 0]``).
 """
 from __future__ import annotations
 
