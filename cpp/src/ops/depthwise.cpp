@@ -113,9 +113,11 @@ Pass input_grad_pass(const Conv2dShape& s) {
 template <class T, class Visit>
 void walk_rows(const Pass& pass, const float* src, T* per_tap_base, std::int64_t r0, std::int64_t r1, Visit&& visit) {
   const std::int64_t C = pass.channels;
-  std::vector<AxisTap> row_taps;
-  std::vector<std::int64_t> offset;
-  std::vector<T*> per_tap;
+  // Kept per thread (grow-only): the fused backward walks one row per call, which would otherwise allocate three
+  // vectors per row. No visit calls walk_rows again, so the buffers are never in use twice.
+  thread_local std::vector<AxisTap> row_taps;
+  thread_local std::vector<std::int64_t> offset;
+  thread_local std::vector<T*> per_tap;
   for (std::int64_t r = r0; r < r1; ++r) {
     const std::int64_t b = r / pass.rows.out_extent, o = r % pass.rows.out_extent;
     axis_taps(pass.rows, o, row_taps);
