@@ -9,6 +9,9 @@
 // pointwise rows permuted to match); when the intermediate is stored (training) it must be in Keras's c*dm + m
 // order, so the input patch a tile reads is expanded per tile (x[c] repeated dm times) instead of expanding the
 // whole input as depthwise2d does.
+// Backward: the pointwise half is one pass of the weight-gradient reduction over the pixels (dW, db, the relu mask
+// applied as dy is packed), which also forms the pointwise input gradient chunk by chunk from the masked rows while
+// they are in cache; then the depthwise backward (dx and dW in one pass over that gradient).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
