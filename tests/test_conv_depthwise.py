@@ -142,6 +142,23 @@ def test_depthwise_threads_bit_identical(rng, shape, strides, pad):
         np.testing.assert_array_equal(a, b_)
 
 
+# dx is formed inside the weight-gradient pass when dW is wanted (row by row with it, on one thread or when the
+# super-chunks split evenly), by its own pass otherwise: the same bits either way. 8 x 20 x 24 makes 3 super-chunks.
+@pytest.mark.parametrize("case", [CASES[2], CASES[4], CASES[7], (8, 20, 24, 9, 2, 3, 3, (1, 1), (1, 1), (1, 1, 1, 1))],
+                         ids=["stride2", "dm3", "dilated", "supers3"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_dx_same_with_or_without_dw(rng, case, threads):
+    b, h, w, c, dm, kh, kw, st, dl, pad = case
+    x = rng.standard_normal((b, h, w, c)).astype(np.float32)
+    k = rng.standard_normal((kh, kw, c, dm)).astype(np.float32)
+    y = _core.depthwise2d(x, k, None, st, dl, pad)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    with using_threads(threads):
+        alone = _core.depthwise2d_backward(x, k, None, dy, st, dl, pad, False, True, need_dw=False)[0]
+        with_dw = _core.depthwise2d_backward(x, k, None, dy, st, dl, pad, True, True)[0]
+    np.testing.assert_array_equal(alone, with_dw)
+
+
 def test_depthwise_rejects_channel_mismatch():
     with pytest.raises(ValueError, match=r"x.shape=\(1, 4, 4, 3\), w.shape=\(3, 3, 2, 1\)"):
         _core.depthwise2d(np.zeros((1, 4, 4, 3), np.float32), np.zeros((3, 3, 2, 1), np.float32))

@@ -123,6 +123,28 @@ def test_pointwise_kernel_in_keras_layout(rng):
     np.testing.assert_array_equal(_forward(x, dw, pw[None, None], bias, case), _forward(x, dw, pw, bias, case))
 
 
+# The pointwise input gradient is formed inside the weight-gradient reduction as it packs dy; asking for only some
+# gradients (the reduction then forms no dW, or no db, or only the masked rows) must give the same bits.
+@pytest.mark.parametrize("act,slope", ACTS)
+@pytest.mark.parametrize("case", [CASES[2], CASES[3], CASES[10]], ids=["stride2", "dm3", "rows"])
+def test_partial_gradients_equal_the_full_ones(rng, case, act, slope):
+    st, dl, pad = case[8:]
+    x, dw, pw, bias, dy = _inputs(rng, case)
+    y = _forward(x, dw, pw, bias, case, act, slope)
+    yy = y if act != "linear" else None
+    full = _backward(x, dw, pw, y, dy, case, act, slope)
+    for has_bias, need_dx, need_dw in [(False, True, False), (True, True, False), (False, True, True),
+                                       (True, False, True), (False, False, True)]:
+        got = _core.separable_conv2d_backward(x, dw, pw, yy, dy, None, st, dl, pad, has_bias, need_dx, act, slope,
+                                              need_dw)
+        wanted = (need_dx, need_dw, need_dw, has_bias)
+        for g, f, want in zip(got, full, wanted):
+            if want:
+                np.testing.assert_array_equal(g, f)
+            else:
+                assert g is None
+
+
 def test_finite_differences(rng):
     case = (1, 5, 6, 3, 2, 4, 3, 2, (2, 1), (1, 1), (1, 1, 0, 1))
     x, dw, pw, bias, dy = _inputs(rng, case)

@@ -311,6 +311,14 @@ struct ReductionProblem {
   // If set, B(m, j) (masked) is also written to dz_out[m * ldz + j] for j < n as dz is packed: the input gradient
   // that follows reads it, without a separate masking pass over dy and y.
   float* dz_out = nullptr;
+  // If set, called once per chunk of pixels [m0, m1) right after the chunk is packed, by the thread that packed
+  // it, with the chunk's masked B rows (rows[(m - m0) * n + j], n floats apart) in a per-thread buffer that is
+  // still in cache: the separable backward forms its pointwise input gradient there, so the masked gradient is
+  // never written to memory and read back. Chunks are fixed by m alone, so what the hook computes per pixel
+  // does not depend on the thread count. (dz_out is not written when this is set.)
+  void (*chunk_rows)(const void* ctx, std::int64_t m0, std::int64_t m1, const float* rows) = nullptr;
+  const void* chunk_rows_ctx = nullptr;
+  double chunk_rows_cost = 0.0;  // the hook's work per pixel, in parallel_for's units
 };
 
 // Segment callback: segs(m0, m1, ptr) fills ptr[(m - m0) * taps + t] with the start of segment t of row m, or

@@ -48,14 +48,14 @@ inline __m128 masked4(const float* dy, const float* y, __m128 slope) {
 // every db sum as the general loop.
 template <int Act>
 void pack_dz_rows6(const ReductionProblem& p, std::int64_t m0, std::int64_t r0, std::int64_t r1, float* dst,
-                   std::int64_t stride, float* db) {
+                   std::int64_t stride, float* db, float* out_rows, std::int64_t out_ld) {
   const std::int64_t n = p.n;
   const __m128 slope = _mm_set1_ps(p.negative_slope);
   for (std::int64_t mm = r0; mm < r1; ++mm) {
     const std::int64_t at = (m0 + mm) * p.ldz;
     const float* row = p.dz + at;
     const float* yrow = Act ? p.y + at : nullptr;
-    float* out = p.dz_out ? p.dz_out + at : nullptr;
+    float* out = out_rows ? out_rows + mm * out_ld : nullptr;
     float* d = dst + mm * 6;
     std::int64_t j = 0;
     for (; j + 12 <= n; j += 12, d += 2 * stride) {
@@ -91,9 +91,11 @@ void pack_dz_rows6(const ReductionProblem& p, std::int64_t m0, std::int64_t r0, 
 
 // Rows [r0, r1) of the chunk starting at pixel m0 of dz, masked, into MR panels of dz^T:
 // dst[ft * stride + mm * mr + r] = dz'(m0 + mm, ft * mr + r), zero for filters >= n (dst may be null: only db).
-// db (n floats, zeroed when r0 == 0) gets the column sums in m order.
+// db (n floats, zeroed when r0 == 0) gets the column sums in m order. out_rows (row m0's masked row; rows out_ld
+// apart), if set, gets the masked rows too.
 void pack_dz_rows(const ReductionProblem& p, const GemmKernels& kt, std::int64_t m0, std::int64_t r0,
-                  std::int64_t r1, float* dst, std::int64_t stride, float* db, float* row_buf) {
+                  std::int64_t r1, float* dst, std::int64_t stride, float* db, float* row_buf, float* out_rows,
+                  std::int64_t out_ld) {
   const std::int64_t mr = kt.mr, n = p.n, f_tiles = (n + mr - 1) / mr;
   const bool mask = p.activation != 0 && p.y;
   if (db && r0 == 0) std::fill(db, db + n, 0.0f);
@@ -101,9 +103,9 @@ void pack_dz_rows(const ReductionProblem& p, const GemmKernels& kt, std::int64_t
 #if defined(__SSE2__) || defined(_M_X64)
   if (dst && mr == 6 && p.activation >= 0 && p.activation <= 2) {
     const int act = mask ? p.activation : 0;
-    if (act == 0) pack_dz_rows6<0>(p, m0, r0, r1, dst, stride, db);
-    if (act == 1) pack_dz_rows6<1>(p, m0, r0, r1, dst, stride, db);
-    if (act == 2) pack_dz_rows6<2>(p, m0, r0, r1, dst, stride, db);
+    if (act == 0) pack_dz_rows6<0>(p, m0, r0, r1, dst, stride, db, out_rows, out_ld);
+    if (act == 1) pack_dz_rows6<1>(p, m0, r0, r1, dst, stride, db, out_rows, out_ld);
+    if (act == 2) pack_dz_rows6<2>(p, m0, r0, r1, dst, stride, db, out_rows, out_ld);
     return;
   }
 #endif
@@ -116,7 +118,7 @@ void pack_dz_rows(const ReductionProblem& p, const GemmKernels& kt, std::int64_t
     }
     if (db)
       for (std::int64_t j = 0; j < n; ++j) db[j] += row[j];
-    if (p.dz_out) std::memcpy(p.dz_out + at, row, static_cast<std::size_t>(n) * sizeof(float));
+    if (out_rows) std::memcpy(out_rows + mm * out_ld, row, static_cast<std::size_t>(n) * sizeof(float));
     if (!dst) continue;
     // Whole MR runs as fixed-size copies (the compiler inlines them), the partial last tile element-wise.
     const std::int64_t full = n / mr;
@@ -132,6 +134,18 @@ void pack_dz_rows(const ReductionProblem& p, const GemmKernels& kt, std::int64_t
     }
     for (std::int64_t r = 0, f0 = full * mr; f0 + r < n; ++r) d[full * stride + r] = row[f0 + r];
   }
+}
+
+// Chunk [m0, m0 + len) of dz packed by pack_dz_rows, its masked rows also written to dz_out, or to this thread's
+// rows buffer for the chunk_rows hook, which then runs on them.
+void pack_chunk(const ReductionProblem& p, const GemmKernels& kt, std::int64_t m0, std::int64_t len, float* dst,
+                std::int64_t stride, float* db, float* row_buf) {
+  thread_local std::vector<float> rows_buf;
+  if (p.chunk_rows && rows_buf.size() < static_cast<std::size_t>(len * p.n))
+    rows_buf.resize(static_cast<std::size_t>(len * p.n));
+  float* out = p.chunk_rows ? rows_buf.data() : p.dz_out ? p.dz_out + m0 * p.ldz : nullptr;
+  pack_dz_rows(p, kt, m0, 0, len, dst, stride, db, row_buf, out, p.chunk_rows ? p.n : p.ldz);
+  if (p.chunk_rows) p.chunk_rows(p.chunk_rows_ctx, m0, m0 + len, rows_buf.data());
 }
 
 // NR panel kp of the chunk's Xcol (len rows), k-major: dst[mm * Nr + j] = Xcol(mm, kp * Nr + j), zero beyond kdim.
@@ -233,16 +247,16 @@ void reduction_gemm_impl(const ReductionProblem& p,
   float* chunk_db = p.db ? workspace(Slot::partial_db, chunks * n) : nullptr;
   float* dzt = shared_a ? workspace(Slot::reduce_dzt, chunks * a_floats) : nullptr;
   if (!want_c || shared_a)
-    parallel_for(chunks, 3.0 * chunk * n, [&](std::int64_t c0, std::int64_t c1) {
+    parallel_for(chunks, (3.0 * n + p.chunk_rows_cost) * chunk, [&](std::int64_t c0, std::int64_t c1) {
       std::vector<float> row_buf(n);
       for (std::int64_t ch = c0; ch < c1; ++ch)
-        pack_dz_rows(p, kt, ch * chunk, 0, std::min(p.m, (ch + 1) * chunk) - ch * chunk,
-                     dzt ? dzt + ch * a_floats : nullptr, a_stride, chunk_db ? chunk_db + ch * n : nullptr,
-                     row_buf.data());
+        pack_chunk(p, kt, ch * chunk, std::min(p.m, (ch + 1) * chunk) - ch * chunk, dzt ? dzt + ch * a_floats : nullptr,
+                   a_stride, chunk_db ? chunk_db + ch * n : nullptr, row_buf.data());
     });
   if (want_c) {
     const double cost = conv_flop_cost(std::min(kdim, n)) * 2.0 * static_cast<double>(kdim + 1) * n *
-                        (static_cast<double>(p.m) / supers) / k_groups;
+                        (static_cast<double>(p.m) / supers) / k_groups +
+                        (shared_a ? 0.0 : p.chunk_rows_cost * static_cast<double>(p.m) / supers);
     parallel_for(supers * k_groups, cost, [&](std::int64_t i0, std::int64_t i1) {
       const std::int64_t group_width = (k_panels + k_groups - 1) / k_groups * nr;
       // One chunk of dz^T panels; one Xcol panel (packed), or the gathered Xcol rows or one partial panel.
@@ -272,8 +286,7 @@ void reduction_gemm_impl(const ReductionProblem& p,
           t.c = c_rows.data();
           t.beta = ch == ch0 ? 0.0f : 1.0f;
           if (!shared_a)  // k_groups == 1: this item is the only one to see the chunk
-            pack_dz_rows(p, kt, m0, 0, len, a_own, a_stride, chunk_db ? chunk_db + ch * n : nullptr,
-                         row_buf.data());
+            pack_chunk(p, kt, m0, len, a_own, a_stride, chunk_db ? chunk_db + ch * n : nullptr, row_buf.data());
           segs(ctx, m0, m1, seg.data());
           if (packed) {
             t.b = &b_cur;

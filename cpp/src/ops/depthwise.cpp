@@ -113,9 +113,11 @@ Pass input_grad_pass(const Conv2dShape& s) {
 template <class T, class Visit>
 void walk_rows(const Pass& pass, const float* src, T* per_tap_base, std::int64_t r0, std::int64_t r1, Visit&& visit) {
   const std::int64_t C = pass.channels;
-  std::vector<AxisTap> row_taps;
-  std::vector<std::int64_t> offset;
-  std::vector<T*> per_tap;
+  // Kept per thread (grow-only): the fused backward walks one row per call, which would otherwise allocate three
+  // vectors per row. No visit calls walk_rows again, so the buffers are never in use twice.
+  thread_local std::vector<AxisTap> row_taps;
+  thread_local std::vector<std::int64_t> offset;
+  thread_local std::vector<T*> per_tap;
   for (std::int64_t r = r0; r < r1; ++r) {
     const std::int64_t b = r / pass.rows.out_extent, o = r % pass.rows.out_extent;
     axis_taps(pass.rows, o, row_taps);
@@ -151,6 +153,12 @@ const float* expand_channels(const Conv2dShape& s, const float* x, std::int64_t 
   return out;
 }
 
+// Super-chunks of the weight gradient's reduction over output rows: from the shape alone.
+std::int64_t weight_grad_supers(const Conv2dShape& s) {
+  const std::int64_t rows = s.batch * s.out_h;
+  return std::clamp<std::int64_t>(rows * s.out_w / 1024, 1, std::min<std::int64_t>(8, rows));
+}
+
 }  // namespace
 
 void depthwise2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
@@ -172,12 +180,49 @@ void depthwise2d_forward(const Conv2dShape& s, const float* x, const float* w, c
 
 namespace {
 
+// dx rows [r0, r1) of (batch * in_h) as a gather over dz with the transposed geometry. For dm > 1 the gather fills
+// the output-channel expansion of dx (target), then dx[c] sums its dm channels, m ascending.
+void input_grad_rows(const DepthwiseKernels& k, const Conv2dShape& s, const Pass& pass, const float* w,
+                     const float* dz, float* dx, float* target, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t dm = depth_multiplier(s), cout = s.out_c;
+  walk_rows(pass, dz, w, r0, r1, [&](const DepthwiseRun& run, const float* const* weight, std::int64_t out,
+                                     std::int64_t step) {
+    k.gather(run, weight, nullptr, target + out, step, cout, 0, 0.0f);
+  });
+  if (dm > 1)
+    for (std::int64_t p = r0 * s.in_w; p < r1 * s.in_w; ++p)
+      for (std::int64_t c = 0; c < s.in_c; ++c) {
+        const float* e = target + (p * s.in_c + c) * dm;
+        float acc = e[0];
+        for (std::int64_t j = 1; j < dm; ++j) acc += e[j];
+        dx[p * s.in_c + c] = acc;
+      }
+}
+
+float* input_grad_target(const Conv2dShape& s, float* dx) {
+  const std::int64_t in_pixels = s.batch * s.in_h * s.in_w;
+  return depth_multiplier(s) > 1 ? gemm::workspace(gemm::Slot::small_dx, in_pixels * s.out_c) : dx;
+}
+
+// dx over all rows, split over threads by rows.
+void input_grad(const DepthwiseKernels& k, const Conv2dShape& s, const float* w, const float* dz, float* dx) {
+  float* target = input_grad_target(s, dx);
+  const Pass pass = input_grad_pass(s);
+  parallel_for(s.batch * s.in_h, 0.25 * s.in_w * s.kernel_h * s.kernel_w * s.out_c,
+               [&](std::int64_t r0, std::int64_t r1) { input_grad_rows(k, s, pass, w, dz, dx, target, r0, r1); });
+}
+
 // dW and db over super-chunks of whole output rows, their number from the shape alone, each summed into its own
 // partial and the partials added in chunk order: the sums never depend on the thread count.
-void weight_grads(const DepthwiseKernels& k, const Conv2dShape& s, const float* x, const float* dz, float* dw,
-                  float* db) {
+// With dx (may be null) the super-chunk also forms the matching share of dx rows, interleaved row by row with its
+// dW rows, so that each dz row is read from memory once for both (8x56x56x64 inside a separable backward, dz cold:
+// a second pass over 6.4 MB). dx rows do not depend on which pass forms them, so the result is the same bits as
+// input_grad's; the caller fuses only when the super-chunks split evenly over the threads (dx's own pass splits
+// rows evenly).
+void weight_grads(const DepthwiseKernels& k, const Conv2dShape& s, const float* x, const float* w, const float* dz,
+                  float* dw, float* db, float* dx) {
   const std::int64_t cout = s.out_c, taps = s.kernel_h * s.kernel_w, rows = s.batch * s.out_h;
-  const std::int64_t supers = std::clamp<std::int64_t>(rows * s.out_w / 1024, 1, std::min<std::int64_t>(8, rows));
+  const std::int64_t supers = weight_grad_supers(s);
   float* partial_dw = gemm::workspace(gemm::Slot::partial, supers * taps * cout);
   float* partial_db = gemm::workspace(gemm::Slot::partial_db, supers * cout);
   std::fill(partial_dw, partial_dw + supers * taps * cout, 0.0f);
@@ -185,15 +230,28 @@ void weight_grads(const DepthwiseKernels& k, const Conv2dShape& s, const float* 
   const std::int64_t dm = depth_multiplier(s);
   const float* src = dm > 1 && dw ? expand_channels(s, x, dm) : x;
   const Pass pass = forward_pass(s);
-  parallel_for(supers, 0.25 * taps * cout * (static_cast<double>(rows * s.out_w) / supers),
+  const Pass dx_pass = input_grad_pass(s);
+  float* target = dx ? input_grad_target(s, dx) : nullptr;
+  const std::int64_t in_rows = s.batch * s.in_h;
+  const double dx_cost = dx ? 0.25 * s.kernel_h * s.kernel_w * cout * static_cast<double>(in_rows * s.in_w) : 0.0;
+  parallel_for(supers, (0.25 * taps * cout * static_cast<double>(rows * s.out_w) + dx_cost) / supers,
                [&](std::int64_t s0, std::int64_t s1) {
                  for (std::int64_t sc = s0; sc < s1; ++sc) {
                    const std::int64_t r0 = rows * sc / supers, r1 = rows * (sc + 1) / supers;
-                   if (dw)
-                     walk_rows(pass, src, partial_dw + sc * taps * cout, r0, r1,
-                               [&](const DepthwiseRun& run, float* const* grad, std::int64_t out, std::int64_t step) {
-                                 k.weight_grad(run, dz + out, step, grad, cout);
-                               });
+                   const std::int64_t q0 = in_rows * sc / supers, q1 = in_rows * (sc + 1) / supers;
+                   std::int64_t q = q0;  // dx rows formed so far
+                   for (std::int64_t r = r0; r < r1; ++r) {
+                     if (dw)
+                       walk_rows(pass, src, partial_dw + sc * taps * cout, r, r + 1,
+                                 [&](const DepthwiseRun& run, float* const* grad, std::int64_t out, std::int64_t step) {
+                                   k.weight_grad(run, dz + out, step, grad, cout);
+                                 });
+                     if (dx) {  // dx rows in proportion, all of them by the super-chunk's last row
+                       const std::int64_t q_end = q0 + (q1 - q0) * (r - r0 + 1) / (r1 - r0);
+                       if (q_end > q) input_grad_rows(k, s, dx_pass, w, dz, dx, target, q, q_end);
+                       q = std::max(q, q_end);
+                     }
+                   }
                    float* pdb = partial_db + sc * cout;
                    if (db)
                      for (std::int64_t p = r0 * s.out_w; p < r1 * s.out_w; ++p)
@@ -206,29 +264,6 @@ void weight_grads(const DepthwiseKernels& k, const Conv2dShape& s, const float* 
   }
   if (dw) std::copy(partial_dw, partial_dw + taps * cout, dw);
   if (db) std::copy(partial_db, partial_db + cout, db);
-}
-
-// dx as a gather over dz with the transposed geometry. For dm > 1 the gather fills the output-channel expansion
-// of dx, then dx[c] sums its dm channels, m ascending.
-void input_grad(const DepthwiseKernels& k, const Conv2dShape& s, const float* w, const float* dz, float* dx) {
-  const std::int64_t dm = depth_multiplier(s), cout = s.out_c, in_pixels = s.batch * s.in_h * s.in_w;
-  float* target = dm > 1 ? gemm::workspace(gemm::Slot::small_dx, in_pixels * cout) : dx;
-  const Pass pass = input_grad_pass(s);
-  parallel_for(s.batch * s.in_h, 0.25 * s.in_w * s.kernel_h * s.kernel_w * cout, [&](std::int64_t r0,
-                                                                                      std::int64_t r1) {
-    walk_rows(pass, dz, w, r0, r1, [&](const DepthwiseRun& run, const float* const* weight, std::int64_t out,
-                                       std::int64_t step) {
-      k.gather(run, weight, nullptr, target + out, step, cout, 0, 0.0f);
-    });
-    if (dm > 1)
-      for (std::int64_t p = r0 * s.in_w; p < r1 * s.in_w; ++p)
-        for (std::int64_t c = 0; c < s.in_c; ++c) {
-          const float* e = target + (p * s.in_c + c) * dm;
-          float acc = e[0];
-          for (std::int64_t j = 1; j < dm; ++j) acc += e[j];
-          dx[p * s.in_c + c] = acc;
-        }
-  });
 }
 
 }  // namespace
@@ -251,8 +286,10 @@ void depthwise2d_backward(const Conv2dShape& s, const float* x, const float* w, 
     if (dx) std::fill(dx, dx + x_size, 0.0f);
     return;
   }
-  if (dw || db) weight_grads(k, s, x, dz, dw, db);
-  if (dx && x_size > 0) input_grad(k, s, w, dz, dx);
+  const std::int64_t threads = get_num_threads(), supers = weight_grad_supers(s);
+  const bool fuse_dx = (dw || db) && dx && x_size > 0 && (threads <= 1 || supers % threads == 0);
+  if (dw || db) weight_grads(k, s, x, w, dz, dw, db, fuse_dx ? dx : nullptr);
+  if (dx && x_size > 0 && !fuse_dx) input_grad(k, s, w, dz, dx);
 }
 
 }  // namespace convlite
