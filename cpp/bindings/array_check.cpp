@@ -24,7 +24,9 @@ FloatArray check(py::handle obj, const char* name, int ndim, bool writable) {
     throw py::type_error(std::string("Argument `") + name + "` must be a numpy.ndarray of float32. Received: " +
                          name + " of type " + std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
   auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (!arr.dtype().is(py::dtype::of<float>()))
+  // Equivalent dtypes, not the same dtype object: an unpickled or copied model's float32 arrays carry their own
+  // descriptor instance (an identity test refused them as "dtype float32. Received: float32").
+  if (!py::isinstance<py::array_t<float>>(obj))
     throw py::type_error(std::string("Argument `") + name + "` must have dtype float32. Received: " + name +
                          ".dtype=" + std::string(py::str(arr.dtype())));
   if (ndim >= 0 && arr.ndim() != ndim)

@@ -88,7 +88,7 @@ BatchArrays check_batch(PyModel& self, py::handle x_obj, py::handle y_obj, py::h
       throw py::value_error("Argument `sample_weight` must have one value per sample. Received: sample_weight.shape=" +
                             shape_text(*b.sw));
   }
-  if (!py::isinstance<IndexArray>(index_obj) || !py::array::ensure(index_obj).dtype().is(py::dtype::of<std::int64_t>()))
+  if (!py::isinstance<IndexArray>(index_obj))
     throw py::type_error("Argument `index` must be an int64 numpy array.");
   b.index = py::reinterpret_borrow<IndexArray>(index_obj);
   if (b.index.ndim() != 1 || !(b.index.flags() & py::array::c_style))

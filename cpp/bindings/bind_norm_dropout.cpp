@@ -142,7 +142,7 @@ float dropout_rate(double rate) {
 }
 
 MaskArray require_mask(py::handle obj, const std::vector<std::int64_t>& shape) {
-  if (!py::isinstance<py::array>(obj) || !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<std::uint8_t>()))
+  if (!py::isinstance<py::array_t<std::uint8_t>>(obj))
     throw py::type_error("Argument `mask` must be the uint8 numpy array returned by the forward call. Received: " +
                          std::string(py::str(py::repr(py::type::handle_of(obj)))));
   auto arr = py::reinterpret_borrow<py::array>(obj);

@@ -30,7 +30,7 @@ IntArray require_int32_array(py::handle obj, const char* name, int ndim) {
     throw py::type_error(std::string("Argument `") + name + "` must be a numpy.ndarray of int32. Received: " + name +
                          " of type " + std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
   auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (!arr.dtype().is(py::dtype::of<std::int32_t>()))
+  if (!py::isinstance<py::array_t<std::int32_t>>(obj))  // equivalent dtype, not the same object
     throw py::type_error(std::string("Argument `") + name + "` must have dtype int32. Received: " + name +
                          ".dtype=" + std::string(py::str(arr.dtype())));
   if (arr.ndim() != ndim)
@@ -182,8 +182,7 @@ py::tuple max_pool_window_code(py::handle x_obj) {
 // A code outside 0..3 matches no cell (its window's gradient is dropped): nothing indexes memory with it.
 FloatArray max_pool_window_code_backward(py::handle code_obj, py::handle dy_obj, py::handle input_shape) {
   const FloatArray dy = require_float_array(dy_obj, "dy", 4);
-  if (!py::isinstance<CodeArray>(code_obj) ||
-      !py::reinterpret_borrow<py::array>(code_obj).dtype().is(py::dtype::of<std::uint8_t>()))
+  if (!py::isinstance<CodeArray>(code_obj))
     throw py::type_error("Argument `code` must be a numpy.ndarray of uint8. Received: code of type " +
                          std::string(py::str(py::type::handle_of(code_obj).attr("__name__"))));
   const auto code = py::reinterpret_borrow<CodeArray>(code_obj);

@@ -102,11 +102,8 @@ def prepare_sample_weight(sample_weight, class_weight, y, n, loss_kind):
     else:
         classes = np.round(y[:, 0]).astype(np.int64)
     table = {int(k): float(v) for k, v in class_weight.items()}
-    missing = sorted(set(np.unique(classes).tolist()) - set(table))
-    if missing:
-        raise ValueError(f"`class_weight` must contain all classes in the data. The classes {missing} exist in the "
-                         f"data but not in `class_weight`. Received: class_weight={class_weight}")
-    return np.array([table[int(c)] for c in classes], dtype=np.float32)
+    # Keras 3 (class_weight_to_sample_weights): a class missing from the dict weighs 1.0 (Keras 2 refused it).
+    return np.array([table.get(int(c), 1.0) for c in classes], dtype=np.float32)
 
 
 def check_batch_size(batch_size, default=32):

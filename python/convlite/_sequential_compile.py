@@ -39,22 +39,14 @@ class SequentialCompile:
         if weighted_metrics is not None and not isinstance(weighted_metrics, (list, tuple)):
             raise TypeError(f"Type of `weighted_metrics` argument not understood. Expected a list or tuple. "
                             f"Received: weighted_metrics={weighted_metrics!r}")
-        self._metrics = [_compiled_metric(metrics_mod, m, self.loss) for m in metrics or []]
-        # Keras: weighted_metrics take sample/class weights (metrics= do not) and follow the metrics in the logs; a
-        # name already used by a metric becomes weighted_<name>.
-        names = {m.name for m in self._metrics}
-        self._weighted_metrics = []
+        # Keras's names (CompileMetrics.result): a repeated metric name gets _1, _2, ...; a weighted metric whose
+        # name is taken becomes weighted_<name> (then _1, ...). evaluate's list still looks each up by its first
+        # name (_flat_name), as Keras's _flatten_metrics_in_order does.
+        counters = {}
+        self._metrics = [_named(_compiled_metric(metrics_mod, m, self.loss), m, counters, False) for m in metrics or []]
+        self._weighted_metrics = [_named(_compiled_metric(metrics_mod, m, self.loss), m, counters, True)
+                                  for m in weighted_metrics or []]
         self._weighted_metrics_spec = list(weighted_metrics) if weighted_metrics is not None else None  # for saving
-        for identifier in weighted_metrics or []:
-            metric = _compiled_metric(metrics_mod, identifier, self.loss)
-            if metric is identifier:  # renamed and marked below: leave the user's object (maybe also in metrics=) alone
-                metric = copy.deepcopy(metric)
-            metric._flat_name = metric.name  # evaluate's list looks it up by this name (see _training._ordered)
-            if metric.name in names:
-                metric.name = f"weighted_{metric.name}"
-            metric._weighted = True
-            names.add(metric.name)
-            self._weighted_metrics.append(metric)
         self._sort_metrics()
         self._optimizer_built_for = None
         self._core = None
@@ -114,9 +106,13 @@ class SequentialCompile:
                               float(getattr(self._cpp_metric, "threshold", 0.5)))
         variables = [v.value for layer in self._layers for v in layer.weights
                      if not v._always_frozen and self._is_trainable(layer)]
-        if self._optimizer_built_for != [id(v) for v in variables]:
-            self.optimizer.build(variables)
-            self._optimizer_built_for = [id(v) for v in variables]
+        ids = [id(v) for v in variables]
+        if self._optimizer_built_for != ids:
+            # Built by the user for these very arrays (optimizer.build(model.trainable_variables), then
+            # load_weights restoring its state, as in Keras): keep that state.
+            if not (self.optimizer.built and [id(v) for v in self.optimizer._variables] == ids):
+                self.optimizer.build(variables)
+            self._optimizer_built_for = ids
         slots = self.optimizer.slot_arrays()
         core.set_optimizer(dict(self.optimizer._core_spec()), [list(s) for s in slots])
 
@@ -124,6 +120,32 @@ class SequentialCompile:
         if not self.compiled:
             raise ValueError(f"You must call `compile()` before using the model for {what}.")
 
+
+
+def _named(metric, identifier, counters, weighted):
+    """`metric` under the name Keras's compiled metrics give it, given the names taken so far (`counters`)."""
+    name = metric.name
+    if name not in counters:
+        counters[name] = 1
+        new_name = name
+    elif not weighted:
+        new_name = f"{name}_{counters[name]}"
+        counters[name] += 1
+    else:
+        new_name = f"weighted_{name}"
+        if new_name not in counters:
+            counters[new_name] = 1
+        else:
+            counters[new_name] += 1
+            new_name = f"{new_name}_{counters[new_name] - 1}"
+    if new_name != name or weighted:
+        if metric is identifier:  # renamed or marked: leave the user's object (maybe also listed elsewhere) alone
+            metric = copy.deepcopy(metric)
+        metric._flat_name = name
+        metric.name = new_name
+    if weighted:
+        metric._weighted = True
+    return metric
 
 
 def _compiled_metric(metrics_mod, identifier, loss):

@@ -118,6 +118,25 @@ def _predictions_buffer(model, data, batch_size):
     return np.empty((min(batch_size, data.n), int(np.prod(model._output_shape[1:]))), np.float32)
 
 
+def _should_validate(epoch, validation_freq):
+    """Keras's _should_eval: every validation_freq-th epoch, or the 1-based epochs a list names."""
+    if isinstance(validation_freq, list):
+        return epoch + 1 in validation_freq
+    return (epoch + 1) % validation_freq == 0
+
+
+def _check_validation_freq(validation_freq):
+    """Checked before the first epoch (a list used to fail after it had trained)."""
+    if isinstance(validation_freq, list):
+        if all(isinstance(e, (int, np.integer)) and not isinstance(e, bool) for e in validation_freq):
+            return
+    elif isinstance(validation_freq, (int, np.integer)) and not isinstance(validation_freq, bool) and \
+            validation_freq > 0:
+        return
+    raise ValueError("Expected `validation_freq` to be a list of epochs or a positive int. "
+                     f"Received: validation_freq={validation_freq!r} of the type {type(validation_freq)}.")
+
+
 def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
             class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq):
     model._require_compiled("training (fit)")
@@ -125,6 +144,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
     verbose = fd.check_verbose(verbose)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"Argument `epochs` must be a non-negative integer. Received: epochs={epochs!r}")
+    _check_validation_freq(validation_freq)
     data = _Data(model, x, y, sample_weight, class_weight)
     val = None
     if validation_data is not None:
@@ -169,7 +189,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
             if model.stop_training:
                 break
         epoch_logs = trackers.logs()
-        if val is not None and (epoch + 1) % validation_freq == 0:
+        if val is not None and _should_validate(epoch, validation_freq):
             val_logs = _evaluate_data(model, val, validation_batch_size or batch_size, cbs)
             epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
         cbs.on_epoch_end(epoch, epoch_logs)

@@ -114,8 +114,16 @@ class Sequential(SequentialCompile, SequentialIO):
         return list(self._layers)
 
     def get_layer(self, name=None, index=None):
+        """A layer by name or by index (Keras's checks: not both; an index past the end is a ValueError)."""
+        if index is not None and name is not None:
+            raise ValueError(f"Provide only a layer name or a layer index. Received: index={index}, name={name}.")
         if index is not None:
+            if len(self._layers) <= index:
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has "
+                                 f"{len(self._layers)} layers.")
             return self._layers[index]
+        if name is None:
+            raise ValueError("Provide either a layer name or layer index at `get_layer`.")
         for layer in self._layers:
             if layer.name == name:
                 return layer
@@ -318,6 +326,12 @@ class Sequential(SequentialCompile, SequentialIO):
         self._dropout_step += 1
         out = self._compiled_core().forward_training(x.reshape(x.shape[0], -1), self._dropout_step)
         return out.reshape((x.shape[0],) + tuple(self._output_shape[1:]))
+
+    def __getstate__(self):
+        # copy.deepcopy / pickle: the compiled C++ model is a cache of the layers, rebuilt on first use.
+        state = self.__dict__.copy()
+        state["_core"] = None
+        return state
 
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"

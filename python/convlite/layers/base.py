@@ -247,6 +247,12 @@ class Layer:
         """Forward multiply-adds x 2 per sample, for summary()."""
         return 0
 
+    def __getstate__(self):
+        # copy.deepcopy / pickle: the C++ model behind layer(x) is a cache, rebuilt on the next call.
+        state = self.__dict__.copy()
+        state.pop("_call_core", None)
+        return state
+
     def __call__(self, inputs, training=False):
         """Run the layer on a numpy batch, building it for that shape first. ``training=True`` runs it as in
         ``fit``, as Keras's call does: dropout active (a fresh mask each call), batch normalization on the batch's

@@ -99,7 +99,13 @@ def get(identifier, loss=None, y_true=None, y_pred=None):
     if isinstance(identifier, Metric):
         return identifier
     if callable(identifier):
-        return MeanMetricWrapper(identifier)
+        if type(identifier).__module__.split(".")[0] in ("keras", "tensorflow", "tf_keras"):
+            raise ValueError("convlite computes its own metrics: pass a name or a convlite.metrics object, not a "
+                             f"Keras one. Received: metric={identifier!r}")
+        # Keras names a function metric by get_object_name: to_snake_case of __name__ ('<lambda>' -> 'lambda'),
+        # or of the class name for a callable without one (functools.partial -> 'partial').
+        name = getattr(identifier, "__name__", None) or type(identifier).__name__
+        return MeanMetricWrapper(identifier, name=_snake_case(name))
     raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
 
 

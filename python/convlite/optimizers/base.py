@@ -147,8 +147,10 @@ class Optimizer:
 
     # ------------------------------------------------------------------ state
     def build(self, variables):
-        """Create zeroed slot arrays for `variables` (float32 numpy arrays, the trainable weights in order)."""
-        variables = list(variables)
+        """Create zeroed slot arrays for `variables`: the trainable weights in order, as float32 numpy arrays or
+        as the layers' variables (``optimizer.build(model.trainable_variables)``, as in Keras)."""
+        variables = [v.value if hasattr(v, "value") and isinstance(getattr(v, "value"), np.ndarray) else v
+                     for v in variables]
         for i, v in enumerate(variables):
             if not isinstance(v, np.ndarray) or v.dtype != np.float32:
                 raise TypeError("Optimizer variables must be float32 numpy arrays. Received: variables[%d] of "

@@ -122,8 +122,9 @@ def _read_state(model, source, build_optimizer: bool = False):
                 # Keras does the same: state from an optimizer that had not stepped yet cannot be matched up.
                 warnings.warn(
                     f"Skipping the optimizer state in the file: it holds {stored} variables but the model's "
-                    f"optimizer has {len(specs)}. This is likely because the optimizer has not been built yet "
-                    "(the saved model had not been trained).",
+                    f"optimizer has {len(specs)}. This is likely because the optimizer has not been built yet: "
+                    "call `model.optimizer.build(model.trainable_variables)` before `load_weights`, as in Keras "
+                    "(or the saved model had not been trained).",
                     stacklevel=3,
                 )
     return layer_arrays, optimizer_arrays
