@@ -115,3 +115,19 @@ def test_bindings_take_float32_arrays_with_their_own_dtype_object():
     model.compile(optimizer="sgd", loss="mse")
     core = model._compiled_core()
     core.test_step(x.reshape(2, -1), np.zeros((2, 1), np.float32), None, index, 0, 2, None)
+
+
+def test_add_an_input_then_layers_as_in_keras():
+    model = convlite.Sequential()
+    model.add(layers.Input((8,)))
+    assert not model.built  # an Input alone waits for a layer, as Keras's does
+    model.add(layers.Dense(3))
+    assert model.count_params() == 27 and model.output_shape == (None, 3)
+    only_input = convlite.Sequential([layers.InputLayer(shape=(8,))])
+    only_input.add(layers.Dense(2))
+    assert only_input.output_shape == (None, 2)
+
+
+def test_calling_a_layer_on_a_symbolic_input_says_sequential_only():
+    with pytest.raises(ValueError, match="Sequential models only"):
+        layers.Dense(3)(layers.Input((8,)))

@@ -63,7 +63,7 @@ class Sequential(SequentialCompile, SequentialIO):
         self._dropout_step = 0
         for layer in layers or []:
             self.add(layer, rebuild=False)
-        if self._input_shape() is not None:
+        if self._layers and self._input_shape() is not None:
             self.build()
 
     @property
@@ -96,7 +96,7 @@ class Sequential(SequentialCompile, SequentialIO):
             self._layers.append(layer)
         self._core = None
         self.built = False
-        if rebuild and self._input_shape() is not None:
+        if rebuild and self._layers and self._input_shape() is not None:  # (an Input alone waits for a layer)
             self.build()
 
     def pop(self, rebuild=True):

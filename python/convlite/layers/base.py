@@ -257,6 +257,10 @@ class Layer:
         """Run the layer on a numpy batch, building it for that shape first. ``training=True`` runs it as in
         ``fit``, as Keras's call does: dropout active (a fresh mask each call), batch normalization on the batch's
         statistics, folded into its moving statistics."""
+        if hasattr(inputs, "_input_layer") or isinstance(inputs, SymbolicTensor):
+            raise ValueError(f"convlite builds Sequential models only: layers are not called on symbolic inputs "
+                             f"(Keras's functional API). Put the layers in `convlite.Sequential([...])`. "
+                             f"Received: inputs={inputs!r}")
         x = np.ascontiguousarray(inputs, dtype=np.float32)
         if x.ndim < 1 or x.shape[0] == 0:
             raise ValueError(f"Layer {self.name} expects a non-empty batch. Received: inputs.shape={x.shape}")
