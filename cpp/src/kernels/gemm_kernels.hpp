@@ -66,6 +66,9 @@ struct GemmKernels {
 const GemmKernels& gemm_kernels_scalar();
 #if defined(CONVLITE_HAVE_AVX2)
 const GemmKernels& gemm_kernels_avx2();
+// dot_rows of the AVX2 table (gemm_dot_avx2.cpp).
+void gemm_dot_rows_avx2(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
+                        const float* bt, std::int64_t ldb, float* c, std::int64_t ldc);
 #endif
 #if defined(CONVLITE_HAVE_AVX512)
 const GemmKernels& gemm_kernels_avx512();
