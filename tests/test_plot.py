@@ -90,4 +90,7 @@ def test_arguments_are_checked(tmp_path):
         plot.feature_maps([("bad", np.zeros((1, 2, 3, 4, 5)))], tmp_path / "x.png")
     with pytest.raises(TypeError, match="convlite.Sequential"):
         plot.feature_maps(path=tmp_path / "x.png", model=object(), x=np.zeros((1, 3)))
+    for name in ("h.pdf", "h.jpg"):  # PNG bytes under another extension used to be written silently
+        with pytest.raises(ValueError, match="must end in .png"):
+            plot.training_history({"loss": [1.0]}, tmp_path / name)
     assert os.listdir(tmp_path) == []

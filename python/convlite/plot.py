@@ -34,7 +34,11 @@ def _check_path(path) -> str:
         raise ValueError("`path` is required: the PNG file to write. Received: path=None")
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`path` must be a str or os.PathLike naming the PNG file to write. Received: path={path!r}")
-    return os.fspath(path)
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in ("", ".png"):  # the figures are written as PNG: another extension would hold PNG bytes
+        raise ValueError(f"`path` names the PNG file to write and must end in .png. Received: path={path!r}")
+    return path
 
 
 # --------------------------------------------------------------------------------------------- feature maps
