@@ -70,3 +70,19 @@ def test_rss_flat_over_100000_predict_calls():
     for _ in range(10_000):
         model.predict(x, verbose=0)
     _assert_flat(before, _rss_bytes(), "100,000 predict calls")
+
+
+def test_predict_with_a_huge_batch_size_keeps_bounded_buffers():
+    # The model's buffers are sized for the batch they run and stay allocated: a 28x28 convnet predicted with
+    # batch_size=12000 at once would keep ~1.8 GB; predict cuts such a batch into pieces whose buffers stay under
+    # 256 MB, with the same predictions as small batches.
+    model = convlite.Sequential([layers.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
+                                 layers.MaxPooling2D(), layers.Conv2D(64, 3, activation="relu"), layers.Flatten(),
+                                 layers.Dense(10, activation="softmax")])
+    x = np.random.default_rng(0).random((12000, 28, 28, 1), dtype=np.float32)
+    small = model.predict(x[:64], batch_size=32, verbose=0)
+    before = _rss_bytes()
+    whole = model.predict(x, batch_size=12000, verbose=0)
+    grown = _rss_bytes() - before
+    np.testing.assert_array_equal(whole[:64], small)
+    assert grown <= 400 * 2**20, f"predict(batch_size=12000) kept {grown / 2**20:.0f} MiB"

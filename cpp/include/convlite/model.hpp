@@ -186,6 +186,7 @@ class Model {
 
  private:
   void reserve(std::int64_t batch);
+  std::int64_t predict_chunk(std::int64_t n, std::int64_t batch_size) const;  // rows per forward pass in predict
   void gather(const float* src, std::int64_t width, const std::int64_t* index, std::int64_t count, float* dst) const;
   const float* forward(std::int64_t batch, const float* input, const StepContext& ctx, StepClock* clock = nullptr);
   StepResult loss_and_metrics(std::int64_t batch, const float* y, const float* sw, bool want_grad);

@@ -285,8 +285,23 @@ StepResult Model::test_step(const float* x, const float* y, const float* sample_
   return r;
 }
 
+// The buffers reserve() sizes stay allocated for the model's life, so predict(batch_size=50000) used to keep 3 GB
+// for a 28x28 convnet. Predictions do not depend on how the rows are cut into batches (every kernel's sums run in
+// the same order for any batch: tests/test_model_api_edges.py), so a batch whose buffers would pass this size runs
+// in smaller pieces; a size already reserved (the training batch) is always used as is.
+constexpr double kPredictBufferBytes = 256.0 * 1024 * 1024;
+
+std::int64_t Model::predict_chunk(std::int64_t n, std::int64_t batch_size) const {
+  double floats = static_cast<double>(input_size());
+  for (const auto& l : layers_) floats += 2.0 * static_cast<double>(l->out_size());  // activation + gradient
+  const auto fits = static_cast<std::int64_t>(kPredictBufferBytes / (4.0 * std::max(floats, 1.0)));
+  const std::int64_t wanted = std::min(n, batch_size);
+  return std::min(wanted, std::max({fits, reserved_batch_, std::int64_t{1}}));
+}
+
 void Model::predict(const float* x, std::int64_t n, std::int64_t batch_size, float* out) {
   const std::int64_t in = input_size(), width = output_size();
+  batch_size = predict_chunk(n, batch_size);
   reserve(std::min(n, batch_size));
   MaybeSerial serial(forward_flops_ * static_cast<double>(std::min(n, batch_size)) < kSerialStepFlops);
   StepContext ctx{false, seed_, 0};
