@@ -37,12 +37,6 @@ const WinogradKernels& transform_kernels() {
   }
 }
 
-namespace {
-
-const WinogradKernels& kernels() { return transform_kernels(); }
-
-// Per-thread grow-only scratch, 64-byte aligned, contents undefined.
-enum class Scratch : int { transformed_input, products, transformed_weights, count };
 float* scratch(Scratch slot, std::int64_t n) {
   struct Free {
     void operator()(float* p) const { std::free(p); }
@@ -60,6 +54,11 @@ float* scratch(Scratch slot, std::int64_t n) {
   }
   return data[i].get();
 }
+
+namespace {
+
+const WinogradKernels& kernels() { return transform_kernels(); }
+
 
 // One Winograd convolution: x (batch, in_h, in_w, in_c) -> y (batch, out_h, out_w, out_c), 3x3, stride 1, with
 // output tiles of `tile` (2 or 4). Pads may be negative (the input gradient of a conv padded by more than 2 crops

@@ -26,6 +26,15 @@ Algorithm algorithm();
 void set_algorithm(Algorithm a);
 void init_algorithm_from_environment();
 
+// Per-thread grow-only scratch (conv_winograd.cpp), 64-byte aligned, contents undefined: one slot per buffer that
+// can be live at once, the forward's and the input gradient over dy's (conv_winograd_dx.cpp) apart.
+enum class Scratch : int {
+  transformed_input, products, transformed_weights,                  // forward, and input gradient over dx's tiles
+  dy_weights_transposed, dy_transformed_weights, dy_products,        // input gradient over dy's tiles
+  count
+};
+float* scratch(Scratch slot, std::int64_t n);
+
 // Tile size (2 or 4) the forward / input gradient of this shape runs with, 0 for the GEMM path.
 int forward_tile(const Conv2dShape& s);
 int input_grad_tile(const Conv2dShape& s);

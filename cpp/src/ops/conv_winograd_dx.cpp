@@ -13,8 +13,6 @@
 // 6.5e-7); 37 -> 37 on 16x16 9.9e-7 (1.5e-6); 256 -> 256 on 10x10 3.5e-6 (4.9e-6).
 // Speed: see input_grad_over_dy.
 #include <algorithm>
-#include <cstdlib>
-#include <memory>
 
 #include "convlite/dispatch.hpp"
 #include "gemm/gemm_driver.hpp"
@@ -22,26 +20,6 @@
 
 namespace convlite::winograd {
 namespace {
-
-// Per-thread grow-only scratch, 64-byte aligned, contents undefined (as conv_winograd.cpp's).
-enum class Scratch : int { weights_transposed, transformed_weights, products, count };
-float* scratch(Scratch slot, std::int64_t n) {
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  thread_local std::unique_ptr<float, Free> data[static_cast<int>(Scratch::count)];
-  thread_local std::int64_t size[static_cast<int>(Scratch::count)] = {};
-  const int i = static_cast<int>(slot);
-  if (n > size[i]) {
-    data[i].reset();
-    size[i] = 0;
-    const std::size_t bytes = (static_cast<std::size_t>(n) * sizeof(float) + 63) / 64 * 64;
-    data[i].reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
-    if (!data[i]) throw std::bad_alloc();
-    size[i] = n;
-  }
-  return data[i].get();
-}
 
 double tiles(std::int64_t batch, std::int64_t h, std::int64_t w, int m) {
   return static_cast<double>(batch * ((h + m - 1) / m) * ((w + m - 1) / m));
@@ -93,18 +71,18 @@ DyTileInputGrad::DyTileInputGrad(const Conv2dShape& shape, const float* w) : s(s
   per_image = ((s.out_h + 3) / 4) * tiles_w;
   // U[e](c, f) as the packed B of a GEMM with K = F and N = C_in: the forward's transform of w with its two channel
   // axes swapped (a 9 x C_in x F copy, cheap next to the transform).
-  float* wt = scratch(Scratch::weights_transposed, 9 * c * f);
+  float* wt = scratch(Scratch::dy_weights_transposed, 9 * c * f);
   for (int t = 0; t < 9; ++t)
     for (std::int64_t ci = 0; ci < c; ++ci)
       for (std::int64_t fi = 0; fi < f; ++fi) wt[(t * f + fi) * c + ci] = w[(t * c + ci) * f + fi];
-  float* packed = scratch(Scratch::transformed_weights, 36 * panels * nr * f);
+  float* packed = scratch(Scratch::dy_transformed_weights, 36 * panels * nr * f);
   transform_weights(wt, f, c, false, nr, 4, packed);
   u = packed;
 }
 
 float* DyTileInputGrad::products(std::int64_t nt, std::int64_t& v_es) const {
   v_es = (nt + gemm::kernels().mr) * ldc + 16;  // element stride off a page multiple (see conv_winograd.cpp)
-  return scratch(Scratch::products, 36 * v_es);
+  return scratch(Scratch::dy_products, 36 * v_es);
 }
 
 void DyTileInputGrad::element_products(int e, const float* dm_e, std::int64_t ldd, std::int64_t nt, float* dv,
