@@ -36,6 +36,26 @@ std::int64_t get(const py::dict& d, const char* key, std::int64_t fallback) {
   return d.contains(key) ? d[key].cast<std::int64_t>() : fallback;
 }
 
+// x (n, input_size) checked, out (n, output_size) allocated, and `pass(x, n, out)` run with the GIL released and
+// the model locked: predict and model(x, training=True) differ only in the pass.
+template <class Pass>
+FloatArray run_forward(PyModel& s, py::handle x_obj, Pass pass) {
+  const FloatArray x = require_float_array(x_obj, "x", 2);
+  if (x.shape(1) != s.model.input_size())
+    throw py::value_error("Argument `x` must have " + std::to_string(s.model.input_size()) +
+                          " values per sample. Received: x.shape=" + shape_text(x));
+  const std::int64_t n = x.shape(0);
+  FloatArray out = new_float_array({n, s.model.output_size()});
+  const float* xp = x.data();
+  float* op = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(s.busy);
+    if (n > 0) pass(xp, n, op);
+  }
+  return out;
+}
+
 Conv2dShape conv_shape(const py::dict& g) {
   Conv2dShape s;
   s.in_h = get(g, "in_h", 1), s.in_w = get(g, "in_w", 1), s.in_c = get(g, "in_c", 1);
@@ -301,39 +321,17 @@ void bind_model(py::module_& m) {
            })
       .def("forward_training",
            [](PyModel& s, py::handle x_obj, std::uint64_t dropout_step) {
-             const FloatArray x = require_float_array(x_obj, "x", 2);
-             if (x.shape(1) != s.model.input_size())
-               throw py::value_error("Argument `x` must have " + std::to_string(s.model.input_size()) +
-                                     " values per sample. Received: x.shape=" + shape_text(x));
-             const std::int64_t n = x.shape(0);
-             FloatArray out = new_float_array({n, s.model.output_size()});
-             const float* xp = x.data();
-             float* op = out.mutable_data();
-             {
-               py::gil_scoped_release release;
-               std::lock_guard<std::mutex> lock(s.busy);
-               if (n > 0) s.model.forward_training(xp, n, dropout_step, op);
-             }
-             return out;
+             return run_forward(s, x_obj, [&](const float* x, std::int64_t n, float* out) {
+               s.model.forward_training(x, n, dropout_step, out);
+             });
            })
       .def("predict", [](PyModel& s, py::handle x_obj, std::int64_t batch_size) {
-        const FloatArray x = require_float_array(x_obj, "x", 2);
-        if (x.shape(1) != s.model.input_size())
-          throw py::value_error("Argument `x` must have " + std::to_string(s.model.input_size()) +
-                                " values per sample. Received: x.shape=" + shape_text(x));
         if (batch_size <= 0)
           throw py::value_error("Argument `batch_size` must be positive. Received: batch_size=" +
                                 std::to_string(batch_size));
-        const std::int64_t n = x.shape(0);
-        FloatArray out = new_float_array({n, s.model.output_size()});
-        const float* xp = x.data();
-        float* op = out.mutable_data();
-        {
-          py::gil_scoped_release release;
-          std::lock_guard<std::mutex> lock(s.busy);
-          if (n > 0) s.model.predict(xp, n, batch_size, op);
-        }
-        return out;
+        return run_forward(s, x_obj, [&](const float* x, std::int64_t n, float* out) {
+          s.model.predict(x, n, batch_size, out);
+        });
       });
 }
 
