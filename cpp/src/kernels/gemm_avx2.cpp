@@ -170,18 +170,22 @@ __attribute__((always_inline)) inline void finish_tile(const MicroTile& t, __m25
     }                                                                                                      \
   }
 
+// C comes in from L2/L3 while the k loop runs (also when it is only written: the store then finds its line).
+inline void prefetch_c(const MicroTile& t) {
+  if (t.beta == 0.0f && t.kc < 64) return;
+  for (std::int64_t r = 0; r < t.mv; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(t.c[r]), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(t.c[r] + 15), _MM_HINT_T0);
+  }
+}
+
 void tile_6x16(const MicroTile& t) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
          c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
          c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
          c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   const std::int64_t kc = t.kc, step = t.a_step;
-  // C comes in from L2/L3 while the k loop runs (also when it is only written: the store then finds its line).
-  if (t.beta != 0.0f || t.kc >= 64)
-    for (std::int64_t r = 0; r < t.mv; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(t.c[r]), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(t.c[r] + 15), _MM_HINT_T0);
-    }
+  prefetch_c(t);
   for (std::int64_t tap = 0; tap < t.taps; ++tap) {
     const float* const* ap = t.a + tap * kMr;
     const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
@@ -250,11 +254,7 @@ void tile_6x16_stream(const MicroTile& t, const BStream& s) {
          c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
          c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   const std::int64_t kc = t.kc;
-  if (t.beta != 0.0f || t.kc >= 64)
-    for (std::int64_t r = 0; r < t.mv; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(t.c[r]), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(t.c[r] + 15), _MM_HINT_T0);
-    }
+  prefetch_c(t);
   const float* a = ap[0];
   // Prefetch rows: after 4-k chunk q, rows up to (q + 1) * rows / chunks are issued (counted without a
   // division), each row's first and last byte (two lines when the row straddles them).
