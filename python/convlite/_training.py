@@ -105,11 +105,12 @@ class _Data:
 
 
 def reject_steps(**kwargs):
-    """convlite takes numpy arrays, so the number of steps always follows from the data and batch size."""
+    """With numpy arrays the number of steps always follows from the data and batch size (generators and datasets
+    take steps: _fit_batches)."""
     for name, value in kwargs.items():
         if value is not None:
-            raise ValueError(f"convlite trains on numpy arrays: `{name}` is not supported (the steps follow from "
-                             f"the number of samples and `batch_size`). Received: {name}={value!r}")
+            raise ValueError(f"`{name}` applies to generator and dataset inputs only: with numpy arrays the steps "
+                             f"follow from the number of samples and `batch_size`. Received: {name}={value!r}")
 
 
 def _predictions_buffer(model, data, batch_size):
@@ -137,13 +138,17 @@ def _check_validation_freq(validation_freq):
                      f"Received: validation_freq={validation_freq!r} of the type {type(validation_freq)}.")
 
 
+def check_epochs(epochs):
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"Argument `epochs` must be a non-negative integer. Received: epochs={epochs!r}")
+
+
 def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
             class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq):
     model._require_compiled("training (fit)")
     batch_size = fd.check_batch_size(batch_size)
     verbose = fd.check_verbose(verbose)
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"Argument `epochs` must be a non-negative integer. Received: epochs={epochs!r}")
+    check_epochs(epochs)
     _check_validation_freq(validation_freq)
     data = _Data(model, x, y, sample_weight, class_weight)
     val = None

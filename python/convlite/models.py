@@ -270,24 +270,41 @@ class Sequential(SequentialCompile, SequentialIO):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        from ._fit_batches import is_batch_source
         from ._training import reject_steps, run_fit
 
+        if is_batch_source(x):  # a generator or dataset yields the batches (_fit_batches)
+            from ._fit_batches import run_fit as run_fit_batches
+
+            return run_fit_batches(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                                   validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                                   steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
         reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         return run_fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                        shuffle, class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, **kwargs):
+        from ._fit_batches import is_batch_source
         from ._training import reject_steps, run_evaluate
 
-        reject_steps(steps=steps)
         if kwargs:
             raise TypeError(f"Invalid keyword arguments: {sorted(kwargs)}")
+        if is_batch_source(x):
+            from ._fit_batches import run_evaluate as run_evaluate_batches
+
+            return run_evaluate_batches(self, x, y, verbose, sample_weight, steps, callbacks, return_dict)
+        reject_steps(steps=steps)
         return run_evaluate(self, x, y, batch_size, verbose, sample_weight, callbacks, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        from ._fit_batches import is_batch_source
         from ._training import reject_steps, run_predict
 
+        if is_batch_source(x):
+            from ._fit_batches import run_predict as run_predict_batches
+
+            return run_predict_batches(self, x, verbose, steps, callbacks)
         reject_steps(steps=steps)
         return run_predict(self, x, batch_size, verbose, callbacks)
 
