@@ -226,6 +226,14 @@ def test_malformed_batches_get_clear_errors(data):
         model.predict(iter([]), verbose=0)
     with pytest.raises(ValueError, match="yielded no batches"):
         model.evaluate(iter([]), verbose=0)
+    class BadLength:
+        num_batches = "3"
+
+        def __getitem__(self, i):
+            return x[:BATCH], y[:BATCH]
+
+    with pytest.raises(ValueError, match="num_batches='3'"):
+        model.fit(BadLength(), verbose=0)
     with pytest.raises(ValueError, match="generator and dataset inputs only"):
         model.fit(x, y, steps_per_epoch=2, verbose=0)
 

@@ -59,6 +59,10 @@ class _Source:
         self.length = None
         if self.indexed:  # Keras's PyDataset: num_batches (None: endless), else len()
             length = getattr(obj, "num_batches") if hasattr(obj, "num_batches") else len(obj)
+            if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer))
+                                       or length < 0):
+                raise ValueError(f"A dataset's length (`num_batches` or `len()`) must be a non-negative integer or "
+                                 f"None. Received: num_batches={length!r}")
             self.length = None if length is None else int(length)
 
     def steps(self, cap):
