@@ -11,9 +11,9 @@ own), and `steps_per_epoch` / `validation_steps` / `steps` cap the batches.
 
 Defined here where Keras's TensorFlow adapter behaves by accident rather than by contract: an indexed dataset starts
 every epoch afresh and its ``on_epoch_end()`` runs after each training epoch; one without a length (``num_batches``
-None) needs `steps_per_epoch` rather than running forever; a generator is consumed as one
-stream, and when an epoch gets fewer batches than it asked for, training stops after it with Keras's "ran out of
-data" warning (an epoch that gets none is not run at all).
+None) needs `steps_per_epoch` rather than running forever; a generator is consumed as one stream, and when an epoch
+gets fewer batches than it asked for, training stops after it with Keras's "ran out of data" warning (an epoch that
+gets none is not run at all).
 """
 from __future__ import annotations
 
