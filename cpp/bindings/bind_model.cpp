@@ -205,6 +205,16 @@ void bind_model(py::module_& m) {
              if (!mm || !mv) throw py::value_error("BatchNormalization needs its moving statistics.");
              s.model.add_layer(make_batch_norm_layer(spatial, channels, momentum, epsilon, g, b, mm, mv, frozen));
            })
+      .def("add_rescaling",
+           [](PyModel& s, std::int64_t size, std::vector<float> scale, std::vector<float> offset) {
+             if (scale.empty() || scale.size() != offset.size() || size % static_cast<std::int64_t>(scale.size()))
+               throw py::value_error("Rescaling needs one scale and one offset per channel.");
+             s.model.add_layer(make_rescaling_layer(size, std::move(scale), std::move(offset)));
+           })
+      .def("add_gaussian",
+           [](PyModel& s, bool multiplicative, float stddev, std::int64_t size, std::uint64_t salt) {
+             s.model.add_layer(make_gaussian_layer(multiplicative, stddev, size, salt));
+           })
       .def("add_zero_pad",
            [](PyModel& s, std::int64_t h, std::int64_t w, std::int64_t c, std::int64_t t, std::int64_t b,
               std::int64_t l, std::int64_t r) { s.model.add_layer(make_zero_pad_layer(h, w, c, t, b, l, r)); })

@@ -95,7 +95,7 @@ def _model_stages(model, x) -> list[tuple[str, np.ndarray, str]]:
     panels = [_sample_panel("Original", x[0])]
     for layer, output in zip(model.layers, outputs):
         if type(layer).__name__ in ("Flatten", "Dropout", "Reshape", "InputLayer", "SpatialDropout1D",
-                                    "SpatialDropout2D", "GaussianNoise"):
+                                    "SpatialDropout2D", "GaussianNoise", "GaussianDropout"):
             continue
         panels.append(_sample_panel(_layer_title(layer), np.asarray(output)[0]))
     return panels

@@ -104,6 +104,12 @@ std::unique_ptr<ModelLayer> make_zero_pad_layer(std::int64_t in_h, std::int64_t 
                                                 std::int64_t right);
 std::unique_ptr<ModelLayer> make_upsample_layer(std::int64_t in_h, std::int64_t in_w, std::int64_t channels,
                                                 std::int64_t size_h, std::int64_t size_w);
+// layers_noise.cpp. Rescaling: scale and offset per channel (size a multiple of their length). Gaussian noise:
+// additive (GaussianNoise, stddev) or multiplicative (GaussianDropout, stddev = sqrt(rate / (1 - rate))).
+std::unique_ptr<ModelLayer> make_rescaling_layer(std::int64_t size, std::vector<float> scale,
+                                                 std::vector<float> offset);
+std::unique_ptr<ModelLayer> make_gaussian_layer(bool multiplicative, float stddev, std::int64_t size,
+                                                std::uint64_t salt);
 
 class StepClock;  // model.cpp: the profiler's timer
 

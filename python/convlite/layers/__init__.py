@@ -6,6 +6,7 @@ from .conv import (
     SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D,
 )
 from .core import Dense, Input, InputLayer
+from .noise import GaussianDropout, GaussianNoise, Rescaling
 from .normalization import BatchNormalization
 from .pooling import (
     AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
@@ -18,12 +19,12 @@ from .reshaping import Flatten, Reshape, UpSampling1D, UpSampling2D, ZeroPadding
 __all__ = [
     "Activation", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BatchNormalization",
     "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout",
-    "ELU", "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
-    "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer",
-    "Layer", "LeakyReLU", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "ReLU", "Reshape",
-    "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D", "Softmax",
-    "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D", "Variable", "ZeroPadding1D",
-    "ZeroPadding2D",
+    "ELU", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D", "Input", "InputLayer", "Layer", "LeakyReLU", "MaxPool1D", "MaxPool2D", "MaxPooling1D",
+    "MaxPooling2D", "ReLU", "Rescaling", "Reshape", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
+    "SeparableConvolution2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
+    "Variable", "ZeroPadding1D", "ZeroPadding2D",
 ]
 
 

@@ -31,6 +31,7 @@ NO_BUILD_CONFIG = frozenset({
     "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalMaxPooling1D",
     "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "Reshape", "Dropout",
     "SpatialDropout1D", "SpatialDropout2D", "Activation", "ReLU", "LeakyReLU", "Softmax", "ELU", "GaussianNoise",
+    "GaussianDropout",
 })
 
 # Keys Keras 3.15 writes that convlite's layers leave out, with the value that means "feature unused".
