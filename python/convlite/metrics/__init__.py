@@ -16,22 +16,39 @@ from .base import (
     sparse_categorical_accuracy, sparse_top_k_categorical_accuracy, top_k_categorical_accuracy,
 )
 from .confusion import AUC, Precision, Recall
+from .more import (
+    ALIASES as _MORE_ALIASES, CLASSES as _MORE_CLASSES, BinaryCrossentropy, CategoricalCrossentropy,
+    CategoricalHinge, CosineSimilarity, F1Score, FalseNegatives, FalsePositives, FBetaScore, Hinge, KLDivergence,
+    LogCoshError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Poisson, R2Score, RootMeanSquaredError,
+    SparseCategoricalCrossentropy, SquaredHinge, TrueNegatives, TruePositives, binary_crossentropy,
+    categorical_crossentropy, categorical_hinge, cosine_similarity, hinge, kl_divergence, log_cosh,
+    mean_absolute_percentage_error, mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy,
+    squared_hinge,
+)
 
 __all__ = [
     "AUC", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "Mean", "MeanAbsoluteError", "MeanMetricWrapper",
     "MeanSquaredError", "Metric", "Precision", "Recall", "SparseCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy", "get", "get_metric",
+    "BinaryCrossentropy", "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity", "F1Score",
+    "FalseNegatives", "FalsePositives", "FBetaScore", "Hinge", "KLDivergence", "LogCoshError",
+    "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "Poisson", "R2Score", "RootMeanSquaredError",
+    "SparseCategoricalCrossentropy", "SquaredHinge", "TrueNegatives", "TruePositives",
     # per-sample functions, as keras.metrics exports them
     "accuracy", "binary_accuracy", "categorical_accuracy", "mean_absolute_error", "mean_squared_error",
     "sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy",
+    "binary_crossentropy", "categorical_crossentropy", "categorical_hinge", "cosine_similarity", "hinge",
+    "kl_divergence", "log_cosh", "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "poisson",
+    "sparse_categorical_crossentropy", "squared_hinge",
 ]
 
 _CLASSES = (AUC, Accuracy, BinaryAccuracy, CategoricalAccuracy, Mean, MeanAbsoluteError, MeanSquaredError,
-            Precision, Recall, SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy)
+            Precision, Recall, SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
+            TopKCategoricalAccuracy) + _MORE_CLASSES
 ALL_OBJECTS_DICT = {cls.__name__: cls for cls in _CLASSES}
 ALL_OBJECTS_DICT.update({_snake_case(cls.__name__): cls for cls in _CLASSES})
 ALL_OBJECTS_DICT.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
-                         "MAE": MeanAbsoluteError})
+                         "MAE": MeanAbsoluteError, **_MORE_ALIASES})
 _ACCURACY_BY_LOSS = {"binary_crossentropy": BinaryAccuracy, "categorical_crossentropy": CategoricalAccuracy,
                      "sparse_categorical_crossentropy": SparseCategoricalAccuracy}
 
