@@ -91,3 +91,59 @@ def test_set_random_seed_seeds_python_and_numpy_as_keras_does():
     utils.set_random_seed(77)
     ours = (random.random(), np.random.rand())
     assert ours == theirs
+
+
+_SEQUENCES = [[1, 2, 3], [4, 5], [], [6, 7, 8, 9, 10]]
+_SERIES = [np.arange(7 * 2, dtype=np.float32).reshape(7, 2), np.ones((3, 2), np.float32),
+           np.full((5, 2), -1.5, np.float32)]
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("sequences, kwargs", [
+    (_SEQUENCES, {}),
+    (_SEQUENCES, {"maxlen": 3, "padding": "post", "truncating": "post"}),
+    (_SEQUENCES, {"maxlen": 4, "truncating": "pre", "value": -1}),
+    (_SERIES, {"dtype": "float32", "padding": "post"}),
+    (_SERIES, {"dtype": "float32", "maxlen": 4, "value": 0.5}),
+])
+def test_pad_sequences_matches_keras(sequences, kwargs):
+    tensorflow_or_skip()
+    import keras
+
+    ours = utils.pad_sequences(sequences, **kwargs)
+    theirs = keras.utils.pad_sequences(sequences, **kwargs)
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: utils.pad_sequences([[1]], padding="middle"), "padding='middle'"),
+    (lambda: utils.pad_sequences([[1]], truncating=None), "truncating=None"),
+    (lambda: utils.pad_sequences([1, 2]), "non-iterable at position 0"),
+    (lambda: utils.pad_sequences([]), "Pass `maxlen`"),
+    (lambda: utils.pad_sequences([[1]], maxlen=-2), "maxlen=-2"),
+    (lambda: utils.pad_sequences([np.ones((2, 3)), np.ones((2, 4))]), "position 1 is different"),
+    (lambda: utils.pad_sequences([[1]], value="x"), "dtype=object"),
+])
+def test_pad_sequences_errors_name_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_pad_sequences_edges():
+    assert utils.pad_sequences([], maxlen=3).shape == (0, 3)
+    assert utils.pad_sequences([[1, 2]], maxlen=0).shape == (1, 0)
+
+
+@pytest.mark.tensorflow
+def test_normalize_matches_keras(rng):
+    tensorflow_or_skip()
+    import keras
+
+    x = rng.standard_normal((4, 5))
+    x[1] = 0.0
+    for axis, order in [(-1, 2), (1, 1), (1, np.inf)]:
+        np.testing.assert_allclose(utils.normalize(x, axis, order), keras.utils.normalize(x, axis, order))
+    # axis=0: Keras's `axis or -1` turns it into -1 and fails to broadcast; convlite normalizes the columns
+    columns = np.abs(x).sum(axis=0, keepdims=True)
+    np.testing.assert_allclose(utils.normalize(x, 0, 1), x / columns)

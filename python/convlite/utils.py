@@ -1,4 +1,5 @@
-"""Utilities shaped like ``keras.utils``: the global random seed, ``to_categorical``, ``Progbar``.
+"""Utilities shaped like ``keras.utils``: the global random seed, ``to_categorical``, ``pad_sequences``,
+``normalize``, ``Progbar``.
 
 Randomness in convlite flows from one numpy ``Generator`` (``global_rng()``): unseeded initializers, the
 per-epoch shuffle and the seeds handed to dropout layers all draw from it, in program order. So after
@@ -19,6 +20,8 @@ __all__ = [
     "get_random_seed",
     "global_rng",
     "next_seed",
+    "normalize",
+    "pad_sequences",
     "set_random_seed",
     "to_categorical",
 ]
@@ -93,3 +96,60 @@ def to_categorical(x, num_classes=None):
     categorical = np.zeros((x.shape[0], num_classes))
     categorical[np.arange(x.shape[0]), x] = 1
     return categorical.reshape(input_shape + (num_classes,))
+
+
+def normalize(x, axis=-1, order=2):
+    """``keras.utils.normalize``: x divided by its `order`-norm along `axis` (a zero norm divides by 1). axis=0
+    normalizes along the first axis (Keras's own turns 0 into -1 and fails to broadcast)."""
+    x = np.asarray(x)
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, axis if axis is not None else -1)
+
+
+def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0.0):
+    """``keras.utils.pad_sequences``: a list of sequences (each (steps,) or (steps, features...)) as one array of
+    shape (len(sequences), maxlen, features...), padded with `value` and cut to `maxlen` at the start ("pre") or the
+    end ("post"). For time series of different lengths, e.g. ``pad_sequences(recordings, dtype="float32",
+    padding="post")`` gives the (samples, steps, channels) array a Conv1D model trains on.
+    """
+    for name, given in (("padding", padding), ("truncating", truncating)):
+        if given not in ("pre", "post"):
+            raise ValueError(f'{name.capitalize()} type "{given}" not understood: expected "pre" or "post". '
+                             f"Received: {name}={given!r}")
+    if not hasattr(sequences, "__len__") or isinstance(sequences, (str, bytes)):
+        raise ValueError(f"`sequences` must be a list of sequences. Received: sequences of type "
+                         f"{type(sequences).__name__}")
+    lengths, sample_shape = [], None
+    for position, sequence in enumerate(sequences):
+        try:
+            lengths.append(len(sequence))
+        except TypeError:
+            raise ValueError(f"`sequences` must be a list of iterables. Found non-iterable at position {position}: "
+                             f"{sequence!r}") from None
+        if sample_shape is None and len(sequence):
+            sample_shape = np.asarray(sequence).shape[1:]
+    sample_shape = sample_shape or ()
+    if maxlen is None:
+        if not lengths:
+            raise ValueError("Cannot infer `maxlen` from an empty list of sequences. Pass `maxlen`. "
+                             "Received: sequences=[]")
+        maxlen = max(lengths)
+    if isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 0:
+        raise ValueError(f"Argument `maxlen` must be a non-negative integer or None. Received: maxlen={maxlen!r}")
+    if isinstance(value, str) and dtype is not object and not np.issubdtype(dtype, np.character):
+        raise ValueError(f"`dtype` {dtype} is not compatible with `value`'s type: {type(value)}\n"
+                         "You should set `dtype=object` for variable length strings.")
+    out = np.full((len(lengths), int(maxlen)) + tuple(sample_shape), value, dtype=dtype)
+    for position, sequence in enumerate(sequences):
+        if not len(sequence) or not maxlen:
+            continue
+        kept = np.asarray(sequence[-maxlen:] if truncating == "pre" else sequence[:maxlen], dtype=dtype)
+        if kept.shape[1:] != tuple(sample_shape):
+            raise ValueError(f"Shape of sample {kept.shape[1:]} of sequence at position {position} is different "
+                             f"from expected shape {tuple(sample_shape)}")
+        if padding == "post":
+            out[position, :len(kept)] = kept
+        else:
+            out[position, maxlen - len(kept):] = kept
+    return out
