@@ -158,6 +158,7 @@ def _keras_config(model):
                for layer, shape in zip(layers, shapes)]
     config = _config.model_config(str(model.name), _model.input_shape(model), entries, _model.compile_config(model))
     config["config"]["trainable"] = model.trainable
+    config["config"]["layers"][0]["config"]["name"] = model._input_layer.name  # Keras writes the Input's own name
     return config
 
 
@@ -183,13 +184,18 @@ def model_from_json(json_string, custom_objects=None):
     if not isinstance(json_string, (str, bytes, bytearray)):
         raise TypeError(f"`json_string` must be a str. Received: json_string of type {type(json_string).__name__}")
     raw = json_string.encode() if isinstance(json_string, str) else bytes(json_string)
-    spec = _config.parse_model_config(_config.parse_json(raw, "the JSON string"))
+    root = _config.parse_json(raw, "the JSON string")
+    spec = _config.parse_model_config(root)
     if spec.input_shape is None:
         from .models import Sequential
 
         model = Sequential(_model.build_layers(spec), name=spec.name)
     else:
         model = _model.build_sequential(spec)
+        first = root["config"]["layers"][:1]  # the spec keeps the Input's shape only: keep its name too, as Keras
+        name = first[0]["config"].get("name") if first and first[0].get("class_name") == "InputLayer" else None
+        if isinstance(name, str):
+            model._input_layer.name = name
     if spec.compile_config:
         _compile_like(model, spec.compile_config, "model read from JSON")
     return model
