@@ -278,3 +278,40 @@ def test_models_save_model_writes_a_keras_file(tmp_path):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="zipped"):
         convlite.models.save_model(model, tmp_path / "d", zipped=False)
+
+
+# ------------------------------------------------------------------------------------------------ smaller attributes
+@pytest.mark.tensorflow
+def test_constant_attributes_and_build_config_match_keras():
+    keras = _keras()
+    for K in (keras, convlite):
+        model = _net(K)
+        assert (model.dtype, model.compute_dtype, model.variable_dtype, model.input_dtype) == ("float32",) * 4
+        assert model.supports_masking is False
+        assert model.get_build_config() == {"input_shape": (None, 12, 12, 1)}
+        assert K.Sequential([K.layers.Dense(2)]).get_build_config() is None
+        fresh = K.Sequential([K.layers.Dense(2)])
+        fresh.build_from_config({"input_shape": [None, 6]})
+        assert fresh.built and fresh.output_shape == (None, 2) and fresh.count_params() == 14
+
+
+def test_compile_from_config_restores_the_compile_of_a_json():
+    model = _net(convlite, compiled=True)
+    config = json.loads(model.to_json())["compile_config"]
+    other = _net(convlite)
+    other.compile_from_config(config)
+    assert other.compiled and other.metrics_names == ["loss", "compile_metrics"]
+    assert json.loads(other.to_json())["compile_config"] == config
+
+
+def test_run_flags_are_the_compiled_step_and_export_is_refused(tmp_path):
+    model = _net(convlite, compiled=True)
+    assert (model.run_eagerly, model.jit_compile, model.steps_per_execution) == (False, False, 1)
+    with pytest.raises(ValueError, match=r"model.save\(path\)"):
+        model.export(str(tmp_path / "saved"))
+
+
+@pytest.mark.parametrize("name", ["TensorBoard", "BackupAndRestore"])
+def test_unsupported_keras_callbacks_are_refused_when_created(name, tmp_path):
+    with pytest.raises(ValueError, match=f"keras.callbacks.{name}: .*Received"):
+        getattr(convlite.callbacks, name)(str(tmp_path))

@@ -134,6 +134,29 @@ class SequentialAPI:
         if cpp is not None and cpp.name in logs:
             _set_result(cpp, logs[cpp.name])
 
+    # ---------------------------------------------------------------- build / compile configs, export
+    def get_build_config(self):
+        """Keras's build config: the batch input shape of a built model, else None."""
+        if self._input_shape() is None:
+            return None
+        return {"input_shape": (None, *self._input_shape())}
+
+    def build_from_config(self, config):
+        shape = (config or {}).get("input_shape")
+        if shape is not None:
+            self.build(tuple(shape))
+
+    def compile_from_config(self, config):
+        """Compile from a Keras compile config (``compile_config`` of a .keras file or of ``to_json()``)."""
+        from .saving import _model
+
+        _model.compile_from_config(self, config)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):  # noqa: A002 - Keras's name
+        raise ValueError("convlite cannot export a TensorFlow SavedModel / ONNX artifact (that needs TensorFlow's "
+                         "graph machinery). Save a `.keras` file with `model.save(path)`: Keras loads it and can "
+                         f"export it. Received: format={format!r}")
+
     # ---------------------------------------------------------------- JSON
     def to_json(self, **kwargs):
         """Keras's JSON of the model (``json.dumps`` keyword arguments pass through), as in a .keras file's
