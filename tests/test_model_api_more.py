@@ -284,15 +284,19 @@ def test_models_save_model_writes_a_keras_file(tmp_path):
 @pytest.mark.tensorflow
 def test_constant_attributes_and_build_config_match_keras():
     keras = _keras()
+    configs = []
     for K in (keras, convlite):
         model = _net(K)
         assert (model.dtype, model.compute_dtype, model.variable_dtype, model.input_dtype) == ("float32",) * 4
         assert model.supports_masking is False
         assert model.get_build_config() == {"input_shape": (None, 12, 12, 1)}
         assert K.Sequential([K.layers.Dense(2)]).get_build_config() is None
+        assert model.get_compile_config() == {}
+        configs.append(_net(K, compiled=True).get_compile_config())
         fresh = K.Sequential([K.layers.Dense(2)])
         fresh.build_from_config({"input_shape": [None, 6]})
         assert fresh.built and fresh.output_shape == (None, 2) and fresh.count_params() == 14
+    assert json.loads(json.dumps(configs[0])) == json.loads(json.dumps(configs[1]))
 
 
 def test_compile_from_config_restores_the_compile_of_a_json():

@@ -146,6 +146,20 @@ class SequentialAPI:
         if shape is not None:
             self.build(tuple(shape))
 
+    def get_compile_config(self):
+        """Keras's compile config (what ``to_json`` and ``.keras`` files hold); {} before compile, as Keras 3.15."""
+        if not self.compiled:
+            return {}
+        from types import SimpleNamespace
+
+        from .saving import _model
+
+        # saving's compile_config reads model.get_compile_config when there is one: hand it the compile state only.
+        state = SimpleNamespace(optimizer=self.optimizer, loss=self.loss, _metrics=self._metrics,
+                                _weighted_metrics_spec=self._weighted_metrics_spec,
+                                _loss_weights_spec=self._loss_weights_spec)
+        return _model.compile_config(state)
+
     def compile_from_config(self, config):
         """Compile from a Keras compile config (``compile_config`` of a .keras file or of ``to_json()``)."""
         from .saving import _model
