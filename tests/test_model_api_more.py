@@ -136,6 +136,17 @@ def test_metric_objects_hold_the_last_runs_results(validation_freq, validated_la
     assert {k: pytest.approx(float(v), rel=1e-6) for k, v in model.get_metrics_result().items()} == logs
 
 
+def test_metric_objects_hold_the_batch_of_train_on_batch_and_test_on_batch():
+    x, y = _data(8)
+    model = _net(convlite, compiled=True)
+    for run in (model.train_on_batch, model.test_on_batch):
+        loss, accuracy = run(x, y)
+        assert {k: float(v) for k, v in model.get_metrics_result().items()} == \
+            {"loss": pytest.approx(loss, rel=1e-6), "accuracy": pytest.approx(accuracy, rel=1e-6)}
+    assert model.test_on_batch(x, y, return_dict=True) == pytest.approx(
+        {k: float(v) for k, v in model.get_metrics_result().items()}, rel=1e-6)
+
+
 def test_metric_objects_updated_in_place_by_compile_metrics_container():
     model = _net(convlite, compiled=True)
     container = model.metrics[1]

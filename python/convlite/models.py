@@ -293,14 +293,21 @@ class Sequential(SequentialAPI, SequentialCompile, SequentialIO):
         return run_predict(self, x, batch_size, verbose, callbacks)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        from ._training import run_on_batch
-
-        return run_on_batch(self, x, y, sample_weight, class_weight, return_dict, training=True)
+        return self._on_batch(x, y, sample_weight, class_weight, return_dict, training=True)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        from ._training import run_on_batch
+        return self._on_batch(x, y, sample_weight, None, return_dict, training=False)
 
-        return run_on_batch(self, x, y, sample_weight, None, return_dict, training=False)
+    def _on_batch(self, x, y, sample_weight, class_weight, return_dict, training):
+        """One batch; afterwards ``model.metrics`` hold that batch's results, as Keras's (reset, then one step)."""
+        from ._training import _ordered, run_on_batch
+
+        logs = run_on_batch(self, x, y, sample_weight, class_weight, True, training=training)
+        self._record_metric_logs(logs)
+        if return_dict:
+            return logs
+        values = _ordered(self, logs)
+        return values[0] if len(values) == 1 else values
 
     def predict_on_batch(self, x):
         """Inference on one batch: one C++ call, no progress bar."""
