@@ -58,6 +58,14 @@ def test_outputs_and_model_compute_output_shape_match_keras():
         assert tuple(unbuilt.compute_output_shape((None, 5))) == (None, 3)
 
 
+def test_model_input_and_output_are_the_symbolic_tensors():
+    model = _net(convlite)  # (Keras 3.15 raises here for a Sequential that was never called; convlite answers)
+    assert model.input.shape == (None, 12, 12, 1) and model.input.name == "pixels"
+    assert model.output.shape == (None, 5) and model.outputs[0].shape == model.output.shape
+    with pytest.raises(AttributeError, match="no defined input"):
+        convlite.Sequential([convlite.layers.Dense(2)]).input  # noqa: B018 - the property raises
+
+
 LAYER_CASES = [
     ("ZeroPadding2D", ((((1, 2), (3, 4)),), {}), (None, None, 5, 2)),
     ("ZeroPadding1D", ((2,), {}), (3, None, 4)),
