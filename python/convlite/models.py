@@ -11,6 +11,7 @@ import numpy as np
 from . import _core
 from . import _fit_data as fd
 from .layers import base as _base
+from ._sequential_api import SequentialAPI, clone_model, model_from_json
 from ._sequential_compile import SequentialCompile
 from ._sequential_io import SequentialIO
 from .layers.core import InputLayer, KerasTensor
@@ -45,7 +46,7 @@ def _check_sample_size(shape, what):
                          f"supported). Received: shape={tuple(shape)}")
 
 
-class Sequential(SequentialCompile, SequentialIO):
+class Sequential(SequentialAPI, SequentialCompile, SequentialIO):
     """A linear stack of layers (``keras.Sequential``) trained and run by convlite's C++ core."""
 
     def __init__(self, layers=None, trainable=True, name=None):
@@ -309,14 +310,21 @@ class Sequential(SequentialCompile, SequentialIO):
         return run_predict(self, x, batch_size, verbose, callbacks)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        from ._training import run_on_batch
-
-        return run_on_batch(self, x, y, sample_weight, class_weight, return_dict, training=True)
+        return self._on_batch(x, y, sample_weight, class_weight, return_dict, training=True)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        from ._training import run_on_batch
+        return self._on_batch(x, y, sample_weight, None, return_dict, training=False)
 
-        return run_on_batch(self, x, y, sample_weight, None, return_dict, training=False)
+    def _on_batch(self, x, y, sample_weight, class_weight, return_dict, training):
+        """One batch; afterwards ``model.metrics`` hold that batch's results, as Keras's (reset, then one step)."""
+        from ._training import _ordered, run_on_batch
+
+        logs = run_on_batch(self, x, y, sample_weight, class_weight, True, training=training)
+        self._record_metric_logs(logs)
+        if return_dict:
+            return logs
+        values = _ordered(self, logs)
+        return values[0] if len(values) == 1 else values
 
     def predict_on_batch(self, x):
         """Inference on one batch: one C++ call, no progress bar."""
@@ -352,6 +360,20 @@ class Sequential(SequentialCompile, SequentialIO):
 
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"
+
+
+__all__ = ["Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
+
+
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
+    """``keras.models.save_model``: ``model.save(filepath)`` as a ``.keras`` file (``convlite.saving``)."""
+    if kwargs:
+        raise TypeError(f"Invalid keyword arguments: {sorted(kwargs)}")
+    if zipped is False:
+        raise ValueError("convlite writes zipped .keras files only. Received: zipped=False")
+    from . import saving
+
+    saving.save_model(model, filepath, overwrite=overwrite)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002 - Keras's name

@@ -181,9 +181,14 @@ class BaseConv(Layer):
 
     def compute_output_shape(self, input_shape):
         c = self._channels(input_shape)
-        g = self._geometry(input_shape)
+        # As Keras, an unknown spatial size (None) stays unknown: the geometry is worked out with a stand-in size
+        # (one kernel span, always valid) and that axis is reported as None.
+        sizes = tuple(input_shape[1:-1])
+        spans = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
+        g = self._geometry((input_shape[0],) + tuple(sp if s is None else s for s, sp in zip(sizes, spans)) + (c,))
         out_c = self.filters if self.kind != "depthwise" else c * self.depth_multiplier
         spatial = (g["out_w"],) if self.rank == 1 else (g["out_h"], g["out_w"])
+        spatial = tuple(None if s is None else o for s, o in zip(sizes, spatial))
         return (input_shape[0],) + spatial + (out_c,)
 
     # ---------------------------------------------------------------- compile

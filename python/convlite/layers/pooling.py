@@ -45,8 +45,13 @@ class BasePooling(Layer):
                     stride_w=s[1], pad_top=top, pad_bottom=bottom, pad_left=left, pad_right=right)
 
     def compute_output_shape(self, input_shape):
-        g = self._geometry(input_shape)
+        check_rank(self, input_shape, self.rank + 2)
+        # As Keras, an unknown spatial size (None) stays unknown (worked out with the pool size standing in).
+        sizes = tuple(input_shape[1:-1])
+        known = tuple(p if s is None else s for s, p in zip(sizes, self.pool_size))
+        g = self._geometry((input_shape[0],) + known + (input_shape[-1],))
         spatial = (g["out_w"],) if self.rank == 1 else (g["out_h"], g["out_w"])
+        spatial = tuple(None if s is None else o for s, o in zip(sizes, spatial))
         return (input_shape[0],) + spatial + (g["channels"],)
 
     def _emit(self, core, input_shape):

@@ -13,7 +13,7 @@ class Flatten(Layer):
 
     def compute_output_shape(self, input_shape):
         if any(d is None for d in input_shape[1:]):
-            raise ValueError(f"Flatten needs a fully defined input shape. Received: input_shape={input_shape}")
+            return (input_shape[0], None)  # Keras: the flattened size is unknown too
         return (input_shape[0], prod(input_shape[1:]))
 
     def _emit(self, core, input_shape):
@@ -38,6 +38,8 @@ class Reshape(Layer):
                              f"Received: target_shape={target_shape}")
 
     def compute_output_shape(self, input_shape):
+        if any(d is None for d in input_shape[1:]):  # Keras: the -1 dimension cannot be told yet
+            return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
         total = prod(input_shape[1:])
         known = prod(d for d in self.target_shape if d != -1)
         shape = tuple(total // known if d == -1 else d for d in self.target_shape)
@@ -52,6 +54,15 @@ class Reshape(Layer):
 
     def get_config(self):
         return {**super().get_config(), "target_shape": self.target_shape}
+
+
+def _grown(size, pad):
+    """size + pad, an unknown size (None) staying unknown as in Keras's compute_output_shape."""
+    return None if size is None else size + pad
+
+
+def _scaled(size, factor):
+    return None if size is None else size * factor
 
 
 def _pad_pairs(padding, rank):
@@ -87,8 +98,8 @@ class _ZeroPadding(Layer):
         check_rank(self, input_shape, self.rank + 2)
         t, b, l, r = self._pads()
         if self.rank == 1:
-            return (input_shape[0], input_shape[1] + l + r, input_shape[2])
-        return (input_shape[0], input_shape[1] + t + b, input_shape[2] + l + r, input_shape[3])
+            return (input_shape[0], _grown(input_shape[1], l + r), input_shape[2])
+        return (input_shape[0], _grown(input_shape[1], t + b), _grown(input_shape[2], l + r), input_shape[3])
 
     def _emit(self, core, input_shape):
         check_rank(self, input_shape, self.rank + 2)
@@ -127,7 +138,7 @@ class UpSampling1D(Layer):
 
     def compute_output_shape(self, input_shape):
         check_rank(self, input_shape, 3)
-        return (input_shape[0], input_shape[1] * self.size, input_shape[2])
+        return (input_shape[0], _scaled(input_shape[1], self.size), input_shape[2])
 
     def _emit(self, core, input_shape):
         check_rank(self, input_shape, 3)
@@ -151,7 +162,8 @@ class UpSampling2D(Layer):
 
     def compute_output_shape(self, input_shape):
         check_rank(self, input_shape, 4)
-        return (input_shape[0], input_shape[1] * self.size[0], input_shape[2] * self.size[1], input_shape[3])
+        return (input_shape[0], _scaled(input_shape[1], self.size[0]), _scaled(input_shape[2], self.size[1]),
+                input_shape[3])
 
     def _emit(self, core, input_shape):
         check_rank(self, input_shape, 4)
