@@ -13,6 +13,7 @@ from . import _fit_data as fd
 from .layers import base as _base
 from ._sequential_compile import SequentialCompile
 from ._sequential_io import SequentialIO
+from .layers.conv import OutputSizeError as _OutputSizeError
 from .layers.core import InputLayer, KerasTensor
 
 _MODULES: dict = {}
@@ -32,14 +33,18 @@ def _import(name):
 
 
 _MAX_SAMPLE_SIZE = 2**40  # values per sample; beyond this the C++ model's int64 buffer sizes could overflow
+# A model whose input has unknown (None) spatial sizes compiles one C++ model per concrete per-sample shape of the
+# data; this many are kept (the oldest dropped first), and this many output shapes remembered.
+_MAX_CACHED_CORES = 8
+_MAX_CACHED_SHAPES = 256
 
 
 def _check_sample_size(shape, what):
     """ValueError (before anything is allocated) when one sample of `shape` cannot exist: e.g. UpSampling2D by
-    2**30 used to wrap the C++ model's buffer sizes around and crash."""
+    2**30 used to wrap the C++ model's buffer sizes around and crash. Unknown (None) sizes are checked on the data."""
     size = 1
     for d in shape[1:]:
-        size *= int(d)
+        size *= 1 if d is None else int(d)
     if size > _MAX_SAMPLE_SIZE:
         raise ValueError(f"The model is too large: {what} has {size} values per sample (at most 2**40 are "
                          f"supported). Received: shape={tuple(shape)}")
@@ -161,6 +166,8 @@ class Sequential(SequentialCompile, SequentialIO):
             shape = layer._maybe_build(shape)
             _check_sample_size(shape, f"the output of layer '{layer.name}'")
         self._output_shape = shape
+        self._variable_input = any(d is None for d in self._input_layer.shape)
+        self._output_shapes = {}  # concrete per-sample input shape -> output shape (variable inputs)
         self.built = True
         return shape
 
@@ -236,32 +243,99 @@ class Sequential(SequentialCompile, SequentialIO):
         return int(sum(layer.count_params() for layer in self._layers))
 
     # ---------------------------------------------------------------- the compiled C++ model
-    def _compiled_core(self, training=False):
-        """The C++ model for the current layers (built once, rebuilt after add/pop/compile)."""
+    def _compiled_core(self, training=False, sample_shape=None):
+        """The C++ model for the current layers (built once, rebuilt after add/pop/compile).
+
+        A model whose input has unknown (None) spatial sizes is compiled per concrete per-sample shape of the data
+        (`sample_shape`; see `_data_shape`): a few such models are kept, and all of them point into the same weight,
+        optimizer-slot and batch-norm statistics arrays, so training on one length and then another updates one
+        set of weights. Without a `sample_shape` such a model only prepares the optimizer's slots (returns None)."""
         self._ensure_built()
         if self._core is not None and self._core_version != _base.STRUCTURE_VERSION[0]:
             signature = tuple(layer.trainable for layer in self._layers)
             if signature != self._core_signature:
                 self._core = None  # trainable flags changed: Keras needs a re-compile, we rebuild the core
             self._core_version = _base.STRUCTURE_VERSION[0]
+        if self._variable_input:
+            return self._core_for_shape(sample_shape)
         if self._core is None:
-            self._core_signature = tuple(layer.trainable for layer in self._layers)
-            self._core_version = _base.STRUCTURE_VERSION[0]
-            core = _core.Model()
-            shape = (None,) + tuple(self._input_layer.shape)
-            flops = 0
-            for layer in self._layers:
-                layer._emit(core, shape)
-                flops += layer._flops(shape)
-                shape = layer.compute_output_shape(shape)
-            core.set_forward_flops_per_sample(float(flops))
-            core.set_trainable([self._is_trainable(layer) for layer in self._layers for v in layer.weights
-                                if not v._always_frozen])
-            core.set_seed(int(_module("utils").next_seed()) & (2**63 - 1))
-            if self.compiled:
-                self._configure_training(core)
-            self._core = core
+            self._core = self._new_core(self._input_layer.shape, self._output_shape)
         return self._core
+
+    def _new_core(self, sample_shape, output_shape, seed=None):
+        self._core_signature = tuple(layer.trainable for layer in self._layers)
+        self._core_version = _base.STRUCTURE_VERSION[0]
+        core = _core.Model()
+        shape = (None,) + tuple(sample_shape)
+        flops = 0
+        for layer in self._layers:
+            layer._emit(core, shape)
+            flops += layer._flops(shape)
+            shape = layer.compute_output_shape(shape)
+        core.set_forward_flops_per_sample(float(flops))
+        core.set_trainable([self._is_trainable(layer) for layer in self._layers for v in layer.weights
+                            if not v._always_frozen])
+        core.set_seed(int(_module("utils").next_seed()) & (2**63 - 1) if seed is None else seed)
+        if self.compiled:
+            self._configure_training(core, output_shape)
+        return core
+
+    def _core_for_shape(self, sample_shape):
+        """The cached C++ model for one concrete per-sample shape (models with unknown input sizes)."""
+        if self._core is None:  # never built, or invalidated (add, pop, compile, trainable): start afresh
+            self._cores = {}
+            self._cores_seed = None
+        if sample_shape is None:  # no data yet (e.g. loading optimizer state): only the slots can be made
+            if self.compiled:
+                self._build_optimizer_slots()
+            return None
+        key = tuple(sample_shape)
+        entry = self._cores.get(key)
+        if entry is None:
+            if self._cores_seed is None:  # one dropout stream for every length, as one model has in Keras
+                self._cores_seed = int(_module("utils").next_seed()) & (2**63 - 1)
+            core = self._new_core(key, self._output_shape_for(key), self._cores_seed)
+            if len(self._cores) >= _MAX_CACHED_CORES:
+                del self._cores[next(iter(self._cores))]
+            entry = self._cores[key] = [core, getattr(self, "_cpp_metric", None)]
+        elif self.compiled and entry[1] is not self._cpp_metric:  # 'accuracy' resolved since this one was made
+            from ._sequential_compile import ACCURACY_KINDS
+
+            cpp = entry[1] = self._cpp_metric
+            entry[0].set_accuracy(ACCURACY_KINDS[type(cpp).__name__] if cpp is not None else 0,
+                                  float(getattr(cpp, "threshold", 0.5)))
+        self._core = entry[0]
+        return entry[0]
+
+    def _data_shape(self, x):
+        """The per-sample shape to compile for data `x` (checked by fd.check_input): None for a model whose input
+        shape is fully known (its one compiled model serves all data), x's own shape otherwise."""
+        return tuple(x.shape[1:]) if self._variable_input else None
+
+    def _output_shape_for(self, sample_shape):
+        """The output shape (batch None) for inputs of `sample_shape` (None: the model's own, fully known one).
+        A size too small for some layer's window is a ValueError naming the data's size."""
+        if sample_shape is None:
+            return self._output_shape
+        shape = self._output_shapes.get(sample_shape)
+        if shape is not None:
+            return shape
+        shape = (None,) + tuple(sample_shape)
+        _check_sample_size(shape, "the input")
+        try:
+            for layer in self._layers:
+                shape = layer.compute_output_shape(shape)
+                _check_sample_size(shape, f"the output of layer '{layer.name}'")
+        except _OutputSizeError as error:
+            sizes = tuple(sample_shape[:-1])
+            what = f"length {sizes[0]}" if len(sizes) == 1 else f"size {sizes}"
+            reason = str(error).split(" Received:")[0].rstrip(".")
+            raise ValueError(f"The input's {what} is too small for model '{self.name}': {reason}. "
+                             f"Received: inputs of shape {(None,) + tuple(sample_shape)}") from None
+        if len(self._output_shapes) >= _MAX_CACHED_SHAPES:
+            self._output_shapes.clear()
+        self._output_shapes[sample_shape] = shape
+        return shape
 
     def _is_trainable(self, layer):
         return bool(layer.trainable)
@@ -329,8 +403,10 @@ class Sequential(SequentialCompile, SequentialIO):
             return core.predict(x.reshape(n, -1), n).reshape((n,) + self._output_shape[1:])
         self._ensure_built(np.shape(x)[1:] if np.ndim(x) else None)
         x = fd.check_input(x, self._input_layer.shape, self.name)
-        out = self._compiled_core().predict(x.reshape(x.shape[0], -1), x.shape[0])
-        return out.reshape((x.shape[0],) + tuple(self._output_shape[1:]))
+        shape = self._data_shape(x)
+        out_shape = self._output_shape_for(shape)
+        out = self._compiled_core(sample_shape=shape).predict(x.reshape(x.shape[0], -1), x.shape[0])
+        return out.reshape((x.shape[0],) + tuple(out_shape[1:]))
 
     def __call__(self, inputs, training=False):
         """Run the model on one batch. ``training=True`` runs it as ``fit`` does, as Keras's call does: dropout
@@ -340,14 +416,17 @@ class Sequential(SequentialCompile, SequentialIO):
             return self.predict_on_batch(inputs)
         self._ensure_built(np.shape(inputs)[1:] if np.ndim(inputs) else None)
         x = fd.check_input(inputs, self._input_layer.shape, self.name)
+        shape = self._data_shape(x)
+        out_shape = self._output_shape_for(shape)
         self._dropout_step += 1
-        out = self._compiled_core().forward_training(x.reshape(x.shape[0], -1), self._dropout_step)
-        return out.reshape((x.shape[0],) + tuple(self._output_shape[1:]))
+        out = self._compiled_core(sample_shape=shape).forward_training(x.reshape(x.shape[0], -1), self._dropout_step)
+        return out.reshape((x.shape[0],) + tuple(out_shape[1:]))
 
     def __getstate__(self):
         # copy.deepcopy / pickle: the compiled C++ model is a cache of the layers, rebuilt on first use.
         state = self.__dict__.copy()
         state["_core"] = None
+        state.pop("_cores", None)
         return state
 
     def __repr__(self):
