@@ -234,6 +234,20 @@ def test_accuracy_resolved_later_reaches_every_cached_model(rng):
     assert got == want and 0 < want["accuracy"] < 1
 
 
+def test_predict_on_batch_at_new_and_seen_lengths(rng):
+    model = _conv1d_stack(convlite, "causal_dilated_gap")
+    for length in (30, 47, 30, 47):
+        x = rng.standard_normal((2, length, 3)).astype(np.float32)
+        np.testing.assert_array_equal(model.predict_on_batch(x), model.predict(x, verbose=0))
+        np.testing.assert_array_equal(model.predict_on_batch(x.astype(np.float64)), model.predict(x, verbose=0))
+    before = model.predict_on_batch(x)
+    model.layers[-1].set_weights([w + 1 for w in model.layers[-1].get_weights()])  # cached models see new weights
+    assert not np.array_equal(model.predict_on_batch(x), before)
+    np.testing.assert_array_equal(model.predict_on_batch(x), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match=r"expected shape=\(None, None, 3\), found shape=\(2, 30, 4\)"):
+        model.predict_on_batch(np.zeros((2, 30, 4), np.float32))
+
+
 def test_fixed_shape_models_keep_their_single_compiled_model(rng):
     model = convlite.Sequential([convlite.Input((20, 2)), L.Conv1D(3, 3), L.GlobalAveragePooling1D()])
     x = rng.standard_normal((2, 20, 2)).astype(np.float32)

@@ -401,6 +401,14 @@ class Sequential(SequentialCompile, SequentialIO):
             # Fast path (single-sample latency): input already float32, contiguous and of the right shape.
             n = x.shape[0]
             return core.predict(x.reshape(n, -1), n).reshape((n,) + self._output_shape[1:])
+        if core is not None and self._variable_input and type(x) is np.ndarray and x.dtype == np.float32 and \
+                x.flags.c_contiguous and x.ndim > 1 and x.shape[0] > 0 and \
+                self._core_version == _base.STRUCTURE_VERSION[0]:
+            # The same for inputs of unknown length, at a length seen before (its shape was checked then).
+            entry, out_shape = self._cores.get(x.shape[1:]), self._output_shapes.get(x.shape[1:])
+            if entry is not None and out_shape is not None:
+                n = x.shape[0]
+                return entry[0].predict(x.reshape(n, -1), n).reshape((n,) + out_shape[1:])
         self._ensure_built(np.shape(x)[1:] if np.ndim(x) else None)
         x = fd.check_input(x, self._input_layer.shape, self.name)
         shape = self._data_shape(x)
