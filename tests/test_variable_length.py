@@ -212,6 +212,11 @@ def test_compiled_models_are_cached_per_shape_bounded_and_dropped_on_change(rng)
     model.layers[0].trainable = False
     fit_core = model._compiled_core(sample_shape=(16, 2))
     assert fit_core is not core and len(model._cores) == 1
+    # Long inputs: cached models together stay under a budget of activation values, the newest always kept.
+    long = 2**19  # 5 values per step (input 2, conv output 3): two such models exceed 2**22 values
+    for length in (long, long + 1, 20):
+        model.predict(np.ones((1, length, 2), np.float32), verbose=0)
+    assert list(model._cores) == [(long + 1, 2), (20, 2)]
 
 
 def test_accuracy_resolved_later_reaches_every_cached_model(rng):

@@ -34,9 +34,12 @@ def _import(name):
 
 _MAX_SAMPLE_SIZE = 2**40  # values per sample; beyond this the C++ model's int64 buffer sizes could overflow
 # A model whose input has unknown (None) spatial sizes compiles one C++ model per concrete per-sample shape of the
-# data; this many are kept (the oldest dropped first), and this many output shapes remembered.
+# data; this many are kept (the oldest dropped first), and this many output shapes remembered. Each one holds
+# activation buffers for its shape, so beyond the newest, cached models together stay under this many activation
+# values per sample (input plus every layer's output): long recordings keep only the model in use.
 _MAX_CACHED_CORES = 8
 _MAX_CACHED_SHAPES = 256
+_MAX_CACHED_VALUES = 2**22
 
 
 def _check_sample_size(shape, what):
@@ -295,9 +298,10 @@ class Sequential(SequentialCompile, SequentialIO):
             if self._cores_seed is None:  # one dropout stream for every length, as one model has in Keras
                 self._cores_seed = int(_module("utils").next_seed()) & (2**63 - 1)
             core = self._new_core(key, self._output_shape_for(key), self._cores_seed)
-            if len(self._cores) >= _MAX_CACHED_CORES:
-                del self._cores[next(iter(self._cores))]
-            entry = self._cores[key] = [core, getattr(self, "_cpp_metric", None)]
+            entry = self._cores[key] = [core, getattr(self, "_cpp_metric", None), self._activation_values(key)]
+            while len(self._cores) > _MAX_CACHED_CORES or \
+                    (len(self._cores) > 1 and sum(e[2] for e in self._cores.values()) > _MAX_CACHED_VALUES):
+                del self._cores[next(iter(self._cores))]  # the oldest (the new one is last)
         elif self.compiled and entry[1] is not self._cpp_metric:  # 'accuracy' resolved since this one was made
             from ._sequential_compile import ACCURACY_KINDS
 
@@ -306,6 +310,15 @@ class Sequential(SequentialCompile, SequentialIO):
                                   float(getattr(cpp, "threshold", 0.5)))
         self._core = entry[0]
         return entry[0]
+
+    def _activation_values(self, sample_shape):
+        """Values per sample of the input and every layer's output: what a compiled model's buffers scale with."""
+        shape = (None,) + tuple(sample_shape)
+        total = _base.prod(sample_shape)
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+            total += _base.prod(shape[1:])
+        return total
 
     def _data_shape(self, x):
         """The per-sample shape to compile for data `x` (checked by fd.check_input): None for a model whose input
