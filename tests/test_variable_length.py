@@ -6,6 +6,7 @@ training and files.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -246,9 +247,10 @@ def test_predict_on_batch_at_new_and_seen_lengths(rng):
         np.testing.assert_array_equal(model.predict_on_batch(x), model.predict(x, verbose=0))
         np.testing.assert_array_equal(model.predict_on_batch(x.astype(np.float64)), model.predict(x, verbose=0))
     before = model.predict_on_batch(x)
-    model.layers[-1].set_weights([w + 1 for w in model.layers[-1].get_weights()])  # cached models see new weights
+    model.layers[-1].set_weights([-w for w in model.layers[-1].get_weights()])  # cached models see new weights
     assert not np.array_equal(model.predict_on_batch(x), before)
     np.testing.assert_array_equal(model.predict_on_batch(x), model.predict(x, verbose=0))
+    np.testing.assert_array_equal(copy.deepcopy(model).predict_on_batch(x), model.predict_on_batch(x))
     with pytest.raises(ValueError, match=r"expected shape=\(None, None, 3\), found shape=\(2, 30, 4\)"):
         model.predict_on_batch(np.zeros((2, 30, 4), np.float32))
 
