@@ -277,6 +277,7 @@ def test_output_with_unknown_length_checks_labels_per_batch(rng):
         assert model.predict(x, verbose=0).shape == (4, length, 1)
         assert model(x, training=True).shape == (4, length, 1)
         assert model.layers[0](x).shape == (4, length, 3)
+        assert model.layers[0].output_shape == (None, None, 3)  # stays symbolic, as in Keras
     with pytest.raises(ValueError, match=r"target.shape=\(4, 12, 1\), output.shape=\(None, 9, 1\)"):
         model.fit(np.zeros((4, 9, 2)), np.zeros((4, 12, 1)), verbose=0)
 

@@ -307,7 +307,8 @@ def run_on_batch(model, x, y, sample_weight, class_weight, return_dict, training
 
 def summary_text(model, line_length=None, positions=None, show_trainable=False):
     """Keras's summary table plus a FLOPs column (forward FLOPs per sample). A model with no input shape yet is
-    listed unbuilt, as Keras lists it: shapes '?', parameters '0 (unbuilt)'."""
+    listed unbuilt, as Keras lists it: shapes '?', parameters '0 (unbuilt)'. Sizes the input leaves unknown
+    (Input((None, C))) print as None, as in Keras, and a layer whose FLOPs depend on them shows '?'."""
     if not model.built and model._input_shape() is None:
         rows = [(f"{layer.name} ({type(layer).__name__})", None, None, None) for layer in model._layers]
         marks = ["-"] * len(rows) if show_trainable else None  # no weights yet
