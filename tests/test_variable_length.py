@@ -356,3 +356,26 @@ def test_known_dimensions_must_match_and_unknown_ones_be_positive():
     for bad in ((1, 5, 9, 2), (1, 5, 8, 3), (1, 5, 8), (1, 0, 8, 2)):
         with pytest.raises(ValueError, match=r"expected shape=\(None, None, 8, 2\), found shape="):
             model.predict(np.zeros(bad), verbose=0)
+
+
+def test_a_file_with_unknown_channels_is_refused(tmp_path):
+    import json
+    import zipfile
+
+    model = convlite.Sequential([convlite.Input((None, 3)), L.Conv1D(4, 3), L.GlobalAveragePooling1D()])
+    model.save(tmp_path / "ok.keras")
+    with zipfile.ZipFile(tmp_path / "ok.keras") as source:
+        entries = {name: source.read(name) for name in source.namelist()}
+    config = json.loads(entries["config.json"])
+    assert config["config"]["layers"][0]["config"]["batch_shape"] == [None, None, 3]
+    assert convlite.models.load_model(tmp_path / "ok.keras").input_shape == (None, None, 3)
+    for layer in config["config"]["layers"]:
+        layer["config"].pop("build_config", None)
+    config["config"]["layers"][0]["config"]["batch_shape"] = [None, None, None]
+    entries["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "bad.keras", "w") as target:
+        for name, data in entries.items():
+            target.writestr(name, data)
+    with pytest.raises(ValueError, match=r"null only for spatial sizes, not the channels\). Received: \[None, None, "
+                                         r"None\]"):
+        convlite.models.load_model(tmp_path / "bad.keras")
