@@ -75,8 +75,11 @@ class _Data:
         self.n = self.x.shape[0]
         # The compiled model to run (None: the model's one; x's per-sample shape when the input has unknown sizes)
         # and the output shape it gives for this data.
-        self.core_shape = model._data_shape(self.x)
-        self.out_shape = tuple(model._output_shape_for(self.core_shape)[1:])
+        if model._variable_input:
+            self.core_shape = model._data_shape(self.x)
+            self.out_shape = tuple(model._output_shape_for(self.core_shape)[1:])
+        else:  # (inline: this runs per batch of a generator)
+            self.core_shape, self.out_shape = None, tuple(model._output_shape[1:])
         kind = model.loss._core_spec()["kind"]
         if y is None:
             raise ValueError("Argument `y` (the targets) is required to train or evaluate. Received: y=None")
