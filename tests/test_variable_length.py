@@ -379,3 +379,25 @@ def test_a_file_with_unknown_channels_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"null only for spatial sizes, not the channels\). Received: \[None, None, "
                                          r"None\]"):
         convlite.models.load_model(tmp_path / "bad.keras")
+
+
+def test_every_way_to_declare_an_unknown_length(rng):
+    x = rng.standard_normal((2, 19, 3)).astype(np.float32)
+    ways = [
+        lambda: [L.Conv1D(2, 3, input_shape=(None, 3))],
+        lambda: [L.Conv1D(2, 3, batch_input_shape=(None, None, 3))],
+        lambda: [L.InputLayer(batch_shape=(None, None, 3)), L.Conv1D(2, 3)],
+        lambda: [convlite.Input(shape=(None, 3)), L.Conv1D(2, 3)],
+    ]
+    outputs = []
+    for way in ways:
+        convlite.utils.set_random_seed(3)
+        model = convlite.Sequential(way())
+        assert model.input_shape == (None, None, 3) and model.output_shape == (None, None, 2)
+        outputs.append(model.predict(x, verbose=0))
+    model = convlite.Sequential([L.Conv1D(2, 3)])
+    model.build((None, None, 3))
+    assert model.output_shape == (None, None, 2)
+    for out in outputs:
+        assert out.shape == (2, 17, 2)
+        np.testing.assert_array_equal(out, outputs[0])
