@@ -94,16 +94,24 @@ class SequentialCompile:
         names = ["loss"] + [m.name for m in getattr(self, "_all_metrics", [])]
         return names
 
-    def _configure_training(self, core):
+    def _configure_training(self, core, output_shape=None):
+        """Loss, accuracy and optimizer of a new C++ model whose output has `output_shape` (default: the model's;
+        a model with unknown input sizes passes the concrete one of the data)."""
         spec = self.loss._core_spec()
         kind = spec["kind"]
-        label_size = 1 if kind == "sparse_categorical_crossentropy" else int(np.prod(self._output_shape[1:]))
+        output_shape = self._output_shape if output_shape is None else output_shape
+        label_size = 1 if kind == "sparse_categorical_crossentropy" else int(np.prod(output_shape[1:]))
         core.set_loss(LOSS_KINDS.index(kind), bool(spec.get("from_logits", False)),
                       float(spec.get("label_smoothing", 0.0)), float(spec.get("delta", 1.0)), label_size)
         core.set_loss_weight(getattr(self, "_loss_weight", 1.0))
         if self._cpp_metric is not None:
             core.set_accuracy(ACCURACY_KINDS[type(self._cpp_metric).__name__],
                               float(getattr(self._cpp_metric, "threshold", 0.5)))
+        slots = self._build_optimizer_slots()
+        core.set_optimizer(dict(self.optimizer._core_spec()), [list(s) for s in slots])
+
+    def _build_optimizer_slots(self):
+        """The optimizer's state arrays for the trainable weights (built once; every compiled model shares them)."""
         variables = [v.value for layer in self._layers for v in layer.weights
                      if not v._always_frozen and self._is_trainable(layer)]
         ids = [id(v) for v in variables]
@@ -113,8 +121,7 @@ class SequentialCompile:
             if not (self.optimizer.built and [id(v) for v in self.optimizer._variables] == ids):
                 self.optimizer.build(variables)
             self._optimizer_built_for = ids
-        slots = self.optimizer.slot_arrays()
-        core.set_optimizer(dict(self.optimizer._core_spec()), [list(s) for s in slots])
+        return self.optimizer.slot_arrays()
 
     def _require_compiled(self, what):
         if not self.compiled:

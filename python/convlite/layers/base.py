@@ -265,7 +265,8 @@ class Layer:
         if x.ndim < 1 or x.shape[0] == 0:
             raise ValueError(f"Layer {self.name} expects a non-empty batch. Received: inputs.shape={x.shape}")
         shape = (None,) + x.shape[1:]
-        out_shape = self._maybe_build(shape)
+        # A built layer keeps its symbolic output shape (None where a model's input size is unknown).
+        out_shape = self.compute_output_shape(shape) if self.built else self._maybe_build(shape)
         cached = getattr(self, "_call_core", None)
         if cached is None or cached[0] != shape:
             core = _core.Model()

@@ -41,6 +41,10 @@ def _is_seq(value):
     return isinstance(value, (tuple, list))
 
 
+class OutputSizeError(ValueError):
+    """A spatial size too small for a layer's window: the model names the data's size when it re-raises it."""
+
+
 def resolve_padding(padding, size, kernel, stride, dilation, dim, layer_name):
     """(pad_before, pad_after, out) along one spatial dimension, TensorFlow's rules (extra 'same' pad at the end)."""
     span = dilation * (kernel - 1) + 1
@@ -58,11 +62,21 @@ def resolve_padding(padding, size, kernel, stride, dilation, dim, layer_name):
         before = after = span - 1
     out = (size + before + after - span) // stride + 1
     if size + before + after - span < 0 or out <= 0:
-        raise ValueError(
+        raise OutputSizeError(
             f"Computed output size would be non-positive in layer {layer_name}: input size {size}, kernel "
             f"{kernel}, dilation {dilation}, stride {stride}, padding {padding!r}. Received: input size={size}"
         )
     return before, after, out
+
+
+def output_sizes(layer, input_shape, dilation):
+    """Per spatial axis the output size of a conv or pooling layer, None where the input size is unknown (Keras's
+    symbolic shape; the model checks the concrete size once data arrives)."""
+    sizes = tuple(input_shape)[1:-1]
+    return tuple(None if n is None else resolve_padding(layer.padding, n, layer_kernel, stride, rate, axis,
+                                                        layer.name)[2]
+                 for axis, (n, layer_kernel, stride, rate) in
+                 enumerate(zip(sizes, layer._window(), layer.strides, dilation)))
 
 
 def _padding_config(padding):
@@ -179,17 +193,13 @@ class BaseConv(Layer):
                     stride_w=s[1], dilation_h=d[0], dilation_w=d[1], pad_top=top, pad_bottom=bottom, pad_left=left,
                     pad_right=right)
 
+    def _window(self):
+        return self.kernel_size
+
     def compute_output_shape(self, input_shape):
         c = self._channels(input_shape)
-        # As Keras, an unknown spatial size (None) stays unknown: the geometry is worked out with a stand-in size
-        # (one kernel span, always valid) and that axis is reported as None.
-        sizes = tuple(input_shape[1:-1])
-        spans = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
-        g = self._geometry((input_shape[0],) + tuple(sp if s is None else s for s, sp in zip(sizes, spans)) + (c,))
         out_c = self.filters if self.kind != "depthwise" else c * self.depth_multiplier
-        spatial = (g["out_w"],) if self.rank == 1 else (g["out_h"], g["out_w"])
-        spatial = tuple(None if s is None else o for s, o in zip(sizes, spatial))
-        return (input_shape[0],) + spatial + (out_c,)
+        return (input_shape[0],) + output_sizes(self, input_shape, self.dilation_rate) + (out_c,)
 
     # ---------------------------------------------------------------- compile
     def _emit(self, core, input_shape):

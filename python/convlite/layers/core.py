@@ -25,8 +25,9 @@ class InputLayer(Layer):
             raise ValueError(f"convlite does not support optional inputs. Received: optional={optional}")
         super().__init__(name=name, dtype=dtype, **kwargs)
         self.shape = _as_shape(shape, "shape")
-        if any(d is None for d in self.shape):
-            raise ValueError(f"convlite needs every input dimension except the batch to be known. "
+        if self.shape and self.shape[-1] is None:  # spatial sizes may be None (any length), channels may not
+            raise ValueError(f"The channels (last) dimension of the input must be known: only the spatial "
+                             f"dimensions (steps of a sequence, height and width of an image) may be None. "
                              f"Received: shape={shape}")
         self.batch_size = batch_size
         self.built = True
@@ -88,9 +89,12 @@ class Dense(Layer):
                           bias_constraint=bias_constraint, lora_rank=lora_rank)
 
     def build(self, input_shape):
-        if len(input_shape) < 2 or input_shape[-1] is None:
+        if len(input_shape) < 2:
             raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected axis -1 of '
                              f"input shape to have a defined value. Full shape received: {tuple(input_shape)}")
+        if input_shape[-1] is None:  # e.g. Flatten of a sequence of unknown length
+            raise ValueError(f"The last dimension of the inputs to a Dense layer should be defined. Found None. "
+                             f"Full input shape received: {tuple(input_shape)}")
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer, "kernel")
         self.bias = self.add_weight((self.units,), self.bias_initializer, "bias") if self.use_bias else None
         super().build(input_shape)

@@ -37,6 +37,9 @@ class BatchNormalization(Layer):
             raise ValueError(f"convlite's BatchNormalization normalises the last (channels) axis only. "
                              f"Received: axis={self.axis} for input shape {tuple(input_shape)}")
         c = input_shape[-1]
+        if c is None:  # e.g. Flatten of a sequence of unknown length
+            raise ValueError(f"The last (channels) dimension of the inputs to a BatchNormalization layer should be "
+                             f"defined. Found None. Full input shape received: {tuple(input_shape)}")
         self.gamma = self.add_weight((c,), self.gamma_initializer, "gamma") if self.scale else None
         self.beta = self.add_weight((c,), self.beta_initializer, "beta") if self.center else None
         self.moving_mean = self.add_weight((c,), self.moving_mean_initializer, "moving_mean", trainable=False)
