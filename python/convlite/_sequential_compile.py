@@ -89,11 +89,6 @@ class SequentialCompile:
             self._core.set_accuracy(ACCURACY_KINDS[type(cpp).__name__] if cpp is not None else 0,
                                     float(getattr(cpp, "threshold", 0.5)))
 
-    @property
-    def metrics_names(self):
-        names = ["loss"] + [m.name for m in getattr(self, "_all_metrics", [])]
-        return names
-
     def _configure_training(self, core, output_shape=None):
         """Loss, accuracy and optimizer of a new C++ model whose output has `output_shape` (default: the model's;
         a model with unknown input sizes passes the concrete one of the data)."""
