@@ -152,7 +152,7 @@ def test_training_matches_keras(rng, build, opt):
 
 
 @pytest.mark.tensorflow
-def test_configs_and_files_round_trip_with_keras(tmp_path):
+def test_configs_and_files_round_trip_with_keras(tmp_path, rng):
     keras = _keras()
     for ours, theirs in [(constraints.MaxNorm(0.25, axis=[0, 1]), keras.constraints.MaxNorm(0.25, axis=[0, 1])),
                          (constraints.NonNeg(), keras.constraints.NonNeg()),
@@ -161,8 +161,15 @@ def test_configs_and_files_round_trip_with_keras(tmp_path):
         assert constraints.serialize(ours) == keras.constraints.serialize(theirs)
         assert constraints.get(theirs).get_config() == theirs.get_config()
     theirs = _eegnet_like(keras)
+    theirs.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
     theirs.save(tmp_path / "k.keras")
-    ours = convlite.models.load_model(tmp_path / "k.keras")
+    ours = convlite.models.load_model(tmp_path / "k.keras")  # compiled from the file's compile_config
+    x, y = rng.standard_normal((16, 6, 32, 1)).astype(np.float32), rng.integers(0, 3, 16)
+    fit = dict(batch_size=8, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ours.fit(x, y, **fit).history["loss"], theirs.fit(x, y, **fit).history["loss"],
+                               rtol=1e-4)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4 * max(1.0, np.abs(b).max()))
     ours.save(tmp_path / "c.keras")
     back = keras.models.load_model(tmp_path / "c.keras")
     for lk, lc, lb in zip(theirs.layers, ours.layers, back.layers):

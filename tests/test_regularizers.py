@@ -141,8 +141,8 @@ def test_no_regularizer_no_change(rng):
 
 
 def test_threads_one_and_two_bit_identical(rng):
-    x = rng.standard_normal((64, 16, 16, 3)).astype(np.float32)
-    y = rng.integers(0, 3, 64)
+    x = rng.standard_normal((128, 16, 16, 3)).astype(np.float32)  # 64-sample steps: above the one-thread cutoff
+    y = rng.integers(0, 3, 128)
     results = []
     for threads in (1, 2):
         with using_threads(threads):
@@ -154,7 +154,7 @@ def test_threads_one_and_two_bit_identical(rng):
             model.set_weights([np.sin(np.arange(w.size, dtype=np.float32)).reshape(w.shape) * 0.1
                                for w in model.get_weights()])
             model.compile("adam", "sparse_categorical_crossentropy")
-            loss = model.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0).history["loss"]
+            loss = model.fit(x, y, epochs=2, batch_size=64, shuffle=False, verbose=0).history["loss"]
             results.append((loss, model.get_weights()))
     assert results[0][0] == results[1][0]
     for a, b in zip(results[0][1], results[1][1]):

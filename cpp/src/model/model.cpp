@@ -419,7 +419,8 @@ double Model::added_losses(std::int64_t batch) {
   }
   for (std::size_t i : activity_layers_) {
     const Regularization& r = *layers_[i]->activity_regularization();
-    const float penalty = static_cast<float>(regularization_penalty(r, act_ptr_[i + 1], batch * layers_[i]->out_size()));
+    const std::int64_t size = batch * layers_[i]->out_size();
+    const auto penalty = static_cast<float>(regularization_penalty(r, act_ptr_[i + 1], size));
     total += static_cast<double>(penalty / static_cast<float>(batch));
   }
   return total;

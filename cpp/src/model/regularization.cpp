@@ -16,7 +16,8 @@ double regularization_penalty(const Regularization& r, const float* w, std::int6
   if (r.l2 != 0.0f)
     for (std::int64_t i = 0; i < n; ++i) sq_sum += static_cast<double>(w[i]) * w[i];
   // Keras adds the terms in float32: l1 * sum|w| (+ l2 * sum w^2).
-  return static_cast<double>(r.l1 * static_cast<float>(abs_sum)) + static_cast<double>(r.l2 * static_cast<float>(sq_sum));
+  const float l1_term = r.l1 * static_cast<float>(abs_sum), l2_term = r.l2 * static_cast<float>(sq_sum);
+  return static_cast<double>(l1_term) + static_cast<double>(l2_term);
 }
 
 // d/dw of scale * penalty: TensorFlow's gradients of abs (sign, 0 at 0) and square (2w), times the upstream factor.

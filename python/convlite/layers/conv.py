@@ -127,8 +127,8 @@ class BaseConv(Layer):
                  depthwise_constraint), "pointwise": (pointwise_regularizer, pointwise_constraint)}
         for prefix, (reg, con) in given.items():
             if prefix not in names and (reg is not None or con is not None):
-                key = f"{prefix}_regularizer" if reg is not None else f"{prefix}_constraint"
-                raise TypeError(f"Unrecognized keyword arguments passed to {cls}: {{'{key}': {reg if reg is not None else con!r}}}")
+                key, value = (f"{prefix}_regularizer", reg) if reg is not None else (f"{prefix}_constraint", con)
+                raise TypeError(f"Unrecognized keyword arguments passed to {cls}: {{'{key}': {value!r}}}")
         self.penalties = {}  # weight kind -> {"regularizer": ..., "constraint": ...} (add_weight's keywords)
         for prefix in names + ("bias",):
             reg, con = given[prefix] if prefix != "bias" else (bias_regularizer, bias_constraint)
