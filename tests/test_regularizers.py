@@ -278,3 +278,31 @@ def test_layer_config_keys_match_keras(cls, args, kwargs):
     assert penalties(ours.get_config()) == penalties(theirs.get_config())
     rebuilt = getattr(layers, cls).from_config(ours.get_config())
     assert penalties(rebuilt.get_config()) == penalties(theirs.get_config())
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("activation, loss", [("softmax", "sparse_categorical_crossentropy"),
+                                              ("sigmoid", "binary_crossentropy")])
+def test_activity_on_saturated_output_keeps_logits_loss(rng, activation, loss):
+    """An activity penalty on the sigmoid / softmax output does not change where Keras takes the cross-entropy from
+    (the logits): with saturated outputs the clipped-probability loss would differ by orders of magnitude."""
+    keras = _keras()
+
+    def build(lib):
+        L, R = lib.layers, lib.regularizers
+        return lib.Sequential([lib.Input((6,)), L.Dense(5, activation="relu"),
+                               L.Dense(3 if activation == "softmax" else 1, activation=activation,
+                                       activity_regularizer=R.L1L2(0.01, 0.05))])
+
+    theirs, ours = build(keras), build(convlite)
+    theirs.set_weights([w * 8 for w in theirs.get_weights()])  # logits in the tens: probabilities saturate
+    ours.set_weights(theirs.get_weights())
+    x = rng.standard_normal((24, 6)).astype(np.float32) * 3
+    y = rng.integers(0, 3, 24) if activation == "softmax" else rng.integers(0, 2, (24, 1)).astype(np.float32)
+    for model, lib in ((theirs, keras), (ours, convlite)):
+        model.compile(lib.optimizers.SGD(0.05), loss)
+    fit = dict(batch_size=8, epochs=3, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ours.fit(x, y, **fit).history["loss"], theirs.fit(x, y, **fit).history["loss"],
+                               rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(b).max()))

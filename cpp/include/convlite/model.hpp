@@ -231,6 +231,10 @@ class Model {
   double added_losses(std::int64_t batch);
   void add_weight_penalty_gradients();
   void add_activity_gradient(std::size_t layer, std::int64_t batch);
+  // The last layer looking through trailing activity-regularization views: the activation a fused loss takes the
+  // logits of. Penalties on its output reach the logits' gradient through its own backward.
+  std::size_t output_activation_index() const;
+  void add_output_activity_gradient(std::int64_t batch);
   void apply_constraints();
 
   std::vector<std::unique_ptr<ModelLayer>> layers_;
@@ -254,6 +258,7 @@ class Model {
   std::vector<Regularization> param_regularization_;
   std::vector<std::optional<ConstraintSpec>> param_constraint_;
   std::vector<std::size_t> activity_layers_;  // indices of layers with activity_regularization()
+  std::vector<float> activity_dy_, activity_dx_;  // add_output_activity_gradient's scratch
 };
 
 }  // namespace convlite

@@ -119,8 +119,9 @@ void Model::set_optimizer(const OptimizerConfig& config, std::vector<std::vector
 // its gradient match Keras for every pairing, not only the matched ones.
 bool Model::fused_loss() const {
   if (layers_.size() < 2) return false;
-  const ActivationParams* a = layers_.back()->activation();
-  if (!a || (a->kind != ActivationKind::sigmoid && a->kind != ActivationKind::softmax)) return false;
+  const std::size_t a = output_activation_index();
+  const ActivationParams* act = a > 0 ? layers_[a]->activation() : nullptr;
+  if (!act || (act->kind != ActivationKind::sigmoid && act->kind != ActivationKind::softmax)) return false;
   return loss_.kind == LossKind::binary_crossentropy || loss_.kind == LossKind::categorical_crossentropy ||
          loss_.kind == LossKind::sparse_categorical_crossentropy;
 }
@@ -196,15 +197,16 @@ StepResult Model::loss_and_metrics(std::int64_t batch, const float* y, const flo
   if (fused_loss()) {
     LossParams logits = loss_;
     logits.from_logits = true;
-    float* grad = want_grad ? grad_ptr_[n - 1] : nullptr;
-    r.loss = loss_forward_backward(logits, batch, features, act_ptr_[n - 1], y, sw, grad);
+    const std::size_t a = output_activation_index();
+    float* grad = want_grad ? grad_ptr_[a] : nullptr;
+    r.loss = loss_forward_backward(logits, batch, features, act_ptr_[a], y, sw, grad);
   } else {
     r.loss = loss_forward_backward(loss_, batch, features, pred, y, sw, want_grad ? grad_ptr_[n] : nullptr);
   }
   if (loss_weight_ != 1.0f) {
     r.loss *= loss_weight_;
     if (want_grad) {
-      float* grad = fused_loss() ? grad_ptr_[n - 1] : grad_ptr_[n];
+      float* grad = fused_loss() ? grad_ptr_[output_activation_index()] : grad_ptr_[n];
       for (std::int64_t i = 0; i < batch * features; ++i) grad[i] *= loss_weight_;
     }
   }
@@ -256,7 +258,9 @@ StepResult Model::train_step(const float* x, const float* y, const float* sample
     std::memcpy(predictions_out, pred, static_cast<std::size_t>(count * output_size()) * sizeof(float));
   clock.mark(&profile_.loss);
   const std::size_t n = layers_.size();
-  const std::size_t last = fused_loss() ? n - 1 : n;  // the fused activation's backward is inside the loss
+  const bool fused = fused_loss();
+  const std::size_t last = fused ? output_activation_index() : n;  // the fused activation's backward is in the loss
+  if (fused && last + 1 < n) add_output_activity_gradient(count);
   for (std::size_t i = last; i-- > 0;) {
     if (layers_[i]->is_view()) {
       if (!activity_layers_.empty()) add_activity_gradient(i, count);
@@ -443,6 +447,29 @@ void Model::add_activity_gradient(std::size_t layer, std::int64_t batch) {
   if (!r || !g || layer == 0 || !grad_ptr_[layer]) return;  // nothing below it learns
   add_regularization_gradient(*r, act_ptr_[layer + 1], batch * layers_[layer]->out_size(),
                               1.0f / static_cast<float>(batch), g);
+}
+
+// Keras takes the loss from the logits even with an activity penalty on the sigmoid / softmax output: the penalties
+// gradient w.r.t. that output goes back through the activation's own backward and joins the logits' gradient.
+std::size_t Model::output_activation_index() const {
+  std::size_t a = layers_.size() - 1;
+  while (a > 0 && layers_[a]->activity_regularization()) --a;
+  return a;
+}
+
+void Model::add_output_activity_gradient(std::int64_t batch) {
+  const std::size_t a = output_activation_index();
+  float* dz = grad_ptr_[a];
+  if (!dz) return;
+  const auto size = static_cast<std::size_t>(batch * layers_[a]->out_size());
+  activity_dy_.assign(size, 0.0f);
+  activity_dx_.resize(size);
+  for (std::size_t i = a + 1; i < layers_.size(); ++i)
+    add_regularization_gradient(*layers_[i]->activity_regularization(), act_ptr_[i + 1],
+                                static_cast<std::int64_t>(size), 1.0f / static_cast<float>(batch),
+                                activity_dy_.data());
+  layers_[a]->backward(batch, act_ptr_[a], act_ptr_[a + 1], activity_dy_.data(), activity_dx_.data());
+  for (std::size_t i = 0; i < size; ++i) dz[i] += activity_dx_[i];
 }
 
 // Keras's optimizer.apply: after the update, each trainable variable with a constraint is replaced by its projection.
