@@ -104,6 +104,7 @@ class SequentialCompile:
                               float(getattr(self._cpp_metric, "threshold", 0.5)))
         slots = self._build_optimizer_slots()
         core.set_optimizer(dict(self.optimizer._core_spec()), [list(s) for s in slots])
+        self._configure_penalties(core)
 
     def _build_optimizer_slots(self):
         """The optimizer's state arrays for the trainable weights (built once; every compiled model shares them)."""
@@ -118,10 +119,27 @@ class SequentialCompile:
             self._optimizer_built_for = ids
         return self.optimizer.slot_arrays()
 
+    def _configure_penalties(self, core):
+        """Weight regularizers and constraints, by parameter index (the order of core.set_trainable); the step
+        skips frozen ones, as Keras's regularization losses and constraint updates cover trainable weights only."""
+        from .regularizers import trained_factors
+
+        index = 0
+        for layer in self._layers:
+            for v in layer.weights:
+                if v._always_frozen:
+                    continue
+                reg, con = getattr(v, "regularizer", None), getattr(v, "constraint", None)
+                if reg is not None:
+                    core.set_param_regularization(index, *trained_factors(reg, v.path))
+                if con is not None:
+                    kind, reduce, low, high, rate, rest = con._core_args(v.shape)
+                    core.set_param_constraint(index, kind, list(v.shape), reduce, low, high, rate, rest)
+                index += 1
+
     def _require_compiled(self, what):
         if not self.compiled:
             raise ValueError(f"You must call `compile()` before using the model for {what}.")
-
 
 
 def _named(metric, identifier, counters, weighted):
