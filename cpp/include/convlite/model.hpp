@@ -3,6 +3,7 @@
 // per batch instead of milliseconds. Parameters live in memory owned by Python (numpy arrays); the model keeps raw
 // pointers to them and updates them in place. Activation/gradient buffers are sized once per batch size and reused.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -40,8 +41,15 @@ class ModelLayer {
   // True when backward may write dx over dy (elementwise layers): the model then gives both one buffer, so the
   // gradient streams through memory once instead of into a second tensor.
   virtual bool backward_in_place() const { return false; }
-  // Sizes scratch (masks, argmax, saved statistics) for `batch` samples; called before a pass of a new size.
-  virtual void reserve(std::int64_t batch) { (void)batch; }
+  // Sizes the scratch a forward in training mode keeps for its backward (dropout masks, max-pool winners, saved
+  // intermediates) for `batch` samples; called before a training pass of a new size. A forward in inference mode
+  // needs none, so predict and evaluate never call it (a model loaded to serve predictions holds no training state).
+  virtual void reserve_training(std::int64_t batch) { (void)batch; }
+  // Bytes that scratch holds now (Model::reserved_bytes).
+  virtual std::size_t training_scratch_bytes() const { return 0; }
+  // True when a forward in inference mode returns its input unchanged (Dropout): the model then passes the input on
+  // as a view outside training, and sizes the layer's output buffer only for training passes.
+  virtual bool identity_in_inference() const { return false; }
   virtual void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) = 0;
   // dy: dL/dy; writes dx (when not null) and the gradients of params(). Outputs are overwritten.
   virtual void backward(std::int64_t batch, const float* x, const float* y, const float* dy, float* dx) = 0;
@@ -179,13 +187,25 @@ class Model {
   // (dropout draws its mask from dropout_step, batch normalization uses and folds in the batch statistics).
   void forward_training(const float* x, std::int64_t n, std::uint64_t dropout_step, float* out);
 
+  // What the model's buffers hold now, in bytes: the activations of an inference pass, the copy of a batch's rows
+  // that train/test steps gather (input, labels, sample weights), and what only training needs (gradients, training
+  // scratch of the layers, activations an inference pass skips). predict allocates only the first.
+  struct ReservedBytes {
+    std::size_t activations = 0, batch_copy = 0, training = 0;
+  };
+  ReservedBytes reserved_bytes() const;
+
   // Profiling times every part of train_step (wall clock, or the calling thread's CPU time); turning it on (or
   // off) clears what was gathered.
   void set_profiling(bool on, bool thread_cpu = false);
   const StepProfile& profile() const { return profile_; }
 
  private:
-  void reserve(std::int64_t batch);
+  void reserve(std::int64_t batch);  // everything a training step needs: the three below and the gradients
+  void reserve_forward(std::int64_t batch, bool training);  // activations (+ training scratch when training)
+  void reserve_batch_copy(std::int64_t batch);              // acts_[0], batch_y_, batch_w_ (train/test steps)
+  bool skipped_in_inference(std::size_t layer) const;       // output is the input in inference: no buffer
+  std::int64_t stored_size(std::size_t layer) const;        // floats per sample in the layer's output buffer
   std::int64_t predict_chunk(std::int64_t n, std::int64_t batch_size) const;  // rows per forward pass in predict
   void gather(const float* src, std::int64_t width, const std::int64_t* index, std::int64_t count, float* dst) const;
   const float* forward(std::int64_t batch, const float* input, const StepContext& ctx, StepClock* clock = nullptr);
@@ -198,7 +218,8 @@ class Model {
   std::vector<const float*> act_ptr_;
   std::vector<float*> grad_ptr_;
   std::vector<float> batch_y_, batch_w_;
-  std::int64_t reserved_batch_ = -1;
+  std::int64_t reserved_batch_ = -1;  // batch size the inference activations are sized for
+  std::int64_t training_forward_batch_ = -1, batch_copy_batch_ = -1, gradient_batch_ = -1;
   LossParams loss_{};
   std::int64_t label_size_ = 1;
   float loss_weight_ = 1.0f;

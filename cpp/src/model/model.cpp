@@ -71,7 +71,11 @@ void Model::add_layer(std::unique_ptr<ModelLayer> layer) {
   else if (!layers_.empty() && layers_.back()->has_relu_epilogue() && layer->fold_input_relu_mask())
     layers_.back()->skip_output_mask();
   layers_.push_back(std::move(layer));
-  reserved_batch_ = -1;
+  acts_.clear();  // every buffer is sized again for the new chain on its next pass
+  grads_.clear();
+  batch_y_.clear();
+  batch_w_.clear();
+  reserved_batch_ = training_forward_batch_ = batch_copy_batch_ = gradient_batch_ = -1;
 }
 
 std::int64_t Model::input_size() const { return layers_.empty() ? 0 : layers_.front()->in_size(); }
@@ -124,44 +128,116 @@ bool Model::fused_loss() const {
          loss_.kind == LossKind::sparse_categorical_crossentropy;
 }
 
-void Model::reserve(std::int64_t batch) {
-  if (batch <= reserved_batch_) return;
+namespace {
+// Gives v room for `size` elements, freeing the old storage first: growing from one batch size to a larger one
+// never holds both (a copy of contents that every pass overwrites would be wasted too).
+template <class T>
+void grow(std::vector<T>& v, std::size_t size) {
+  if (v.size() >= size) return;
+  std::vector<T>().swap(v);
+  v.resize(size);
+}
+template <class T>
+std::size_t bytes_of(const std::vector<T>& v) {
+  return v.capacity() * sizeof(T);
+}
+}  // namespace
+
+bool Model::skipped_in_inference(std::size_t layer) const {
+  return layers_[layer]->is_view() || layers_[layer]->identity_in_inference();
+}
+
+// Floats per sample that layer i's output buffer holds: the output of the views after it, which reinterpret it.
+// The same as out_size() except for a conv that absorbed the max pooling after it, whose buffer holds the pooled
+// output (a quarter of the conv's size for 2x2 windows).
+std::int64_t Model::stored_size(std::size_t i) const {
+  while (i + 1 < layers_.size() && layers_[i + 1]->is_view()) ++i;
+  return layers_[i]->out_size();
+}
+
+// Inference needs one output buffer per layer that computes something; training also needs the outputs of layers
+// that are the identity in inference (Dropout) and the layers' scratch for backward. Each part is sized on first
+// need and grows with the batch, so predict never allocates what only training uses.
+void Model::reserve_forward(std::int64_t batch, bool training) {
   const std::size_t n = layers_.size();
-  acts_.assign(n + 1, {});
-  grads_.assign(n + 1, {});
-  acts_[0].resize(static_cast<std::size_t>(batch * input_size()));
-  for (std::size_t i = 0; i < n; ++i) {
-    layers_[i]->reserve(batch);
-    const std::size_t size = static_cast<std::size_t>(batch * layers_[i]->out_size());
-    grads_[i + 1].resize(size);
-    if (!layers_[i]->is_view()) acts_[i + 1].resize(size);
+  acts_.resize(n + 1);
+  act_ptr_.resize(n + 1, nullptr);
+  if (batch > reserved_batch_) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (!skipped_in_inference(i)) grow(acts_[i + 1], static_cast<std::size_t>(batch * stored_size(i)));
+    reserved_batch_ = batch;
   }
-  batch_y_.resize(static_cast<std::size_t>(batch * label_size_));
-  batch_w_.resize(static_cast<std::size_t>(batch));
-  act_ptr_.assign(n + 1, nullptr);
-  grad_ptr_.assign(n + 1, nullptr);
-  // Gradient pointers: a view (and an elementwise layer whose backward runs in place) passes its output's gradient
-  // buffer down. Only layers after the first one with parameters need their dx (nothing before it learns).
+  if (training && batch > training_forward_batch_) {
+    for (std::size_t i = 0; i < n; ++i) {
+      layers_[i]->reserve_training(batch);
+      if (!layers_[i]->is_view() && layers_[i]->identity_in_inference())
+        grow(acts_[i + 1], static_cast<std::size_t>(batch * stored_size(i)));
+    }
+    training_forward_batch_ = batch;
+  }
+}
+
+void Model::reserve_batch_copy(std::int64_t batch) {
+  if (batch <= batch_copy_batch_) return;
+  acts_.resize(layers_.size() + 1);
+  grow(acts_[0], static_cast<std::size_t>(batch * input_size()));
+  grow(batch_y_, static_cast<std::size_t>(batch * label_size_));
+  grow(batch_w_, static_cast<std::size_t>(batch));
+  batch_copy_batch_ = batch;
+}
+
+void Model::reserve(std::int64_t batch) {
+  reserve_forward(batch, true);
+  reserve_batch_copy(batch);
+  if (batch <= gradient_batch_) return;
+  const std::size_t n = layers_.size();
+  // Which buffer holds the gradient of activation k (-1: none). A view (and an elementwise layer whose backward
+  // runs in place) passes its output's gradient buffer down. Only layers after the first one with parameters need
+  // their dx (nothing before it learns). Only the buffers some gradient lands in are allocated.
   bool earlier_params = false;
   std::vector<bool> need_dx(n, false);
   for (std::size_t i = 0; i < n; ++i) {
     need_dx[i] = earlier_params;
     earlier_params = earlier_params || !layers_[i]->params().empty();
   }
-  grad_ptr_[n] = n > 0 ? grads_[n].data() : nullptr;
+  std::vector<std::ptrdiff_t> holder(n + 1, -1);
+  holder[n] = static_cast<std::ptrdiff_t>(n);
   for (std::size_t i = n; i-- > 0;) {
     if (layers_[i]->is_view() || (layers_[i]->backward_in_place() && i > 0 && need_dx[i]))
-      grad_ptr_[i] = grad_ptr_[i + 1];
-    else
-      grad_ptr_[i] = (i > 0 && need_dx[i]) ? grads_[i].data() : nullptr;
+      holder[i] = holder[i + 1];
+    else if (i > 0 && need_dx[i])
+      holder[i] = static_cast<std::ptrdiff_t>(i);
   }
-  reserved_batch_ = batch;
+  grads_.resize(n + 1);
+  grad_ptr_.assign(n + 1, nullptr);
+  for (std::size_t k = 1; k <= n; ++k)
+    if (holder[k] == static_cast<std::ptrdiff_t>(k))
+      grow(grads_[k], static_cast<std::size_t>(batch * layers_[k - 1]->out_size()));
+  for (std::size_t k = 0; k <= n; ++k)  // after every buffer has its storage
+    if (n > 0 && holder[k] >= 0) grad_ptr_[k] = grads_[static_cast<std::size_t>(holder[k])].data();
+  gradient_batch_ = batch;
+}
+
+Model::ReservedBytes Model::reserved_bytes() const {
+  ReservedBytes r;
+  for (std::size_t i = 0; i < acts_.size(); ++i) {
+    if (i == 0)
+      r.batch_copy += bytes_of(acts_[0]);
+    else if (skipped_in_inference(i - 1))
+      r.training += bytes_of(acts_[i]);
+    else
+      r.activations += bytes_of(acts_[i]);
+  }
+  r.batch_copy += bytes_of(batch_y_) + bytes_of(batch_w_);
+  for (const auto& g : grads_) r.training += bytes_of(g);
+  for (const auto& l : layers_) r.training += l->training_scratch_bytes();
+  return r;
 }
 
 const float* Model::forward(std::int64_t batch, const float* input, const StepContext& ctx, StepClock* clock) {
   act_ptr_[0] = input;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    if (layers_[i]->is_view()) {
+    if (layers_[i]->is_view() || (!ctx.training && layers_[i]->identity_in_inference())) {
       act_ptr_[i + 1] = act_ptr_[i];
       continue;
     }
@@ -269,7 +345,8 @@ StepResult Model::train_step(const float* x, const float* y, const float* sample
 StepResult Model::test_step(const float* x, const float* y, const float* sample_weight, const std::int64_t* index,
                             std::int64_t count, float* predictions_out) {
   MaybeSerial serial(forward_flops_ * static_cast<double>(count) < kSerialStepFlops);
-  reserve(count);
+  reserve_forward(count, false);
+  reserve_batch_copy(count);
   gather(x, input_size(), index, count, acts_[0].data());
   gather(y, label_size_, index, count, batch_y_.data());
   const float* sw = nullptr;
@@ -292,8 +369,9 @@ StepResult Model::test_step(const float* x, const float* y, const float* sample_
 constexpr double kPredictBufferBytes = 256.0 * 1024 * 1024;
 
 std::int64_t Model::predict_chunk(std::int64_t n, std::int64_t batch_size) const {
-  double floats = static_cast<double>(input_size());
-  for (const auto& l : layers_) floats += 2.0 * static_cast<double>(l->out_size());  // activation + gradient
+  double floats = 0.0;  // the inference activations (predict reads x in place and allocates nothing else)
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    if (!skipped_in_inference(i)) floats += static_cast<double>(layers_[i]->out_size());
   const auto fits = static_cast<std::int64_t>(kPredictBufferBytes / (4.0 * std::max(floats, 1.0)));
   const std::int64_t wanted = std::min(n, batch_size);
   return std::min(wanted, std::max({fits, reserved_batch_, std::int64_t{1}}));
@@ -302,7 +380,7 @@ std::int64_t Model::predict_chunk(std::int64_t n, std::int64_t batch_size) const
 void Model::predict(const float* x, std::int64_t n, std::int64_t batch_size, float* out) {
   const std::int64_t in = input_size(), width = output_size();
   batch_size = predict_chunk(n, batch_size);
-  reserve(std::min(n, batch_size));
+  reserve_forward(std::min(n, batch_size), false);
   MaybeSerial serial(forward_flops_ * static_cast<double>(std::min(n, batch_size)) < kSerialStepFlops);
   StepContext ctx{false, seed_, 0};
   for (std::int64_t start = 0; start < n; start += batch_size) {
@@ -313,7 +391,7 @@ void Model::predict(const float* x, std::int64_t n, std::int64_t batch_size, flo
 }
 
 void Model::forward_training(const float* x, std::int64_t n, std::uint64_t dropout_step, float* out) {
-  reserve(n);
+  reserve_forward(n, true);  // no gradients: model(x, training=True) runs no backward
   MaybeSerial serial(forward_flops_ * static_cast<double>(n) < kSerialStepFlops);
   StepContext ctx{true, seed_, dropout_step};
   const float* pred = forward(n, x, ctx);
