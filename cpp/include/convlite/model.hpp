@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "convlite/activation.hpp"
@@ -115,6 +116,29 @@ std::unique_ptr<ModelLayer> make_upsample_layer(std::int64_t in_h, std::int64_t 
 
 class StepClock;  // model.cpp: the profiler's timer
 
+// Allocates without zero-filling: every buffer the model owns (activations, gradients, the gathered batch) is
+// written by a pass before anything reads it, so a zero-fill of a new batch size's buffers was one more pass over
+// memory (hundreds of MB for a large predict batch) that the first forward overwrites anyway.
+template <class T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() noexcept = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;  // default-initialization: no value for a float
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using FloatBuffer = std::vector<float, UninitializedAllocator<float>>;
+
 // ------------------------------------------------------------------ optimizer
 enum class OptimizerKind : int { sgd = 0, adam = 1, rmsprop = 2 };
 struct OptimizerConfig {
@@ -214,10 +238,10 @@ class Model {
   bool fused_loss() const;
 
   std::vector<std::unique_ptr<ModelLayer>> layers_;
-  std::vector<std::vector<float>> acts_, grads_;  // owned buffers; index i = output of layer i-1 (0 = input)
+  std::vector<FloatBuffer> acts_, grads_;  // owned buffers; index i = output of layer i-1 (0 = input)
   std::vector<const float*> act_ptr_;
   std::vector<float*> grad_ptr_;
-  std::vector<float> batch_y_, batch_w_;
+  FloatBuffer batch_y_, batch_w_;
   std::int64_t reserved_batch_ = -1;  // batch size the inference activations are sized for
   std::int64_t training_forward_batch_ = -1, batch_copy_batch_ = -1, gradient_batch_ = -1;
   LossParams loss_{};

@@ -131,16 +131,12 @@ bool Model::fused_loss() const {
 namespace {
 // Gives v room for `size` elements, freeing the old storage first: growing from one batch size to a larger one
 // never holds both (a copy of contents that every pass overwrites would be wasted too).
-template <class T>
-void grow(std::vector<T>& v, std::size_t size) {
+void grow(FloatBuffer& v, std::size_t size) {
   if (v.size() >= size) return;
-  std::vector<T>().swap(v);
+  FloatBuffer().swap(v);
   v.resize(size);
 }
-template <class T>
-std::size_t bytes_of(const std::vector<T>& v) {
-  return v.capacity() * sizeof(T);
-}
+std::size_t bytes_of(const FloatBuffer& v) { return v.capacity() * sizeof(float); }
 }  // namespace
 
 bool Model::skipped_in_inference(std::size_t layer) const {
@@ -371,7 +367,7 @@ constexpr double kPredictBufferBytes = 256.0 * 1024 * 1024;
 std::int64_t Model::predict_chunk(std::int64_t n, std::int64_t batch_size) const {
   double floats = 0.0;  // the inference activations (predict reads x in place and allocates nothing else)
   for (std::size_t i = 0; i < layers_.size(); ++i)
-    if (!skipped_in_inference(i)) floats += static_cast<double>(layers_[i]->out_size());
+    if (!skipped_in_inference(i)) floats += static_cast<double>(stored_size(i));
   const auto fits = static_cast<std::int64_t>(kPredictBufferBytes / (4.0 * std::max(floats, 1.0)));
   const std::int64_t wanted = std::min(n, batch_size);
   return std::min(wanted, std::max({fits, reserved_batch_, std::int64_t{1}}));
