@@ -89,13 +89,15 @@ def test_model_call_in_training_mode_allocates_no_gradients():
     assert _bytes(model)["training"] >= after_call + 4 * 20 * _INFERENCE_FLOATS
 
 
-def test_predict_chunk_counts_inference_buffers_only():
-    # The 256 MB cap on predict's buffers counts the activations of the pass, not gradients it never allocates:
-    # 256 MB / (4 bytes * 216 floats) = 310,689 samples per piece, so 50,000 samples run as one.
+def test_predict_pieces_count_inference_buffers_only():
+    # predict cuts a large batch into pieces whose inference activations stay within 8 MiB (gradients it never
+    # allocates do not count): 8 MiB / (4 bytes * 216 floats) = 9709 rows per piece.
     model = _mnist_like()
-    x, _ = _data(50_000)
-    model.predict(x, batch_size=50_000, verbose=0)
-    assert _bytes(model)["activations"] == 4 * 50_000 * _INFERENCE_FLOATS
+    x, _ = _data(20_000)
+    whole = model.predict(x, batch_size=20_000, verbose=0)
+    rows = 8 * 2**20 // (4 * _INFERENCE_FLOATS)
+    assert _bytes(model)["activations"] == 4 * rows * _INFERENCE_FLOATS
+    np.testing.assert_array_equal(whole[:50], model.predict(x[:50], batch_size=7, verbose=0))
 
 
 def _train(model, x, y, interleave):

@@ -358,11 +358,14 @@ StepResult Model::test_step(const float* x, const float* y, const float* sample_
   return r;
 }
 
-// The buffers reserve() sizes stay allocated for the model's life, so predict(batch_size=50000) used to keep 3 GB
-// for a 28x28 convnet. Predictions do not depend on how the rows are cut into batches (every kernel's sums run in
-// the same order for any batch: tests/test_model_api_edges.py), so a batch whose buffers would pass this size runs
-// in smaller pieces; a size already reserved (the training batch) is always used as is.
-constexpr double kPredictBufferBytes = 256.0 * 1024 * 1024;
+// The buffers stay allocated for the model's life, so predict(batch_size=50000) used to keep 3 GB for a 28x28
+// convnet. Predictions do not depend on how the rows are cut into batches (every kernel's sums run in the same order
+// for any batch: tests/test_model_api_edges.py), so predict runs a large batch in pieces whose inference
+// activations stay within this size; a size already reserved (the training batch) is always used as is. The bound
+// was 256 MB (memory only); the pieces are also faster when a layer's output is still in cache for the next layer:
+// the Keras MNIST convnet predicting 10,000 rows on one thread took 0.35 s of CPU in pieces of 32-128 rows
+// (1.9-7.6 MB of activations) against 0.41 s in pieces of 512-4543 rows (30-268 MB), on a Zen3 with 32 MB of L3.
+constexpr double kPredictBufferBytes = 8.0 * 1024 * 1024;
 
 std::int64_t Model::predict_chunk(std::int64_t n, std::int64_t batch_size) const {
   double floats = 0.0;  // the inference activations (predict reads x in place and allocates nothing else)
