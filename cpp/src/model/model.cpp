@@ -75,7 +75,7 @@ void Model::add_layer(std::unique_ptr<ModelLayer> layer) {
   grads_.clear();
   batch_y_.clear();
   batch_w_.clear();
-  reserved_batch_ = training_forward_batch_ = batch_copy_batch_ = gradient_batch_ = -1;
+  reserved_batch_ = training_forward_batch_ = gradient_batch_ = -1;
 }
 
 std::int64_t Model::input_size() const { return layers_.empty() ? 0 : layers_.front()->in_size(); }
@@ -173,13 +173,12 @@ void Model::reserve_forward(std::int64_t batch, bool training) {
   }
 }
 
+// Sized from the sizes themselves, not a remembered batch: set_loss may change the label size between steps.
 void Model::reserve_batch_copy(std::int64_t batch) {
-  if (batch <= batch_copy_batch_) return;
   acts_.resize(layers_.size() + 1);
   grow(acts_[0], static_cast<std::size_t>(batch * input_size()));
   grow(batch_y_, static_cast<std::size_t>(batch * label_size_));
   grow(batch_w_, static_cast<std::size_t>(batch));
-  batch_copy_batch_ = batch;
 }
 
 void Model::reserve(std::int64_t batch) {
