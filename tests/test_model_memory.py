@@ -72,6 +72,7 @@ def test_training_adds_gradients_and_scratch_once_per_batch_size():
     # A batch of 32 fits in the buffers predict sized for 64: activations do not move, training adds its part.
     assert trained["activations"] == inference["activations"]
     assert trained["training"] > trained["activations"] // 2
+    assert trained["training"] > 4 * model.count_params()  # a gradient per parameter, allocated by the first step
     model.predict(x[:5], verbose=0)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     assert _bytes(model) == trained  # smaller batches reuse what is there

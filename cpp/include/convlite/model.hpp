@@ -76,9 +76,13 @@ class ModelLayer {
   }
   virtual void mark_absorbed() {}
   std::vector<ParamRef>& params() { return params_; }
+  // Gives every parameter its gradient buffer (ParamRef::grad), on the first training step: a model that only
+  // predicts holds none.
+  void allocate_param_grads();
+  std::size_t param_grad_bytes() const;
 
  protected:
-  // Registers a parameter and allocates its gradient buffer.
+  // Registers a parameter (its gradient buffer comes with allocate_param_grads).
   void add_param(float* value, std::int64_t size);
   std::vector<ParamRef> params_;
   std::vector<std::vector<float>> grads_;

@@ -5,11 +5,19 @@
 
 namespace convlite {
 
-void ModelLayer::add_param(float* value, std::int64_t size) {
-  grads_.emplace_back(static_cast<std::size_t>(size), 0.0f);
-  params_.push_back(ParamRef{value, grads_.back().data(), size});
-  // emplace_back may move earlier vectors' storage handles but not their heap buffers: refresh all pointers anyway.
+void ModelLayer::add_param(float* value, std::int64_t size) { params_.push_back(ParamRef{value, nullptr, size}); }
+
+void ModelLayer::allocate_param_grads() {
+  if (grads_.size() == params_.size()) return;
+  grads_.clear();
+  for (const ParamRef& p : params_) grads_.emplace_back(static_cast<std::size_t>(p.size), 0.0f);
   for (std::size_t i = 0; i < params_.size(); ++i) params_[i].grad = grads_[i].data();
+}
+
+std::size_t ModelLayer::param_grad_bytes() const {
+  std::size_t bytes = 0;
+  for (const auto& g : grads_) bytes += g.capacity() * sizeof(float);
+  return bytes;
 }
 
 namespace {

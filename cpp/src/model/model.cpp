@@ -184,6 +184,7 @@ void Model::reserve_batch_copy(std::int64_t batch) {
 void Model::reserve(std::int64_t batch) {
   reserve_forward(batch, true);
   reserve_batch_copy(batch);
+  for (auto& l : layers_) l->allocate_param_grads();
   if (batch <= gradient_batch_) return;
   const std::size_t n = layers_.size();
   // Which buffer holds the gradient of activation k (-1: none). A view (and an elementwise layer whose backward
@@ -225,7 +226,7 @@ Model::ReservedBytes Model::reserved_bytes() const {
   }
   r.batch_copy += bytes_of(batch_y_) + bytes_of(batch_w_);
   for (const auto& g : grads_) r.training += bytes_of(g);
-  for (const auto& l : layers_) r.training += l->training_scratch_bytes();
+  for (const auto& l : layers_) r.training += l->training_scratch_bytes() + l->param_grad_bytes();
   return r;
 }
 
