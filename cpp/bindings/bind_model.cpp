@@ -368,6 +368,16 @@ void bind_model(py::module_& m) {
         return run_forward(s, x_obj, [&](const float* x, std::int64_t n, float* out) {
           s.model.predict(x, n, batch_size, out);
         });
+      })
+      // Read-only: what the model's buffers hold now (tests check that predict allocates no training state).
+      .def("reserved_bytes", [](PyModel& s) {
+        std::lock_guard<std::mutex> lock(s.busy);
+        const Model::ReservedBytes r = s.model.reserved_bytes();
+        py::dict d;
+        d["activations"] = r.activations;
+        d["batch_copy"] = r.batch_copy;
+        d["training"] = r.training;
+        return d;
       });
 }
 

@@ -1,11 +1,14 @@
 // The compiled model behind convlite.Sequential: a chain of layers whose whole training step (forward, loss,
 // backward, metrics, optimizer update) runs in one call, so small models pay microseconds of framework overhead
 // per batch instead of milliseconds. Parameters live in memory owned by Python (numpy arrays); the model keeps raw
-// pointers to them and updates them in place. Activation/gradient buffers are sized once per batch size and reused.
+// pointers to them and updates them in place. Activation/gradient buffers are sized once per batch size and reused;
+// inference (predict, evaluate, model(x)) sizes only its activations, training adds gradients and scratch.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "convlite/activation.hpp"
@@ -47,8 +50,15 @@ class ModelLayer {
   // True when backward may write dx over dy (elementwise layers): the model then gives both one buffer, so the
   // gradient streams through memory once instead of into a second tensor.
   virtual bool backward_in_place() const { return false; }
-  // Sizes scratch (masks, argmax, saved statistics) for `batch` samples; called before a pass of a new size.
-  virtual void reserve(std::int64_t batch) { (void)batch; }
+  // Sizes the scratch a forward in training mode keeps for its backward (dropout masks, max-pool winners, saved
+  // intermediates) for `batch` samples; called before a training pass of a new size. A forward in inference mode
+  // needs none, so predict and evaluate never call it (a model loaded to serve predictions holds no training state).
+  virtual void reserve_training(std::int64_t batch) { (void)batch; }
+  // Bytes that scratch holds now (Model::reserved_bytes).
+  virtual std::size_t training_scratch_bytes() const { return 0; }
+  // True when a forward in inference mode returns its input unchanged (Dropout): the model then passes the input on
+  // as a view outside training, and sizes the layer's output buffer only for training passes.
+  virtual bool identity_in_inference() const { return false; }
   virtual void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) = 0;
   // dy: dL/dy; writes dx (when not null) and the gradients of params(). Outputs are overwritten.
   virtual void backward(std::int64_t batch, const float* x, const float* y, const float* dy, float* dx) = 0;
@@ -76,9 +86,13 @@ class ModelLayer {
   // activity_regularizer=: a view layer after the regularized layer returns its penalty here; the model adds
   // penalty(output) / batch to the loss and its gradient to the output's gradient.
   virtual const Regularization* activity_regularization() const { return nullptr; }
+  // Gives every parameter its gradient buffer (ParamRef::grad), on the first training step: a model that only
+  // predicts holds none.
+  void allocate_param_grads();
+  std::size_t param_grad_bytes() const;
 
  protected:
-  // Registers a parameter and allocates its gradient buffer.
+  // Registers a parameter (its gradient buffer comes with allocate_param_grads).
   void add_param(float* value, std::int64_t size);
   std::vector<ParamRef> params_;
   std::vector<std::vector<float>> grads_;
@@ -141,6 +155,30 @@ void add_regularization_gradient(const Regularization& r, const float* w, std::i
 void apply_constraint(const ConstraintSpec& c, float* w, std::int64_t n);
 
 class StepClock;  // model.cpp: the profiler's timer
+
+// Allocates without zero-filling: every buffer the model owns (activations, gradients, the gathered batch) is
+// written by a pass before anything reads it, so zero-filling a new batch size's buffers was one more pass over
+// memory the first pass overwrites anyway (a memset of 256 MB: 14 ms here; the first-touch page faults, 350 ms for
+// 256 MB, remain and now happen inside the pass).
+template <class T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() noexcept = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;  // default-initialization: no value for a float
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using FloatBuffer = std::vector<float, UninitializedAllocator<float>>;
 
 // ------------------------------------------------------------------ optimizer
 enum class OptimizerKind : int { sgd = 0, adam = 1, rmsprop = 2 };
@@ -214,6 +252,14 @@ class Model {
   // (dropout draws its mask from dropout_step, batch normalization uses and folds in the batch statistics).
   void forward_training(const float* x, std::int64_t n, std::uint64_t dropout_step, float* out);
 
+  // What the model's buffers hold now, in bytes: the activations of an inference pass, the copy of a batch's rows
+  // that train/test steps gather (input, labels, sample weights), and what only training needs (gradients, training
+  // scratch of the layers, activations an inference pass skips). predict allocates only the first.
+  struct ReservedBytes {
+    std::size_t activations = 0, batch_copy = 0, training = 0;
+  };
+  ReservedBytes reserved_bytes() const;
+
   // Profiling times every part of train_step (wall clock, or the calling thread's CPU time); turning it on (or
   // off) clears what was gathered.
   void set_profiling(bool on, bool thread_cpu = false);
@@ -224,7 +270,11 @@ class Model {
   void set_param_constraint(std::size_t index, ConstraintSpec c);
 
  private:
-  void reserve(std::int64_t batch);
+  void reserve(std::int64_t batch);  // everything a training step needs: the three below and the gradients
+  void reserve_forward(std::int64_t batch, bool training);  // activations (+ training scratch when training)
+  void reserve_batch_copy(std::int64_t batch);              // acts_[0], batch_y_, batch_w_ (train/test steps)
+  bool skipped_in_inference(std::size_t layer) const;       // output is the input in inference: no buffer
+  std::int64_t stored_size(std::size_t layer) const;        // floats per sample in the layer's output buffer
   std::int64_t predict_chunk(std::int64_t n, std::int64_t batch_size) const;  // rows per forward pass in predict
   void gather(const float* src, std::int64_t width, const std::int64_t* index, std::int64_t count, float* dst) const;
   const float* forward(std::int64_t batch, const float* input, const StepContext& ctx, StepClock* clock = nullptr);
@@ -244,11 +294,12 @@ class Model {
   void apply_constraints();
 
   std::vector<std::unique_ptr<ModelLayer>> layers_;
-  std::vector<std::vector<float>> acts_, grads_;  // owned buffers; index i = output of layer i-1 (0 = input)
+  std::vector<FloatBuffer> acts_, grads_;  // owned buffers; index i = output of layer i-1 (0 = input)
   std::vector<const float*> act_ptr_;
   std::vector<float*> grad_ptr_;
-  std::vector<float> batch_y_, batch_w_;
-  std::int64_t reserved_batch_ = -1;
+  FloatBuffer batch_y_, batch_w_;
+  std::int64_t reserved_batch_ = -1;  // batch size the inference activations are sized for
+  std::int64_t training_forward_batch_ = -1, gradient_batch_ = -1;
   LossParams loss_{};
   std::int64_t label_size_ = 1;
   float loss_weight_ = 1.0f;

@@ -49,9 +49,11 @@ ConvPoolFusion::ConvPoolFusion(const Conv2dShape& conv, const Epilogue& epilogue
       pooled_size_(pool.out_h * pool.out_w * pool.channels),
       kernel_size_(conv.kernel_h * conv.kernel_w * conv.in_c * conv.out_c) {}
 
-void ConvPoolFusion::reserve(std::int64_t batch) {
-  code_.resize(static_cast<std::size_t>(batch * pooled_size_));
-  partial_.resize(static_cast<std::size_t>(blocks(batch) * (kernel_size_ + conv_.out_c)));
+void ConvPoolFusion::reserve_training(std::int64_t batch) {
+  const auto codes = static_cast<std::size_t>(batch * pooled_size_);
+  const auto partials = static_cast<std::size_t>(blocks(batch) * (kernel_size_ + conv_.out_c));
+  if (code_.size() < codes) code_.resize(codes);
+  if (partial_.size() < partials) partial_.resize(partials);
 }
 
 ConvPoolFusion::Block ConvPoolFusion::block(std::int64_t batch, std::int64_t b) const {

@@ -19,7 +19,9 @@ class ConvPoolFusion {
   // is the window-code route over exactly the conv's output.
   static std::unique_ptr<ConvPoolFusion> make(const Conv2dShape& conv, const Epilogue& epilogue,
                                               const Pool2dShape& pool);
-  void reserve(std::int64_t batch);
+  // The window codes and per-block weight-gradient sums of a training step (inference needs neither).
+  void reserve_training(std::int64_t batch);
+  std::size_t training_scratch_bytes() const { return code_.capacity() + partial_.capacity() * sizeof(float); }
   // pooled: (batch, pool out_h, out_w, channels). Training keeps the window codes for backward.
   void forward(std::int64_t batch, const float* x, const float* w, const float* bias, float* pooled, bool training);
   // dy is the gradient of the pooled output; dx may be null. dw and db (may be null) are overwritten: per-block

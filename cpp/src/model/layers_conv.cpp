@@ -5,11 +5,19 @@
 
 namespace convlite {
 
-void ModelLayer::add_param(float* value, std::int64_t size) {
-  grads_.emplace_back(static_cast<std::size_t>(size), 0.0f);
-  params_.push_back(ParamRef{value, grads_.back().data(), size});
-  // emplace_back may move earlier vectors' storage handles but not their heap buffers: refresh all pointers anyway.
+void ModelLayer::add_param(float* value, std::int64_t size) { params_.push_back(ParamRef{value, nullptr, size}); }
+
+void ModelLayer::allocate_param_grads() {
+  if (grads_.size() == params_.size()) return;
+  grads_.clear();
+  for (const ParamRef& p : params_) grads_.emplace_back(static_cast<std::size_t>(p.size), 0.0f);
   for (std::size_t i = 0; i < params_.size(); ++i) params_[i].grad = grads_[i].data();
+}
+
+std::size_t ModelLayer::param_grad_bytes() const {
+  std::size_t bytes = 0;
+  for (const auto& g : grads_) bytes += g.capacity() * sizeof(float);
+  return bytes;
 }
 
 namespace {
@@ -26,9 +34,10 @@ class Conv2dLayer final : public ModelLayer {
   std::int64_t in_size() const override { return shape_.in_h * shape_.in_w * shape_.in_c; }
   std::int64_t out_size() const override { return shape_.out_h * shape_.out_w * shape_.out_c; }
 
-  void reserve(std::int64_t batch) override {
-    if (pool_) pool_->reserve(batch);
+  void reserve_training(std::int64_t batch) override {
+    if (pool_) pool_->reserve_training(batch);
   }
+  std::size_t training_scratch_bytes() const override { return pool_ ? pool_->training_scratch_bytes() : 0; }
   void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) override {
     if (pool_) return pool_->forward(batch, x, kernel_, bias_, y, ctx.training);  // y holds the pooled output
     Conv2dShape s = shape_;
@@ -81,13 +90,19 @@ class SeparableLayer final : public ModelLayer {
   std::int64_t in_size() const override { return shape_.in_h * shape_.in_w * shape_.in_c; }
   std::int64_t out_size() const override { return shape_.out_h * shape_.out_w * shape_.out_c; }
 
+  // Sized once per training batch size (a resize in forward zero-filled the tail again after every epoch's
+  // shorter last batch).
+  void reserve_training(std::int64_t batch) override {
+    const auto size = static_cast<std::size_t>(batch * shape_.out_h * shape_.out_w * shape_.in_c * dm_);
+    if (mid_.size() < size) mid_.resize(size);
+  }
+  std::size_t training_scratch_bytes() const override { return mid_.capacity() * sizeof(float); }
   void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) override {
     Conv2dShape s = shape_;
     s.batch = batch;
     float* mid = nullptr;
     mid_batch_ = -1;
     if (ctx.training) {
-      mid_.resize(static_cast<std::size_t>(batch * s.out_h * s.out_w * s.in_c * dm_));
       mid = mid_.data();
       mid_batch_ = batch;
     }

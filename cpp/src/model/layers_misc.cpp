@@ -61,7 +61,10 @@ class Pool2dLayer final : public ModelLayer {
   bool is_view() const override { return absorbed_; }
   const Pool2dShape* fusable_max_pool() const override { return window_code_ ? &s_ : nullptr; }
   void mark_absorbed() override { absorbed_ = true; }
-  void reserve(std::int64_t batch) override {
+  std::size_t training_scratch_bytes() const override {
+    return code_.capacity() + argmax_.capacity() * sizeof(std::int32_t) + masked_dy_.capacity() * sizeof(float);
+  }
+  void reserve_training(std::int64_t batch) override {
     if (kind_ != PoolKind::max || absorbed_) return;
     const auto n = static_cast<std::size_t>(batch * out_size());
     if (window_code_) {
@@ -116,7 +119,10 @@ class GlobalPoolLayer final : public ModelLayer {
       : kind_(kind), spatial_(spatial), channels_(channels) {}
   std::int64_t in_size() const override { return spatial_ * channels_; }
   std::int64_t out_size() const override { return channels_; }
-  void reserve(std::int64_t batch) override {
+  std::size_t training_scratch_bytes() const override {
+    return argmax_.capacity() * sizeof(std::int32_t) + masked_dy_.capacity() * sizeof(float);
+  }
+  void reserve_training(std::int64_t batch) override {
     if (kind_ == PoolKind::max) argmax_.resize(static_cast<std::size_t>(batch * channels_));
     if (fold_relu_) masked_dy_.resize(static_cast<std::size_t>(batch * channels_));
   }
@@ -153,7 +159,9 @@ class DropoutLayer final : public ModelLayer {
       : rate_(rate), size_(size), spatial_(spatial), channels_(channels), salt_(salt) {}
   std::int64_t in_size() const override { return size_; }
   std::int64_t out_size() const override { return size_; }
-  void reserve(std::int64_t batch) override {
+  bool identity_in_inference() const override { return true; }
+  std::size_t training_scratch_bytes() const override { return mask_.capacity(); }
+  void reserve_training(std::int64_t batch) override {
     mask_.resize(static_cast<std::size_t>(spatial_ ? batch * channels_ : batch * size_));
   }
   void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) override {

@@ -94,7 +94,9 @@ class GaussianLayer final : public ModelLayer {
   std::int64_t in_size() const override { return size_; }
   std::int64_t out_size() const override { return size_; }
   bool backward_in_place() const override { return true; }
-  void reserve(std::int64_t batch) override {
+  bool identity_in_inference() const override { return true; }
+  std::size_t training_scratch_bytes() const override { return noise_.capacity() * sizeof(float); }
+  void reserve_training(std::int64_t batch) override {
     if (multiplicative_) noise_.resize(static_cast<std::size_t>(batch * size_));
   }
   void forward(std::int64_t batch, const float* x, float* y, const StepContext& ctx) override {
