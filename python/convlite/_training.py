@@ -266,7 +266,7 @@ def run_predict(model, x, batch_size, verbose, callbacks):
     if not callbacks and verbose == 0:
         # Nothing would observe the hooks (no callback, no progress bar): skip building the CallbackList, about half
         # of a small model's per-call time in a `predict(x, verbose=0)` loop.
-        return core.predict(x.reshape(n, -1), batch_size).reshape((n,) + tuple(model._output_shape[1:]))
+        return core.predict(x.reshape(n, -1), batch_size).reshape((n,) + tuple(out_shape[1:]))
     steps = -(-n // batch_size)
     cbs = _module("callbacks").CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
                                             epochs=1, steps=steps)
