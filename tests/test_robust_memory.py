@@ -74,8 +74,8 @@ def test_rss_flat_over_100000_predict_calls():
 
 def test_predict_with_a_huge_batch_size_keeps_bounded_buffers():
     # The model's buffers are sized for the batch they run and stay allocated: a 28x28 convnet predicted with
-    # batch_size=12000 at once would keep ~1.8 GB; predict cuts such a batch into pieces whose buffers stay under
-    # 256 MB, with the same predictions as small batches.
+    # batch_size=12000 at once would keep ~1.8 GB; predict cuts such a batch into pieces whose inference buffers
+    # stay under 8 MB (Model::predict_chunk), with the same predictions as small batches.
     model = convlite.Sequential([layers.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
                                  layers.MaxPooling2D(), layers.Conv2D(64, 3, activation="relu"), layers.Flatten(),
                                  layers.Dense(10, activation="softmax")])
