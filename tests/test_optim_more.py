@@ -233,3 +233,100 @@ def test_lion_refuses_beta_1_as_keras(kwargs):
 def test_bad_arguments(cls, kwargs, error, text):
     with pytest.raises(error, match=text):
         cls(**kwargs)
+
+
+# ------------------------------------------------------------------------------------ whole fits against Keras
+FITS = {
+    "adagrad": ("Adagrad", dict(learning_rate=0.05)),
+    "adagrad_args": ("Adagrad", dict(learning_rate=0.02, initial_accumulator_value=0.5, epsilon=1e-4)),
+    "adadelta": ("Adadelta", dict(learning_rate=1.0)),
+    "adadelta_args": ("Adadelta", dict(learning_rate=0.5, rho=0.8, epsilon=1e-5)),
+    "adamax": ("Adamax", dict(learning_rate=0.01)),
+    "adamax_args": ("Adamax", dict(learning_rate=0.005, beta_1=0.8, beta_2=0.95, epsilon=1e-4)),
+    "nadam": ("Nadam", dict(learning_rate=0.005)),
+    "nadam_clipnorm_decay": ("Nadam", dict(learning_rate=0.005, beta_1=0.8, beta_2=0.99, clipnorm=0.5,
+                                           weight_decay=0.05)),
+    "lion": ("Lion", dict(learning_rate=1e-3)),
+    "lion_args": ("Lion", dict(learning_rate=5e-4, beta_1=0.8, beta_2=0.95)),
+}
+EPOCHS, BATCH = 3, 16
+LOSS_RTOL, WEIGHT_RTOL, WEIGHT_ATOL_SCALE = 1e-3, 1e-3, 1e-4  # tests/parity/test_training.py's bounds
+
+
+def conv_model(lib):
+    L = lib.layers
+    return lib.Sequential([lib.Input((40, 1)), L.Conv1D(6, 3, activation="relu"), L.Flatten(),
+                           L.Dense(1, activation="sigmoid")])
+
+
+def conv_data(n=64):
+    x = np.random.default_rng(7).normal(size=(n, 40, 1)).astype(np.float32)
+    y = (x[:, :20, 0].mean(axis=1) > 0).astype(np.float32)[:, None]
+    return x, y
+
+
+def paired_models(keras, case):
+    convlite.utils.set_random_seed(11)
+    ours, theirs = conv_model(convlite), conv_model(keras)
+    theirs.set_weights(ours.get_weights())
+    name, kwargs = FITS[case]
+    ours.compile(getattr(optimizers, name)(**kwargs), "binary_crossentropy")
+    theirs.compile(getattr(keras.optimizers, name)(**kwargs), "binary_crossentropy", jit_compile=False)
+    return ours, theirs
+
+
+def fit_both(ours, theirs, x, y, epochs):
+    h_ours = ours.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=False, verbose=0).history["loss"]
+    h_theirs = theirs.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=False, verbose=0).history["loss"]
+    return h_ours, h_theirs
+
+
+def assert_same_training(ours, theirs):
+    for var_ours, var_theirs in zip(ours.weights, theirs.weights):
+        want = var_theirs.numpy()
+        np.testing.assert_allclose(var_ours.numpy(), want, rtol=WEIGHT_RTOL,
+                                   atol=WEIGHT_ATOL_SCALE * np.max(np.abs(want)))
+    k_state, c_state = _state(theirs.optimizer.variables), _state(ours.optimizer.variables)
+    assert [(s.shape, s.dtype) for s in c_state] == [(s.shape, s.dtype) for s in k_state]
+    assert int(c_state[0]) == int(k_state[0])  # iterations
+    for a, b in zip(c_state[1:], k_state[1:]):
+        np.testing.assert_allclose(a, b, rtol=WEIGHT_RTOL, atol=WEIGHT_ATOL_SCALE * np.max(np.abs(b)))
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("case", list(FITS))
+def test_fit_matches_keras(case):
+    keras = _keras()
+    ours, theirs = paired_models(keras, case)
+    x, y = conv_data()
+    losses_ours, losses_theirs = fit_both(ours, theirs, x, y, EPOCHS)
+    np.testing.assert_allclose(losses_ours, losses_theirs, rtol=LOSS_RTOL, err_msg="per-epoch losses")
+    assert losses_theirs[-1] < losses_theirs[0]  # the run trains
+    assert ours.optimizer.iterations == EPOCHS * len(x) // BATCH
+    assert_same_training(ours, theirs)
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("case", ["adagrad_args", "adadelta_args", "adamax_args", "nadam_clipnorm_decay", "lion_args"])
+def test_keras_files_both_ways_continue_training(tmp_path, case):
+    """convlite saves -> Keras loads, and Keras saves -> convlite loads, mid-training: the optimizer state arrives
+    exactly (Nadam's u_product included), and one more epoch on each side matches the side it came from."""
+    keras = _keras()
+    ours, theirs = paired_models(keras, case)
+    x, y = conv_data()
+    fit_both(ours, theirs, x, y, 1)
+    saving.save_model(ours, tmp_path / "ours.keras")
+    theirs.save(tmp_path / "theirs.keras")
+    in_keras = keras.saving.load_model(tmp_path / "ours.keras")
+    in_convlite = saving.load_model(tmp_path / "theirs.keras")
+    assert type(in_keras.optimizer).__name__ == type(in_convlite.optimizer).__name__ == FITS[case][0]
+    assert in_keras.optimizer.get_config() == {**ours.optimizer.get_config(), "name": in_keras.optimizer.name}
+    for loaded, source in ((in_keras, ours), (in_convlite, theirs)):
+        got, want = _state(loaded.optimizer.variables), _state(source.optimizer.variables)
+        assert [(s.shape, s.dtype) for s in got] == [(s.shape, s.dtype) for s in want]
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+    fit_both(ours, in_keras, x, y, 1)
+    assert_same_training(ours, in_keras)
+    fit_both(in_convlite, theirs, x, y, 1)
+    assert_same_training(in_convlite, theirs)
