@@ -139,7 +139,8 @@ void lion(float* p, const float* g, float* m, std::int64_t n, float lr, float be
   for (std::int64_t i = 0; i < n; ++i) {
     const float gi = g[i];
     const float c = m[i] * beta_1 + gi * omb1;
-    const float sign = c > 0.0f ? 1.0f : (c < 0.0f ? -1.0f : c);  // 0 and NaN pass through
+    // c > 0 ? 1 : c < 0 ? -1 : c (0 and NaN pass through), as one select: random signs defeat a branch.
+    const float sign = std::fabs(c) > 0.0f ? std::copysign(1.0f, c) : c;
     p[i] = p[i] - lr * sign;
     m[i] = m[i] * beta_2 + gi * omb2;
   }

@@ -185,7 +185,9 @@ class Optimizer:
         scalar, only when it is not a schedule or callable), then the slots group by group, the names of one
         group interleaved per variable. Adam: m_0, v_0, m_1, v_1, ..., then v_hat_0, v_hat_1, ... (amsgrad).
         RMSprop: velocity_*, then momentum_* (momentum > 0), then average_gradient_* (centered). SGD:
-        momentum_* (momentum != 0). The slot entries are the live arrays, not copies."""
+        momentum_* (momentum != 0). Adadelta: accumulated_grad_0, accumulated_delta_var_0, ...; Adamax:
+        momentum_0, norm_0, ...; Nadam: momentum_0, velocity_0, ..., then the scalar u_product. The slot
+        entries are the live arrays, not copies."""
         out = [np.array(self._iterations, dtype=np.int64)]
         if not callable(self._learning_rate):
             out.append(np.array(self._learning_rate, dtype=np.float32))
