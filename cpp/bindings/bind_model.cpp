@@ -246,6 +246,32 @@ void bind_model(py::module_& m) {
              s.model.set_accuracy(static_cast<AccuracyKind>(kind < 0 || kind > 3 ? 0 : kind), threshold);
            })
       .def("set_trainable", [](PyModel& s, std::vector<bool> flags) { s.model.set_trainable(flags); })
+      .def("add_activity_regularization",
+           [](PyModel& s, float l1, float l2, std::int64_t size) {
+             s.model.add_layer(make_activity_regularization_layer(Regularization{l1, l2}, size));
+           })
+      .def("set_param_regularization",
+           [](PyModel& s, std::size_t index, float l1, float l2) {
+             if (!(l1 >= 0.0f && l2 >= 0.0f && std::isfinite(l1) && std::isfinite(l2)))
+               throw py::value_error("Regularization factors must be finite and non-negative. Received: l1=" +
+                                     std::to_string(l1) + ", l2=" + std::to_string(l2));
+             s.model.set_param_regularization(index, Regularization{l1, l2});
+           })
+      .def("set_param_constraint",
+           [](PyModel& s, std::size_t index, const std::string& kind, std::vector<std::int64_t> dims,
+              std::vector<bool> reduce, float min_value, float max_value, float rate, float one_minus_rate) {
+             ConstraintSpec c;
+             if (kind == "max_norm") c.kind = ConstraintKind::max_norm;
+             else if (kind == "non_neg") c.kind = ConstraintKind::non_neg;
+             else if (kind == "unit_norm") c.kind = ConstraintKind::unit_norm;
+             else if (kind == "min_max_norm") c.kind = ConstraintKind::min_max_norm;
+             else throw py::value_error("Unknown constraint kind. Received: kind=" + kind);
+             for (std::int64_t d : dims)
+               if (d <= 0) throw py::value_error("Constraint dimensions must be positive.");
+             c.dims = std::move(dims), c.reduce = std::move(reduce);
+             c.min_value = min_value, c.max_value = max_value, c.rate = rate, c.one_minus_rate = one_minus_rate;
+             s.model.set_param_constraint(index, std::move(c));
+           })
       .def("set_forward_flops_per_sample",
            [](PyModel& s, double flops) { s.model.set_forward_flops_per_sample(flops); })
       .def("set_seed", [](PyModel& s, std::uint64_t seed) { s.model.set_seed(seed); })

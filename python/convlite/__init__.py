@@ -16,8 +16,8 @@ from .layers import Input
 from .models import Sequential
 
 # Imported on first attribute access (PEP 562), as `keras.optimizers` etc. are reached: keeps `import convlite` fast.
-_LAZY_SUBMODULES = ("activations", "callbacks", "datasets", "initializers", "losses", "metrics", "nn", "optimizers",
-                    "plot", "saving", "utils")
+_LAZY_SUBMODULES = ("activations", "callbacks", "constraints", "datasets", "initializers", "losses", "metrics", "nn",
+                    "optimizers", "plot", "regularizers", "saving", "utils")
 
 
 def __getattr__(name):
@@ -35,6 +35,7 @@ __all__ = [
     "Sequential",
     "activations",
     "callbacks",
+    "constraints",
     "datasets",
     "nn",
     "plot",
@@ -44,6 +45,7 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
     "saving",
     "utils",
     "__version__",

@@ -161,7 +161,8 @@ def _evaluate_source(model, source, steps, cbs):
         if hooks:
             cbs.on_test_batch_begin(step)
         data, index, pred = runner.prepare(x, y, sw)
-        core = core or model._compiled_core()
+        if core is None or data.core_shape is not None:  # unknown input sizes: the model for this batch's shape
+            core = model._compiled_core(sample_shape=data.core_shape)
         runner.update(core.test_step(data.x2, data.y, data.sw, index, 0, data.n, pred), data, index, pred)
         if hooks:
             cbs.on_test_batch_end(step, runner.trackers.logs())
@@ -216,7 +217,8 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
             if batch_begin:
                 cbs.on_train_batch_begin(step)
             data, index, pred = runner.prepare(bx, by, bsw)
-            core = core or model._compiled_core(training=True)
+            if core is None or data.core_shape is not None:  # unknown input sizes: the model for this shape
+                core = model._compiled_core(training=True, sample_shape=data.core_shape)
             iteration = int(optimizer.iterations)
             model._dropout_step += 1
             result = core.train_step(data.x2, data.y, data.sw, index, 0, data.n,
@@ -288,8 +290,10 @@ def run_predict(model, x, verbose, steps, callbacks):
         cbs.on_predict_batch_begin(step)
         model._ensure_built(np.shape(bx)[1:] if np.ndim(bx) else None)
         bx = fd.check_input(bx, model._input_layer.shape, model.name)
-        part = model._compiled_core().predict(bx.reshape(bx.shape[0], -1), bx.shape[0])
-        parts.append(part.reshape((bx.shape[0],) + tuple(model._output_shape[1:])))
+        sample_shape = model._data_shape(bx)
+        out_shape = model._output_shape_for(sample_shape)
+        part = model._compiled_core(sample_shape=sample_shape).predict(bx.reshape(bx.shape[0], -1), bx.shape[0])
+        parts.append(part.reshape((bx.shape[0],) + tuple(out_shape[1:])))
         cbs.on_predict_batch_end(step, {"outputs": parts[-1]})
     if not parts:
         raise ValueError(f"The input to predict yielded no batches. Received: x of type {type(x).__name__}")

@@ -31,13 +31,21 @@ def check_input(x, input_shape, model_name):
     x = as_float_array(x, "x")
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"Expected input data to be non-empty (at least one sample). Received: x.shape={x.shape}")
-    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
+    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape) and not _fits(x.shape[1:], input_shape):
         expected = (None,) + tuple(input_shape)
         raise ValueError(
             f'Input 0 of layer "{model_name}" is incompatible with the layer: expected shape={expected}, '
             f"found shape={x.shape}"
         )
     return x
+
+
+def _fits(shape, input_shape):
+    """x's per-sample shape against the model's: same rank, known sizes equal, None (unknown) takes any positive
+    size (an empty axis would give the compiled model nothing to convolve)."""
+    if len(shape) != len(input_shape):
+        return False
+    return all(d > 0 if want is None else d == want for d, want in zip(shape, input_shape))
 
 
 def check_cardinality(n, **arrays):

@@ -89,21 +89,25 @@ class SequentialCompile:
             self._core.set_accuracy(ACCURACY_KINDS[type(cpp).__name__] if cpp is not None else 0,
                                     float(getattr(cpp, "threshold", 0.5)))
 
-    @property
-    def metrics_names(self):
-        names = ["loss"] + [m.name for m in getattr(self, "_all_metrics", [])]
-        return names
-
-    def _configure_training(self, core):
+    def _configure_training(self, core, output_shape=None):
+        """Loss, accuracy and optimizer of a new C++ model whose output has `output_shape` (default: the model's;
+        a model with unknown input sizes passes the concrete one of the data)."""
         spec = self.loss._core_spec()
         kind = spec["kind"]
-        label_size = 1 if kind == "sparse_categorical_crossentropy" else int(np.prod(self._output_shape[1:]))
+        output_shape = self._output_shape if output_shape is None else output_shape
+        label_size = 1 if kind == "sparse_categorical_crossentropy" else int(np.prod(output_shape[1:]))
         core.set_loss(LOSS_KINDS.index(kind), bool(spec.get("from_logits", False)),
                       float(spec.get("label_smoothing", 0.0)), float(spec.get("delta", 1.0)), label_size)
         core.set_loss_weight(getattr(self, "_loss_weight", 1.0))
         if self._cpp_metric is not None:
             core.set_accuracy(ACCURACY_KINDS[type(self._cpp_metric).__name__],
                               float(getattr(self._cpp_metric, "threshold", 0.5)))
+        slots = self._build_optimizer_slots()
+        core.set_optimizer(dict(self.optimizer._core_spec()), [list(s) for s in slots])
+        self._configure_penalties(core)
+
+    def _build_optimizer_slots(self):
+        """The optimizer's state arrays for the trainable weights (built once; every compiled model shares them)."""
         variables = [v.value for layer in self._layers for v in layer.weights
                      if not v._always_frozen and self._is_trainable(layer)]
         ids = [id(v) for v in variables]
@@ -113,13 +117,29 @@ class SequentialCompile:
             if not (self.optimizer.built and [id(v) for v in self.optimizer._variables] == ids):
                 self.optimizer.build(variables)
             self._optimizer_built_for = ids
-        slots = self.optimizer.slot_arrays()
-        core.set_optimizer(dict(self.optimizer._core_spec()), [list(s) for s in slots])
+        return self.optimizer.slot_arrays()
+
+    def _configure_penalties(self, core):
+        """Weight regularizers and constraints, by parameter index (the order of core.set_trainable); the step
+        skips frozen ones, as Keras's regularization losses and constraint updates cover trainable weights only."""
+        from .regularizers import trained_factors
+
+        index = 0
+        for layer in self._layers:
+            for v in layer.weights:
+                if v._always_frozen:
+                    continue
+                reg, con = getattr(v, "regularizer", None), getattr(v, "constraint", None)
+                if reg is not None:
+                    core.set_param_regularization(index, *trained_factors(reg, v.path))
+                if con is not None:
+                    kind, reduce, low, high, rate, rest = con._core_args(v.shape)
+                    core.set_param_constraint(index, kind, list(v.shape), reduce, low, high, rate, rest)
+                index += 1
 
     def _require_compiled(self, what):
         if not self.compiled:
             raise ValueError(f"You must call `compile()` before using the model for {what}.")
-
 
 
 def _named(metric, identifier, counters, weighted):

@@ -73,11 +73,18 @@ class _Data:
         model._ensure_built(np.shape(x)[1:] if x is not None and np.ndim(x) else None)
         self.x = fd.check_input(x, model._input_layer.shape, model.name)
         self.n = self.x.shape[0]
+        # The compiled model to run (None: the model's one; x's per-sample shape when the input has unknown sizes)
+        # and the output shape it gives for this data.
+        if model._variable_input:
+            self.core_shape = model._data_shape(self.x)
+            self.out_shape = tuple(model._output_shape_for(self.core_shape)[1:])
+        else:  # (inline: this runs per batch of a generator)
+            self.core_shape, self.out_shape = None, tuple(model._output_shape[1:])
         kind = model.loss._core_spec()["kind"]
         if y is None:
             raise ValueError("Argument `y` (the targets) is required to train or evaluate. Received: y=None")
         model._resolve_metrics_by_shape(np.shape(y))
-        self.y = fd.prepare_labels(y, self.n, kind, tuple(model._output_shape[1:]))
+        self.y = fd.prepare_labels(y, self.n, kind, self.out_shape)
         self.sw = fd.prepare_sample_weight(sample_weight, class_weight, self.y, self.n, kind)
         # Keras applies class_weight to the training data only: a validation split keeps the plain sample weights.
         self.plain_sw = self.sw if class_weight is None else \
@@ -99,7 +106,7 @@ class _Data:
         if not self.need_pred:
             return None, None, None
         rows = index[start:stop]
-        pred = pred_buffer[: stop - start].reshape((stop - start,) + tuple(model._output_shape[1:]))
+        pred = pred_buffer[: stop - start].reshape((stop - start,) + self.out_shape)
         y = self.y[rows]
         return y, pred, None if self.sw is None else self.sw[rows]
 
@@ -116,7 +123,7 @@ def reject_steps(**kwargs):
 def _predictions_buffer(model, data, batch_size):
     if not data.need_pred:
         return None
-    return np.empty((min(batch_size, data.n), int(np.prod(model._output_shape[1:]))), np.float32)
+    return np.empty((min(batch_size, data.n), int(np.prod(data.out_shape))), np.float32)
 
 
 def _should_validate(epoch, validation_freq):
@@ -159,7 +166,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
         train_part, val_part = fd.split_validation([np.arange(data.n)], validation_split)
         val = data.subset(val_part[0], validation=True)
         data = data.subset(train_part[0])
-    core = model._compiled_core(training=True)
+    core = model._compiled_core(training=True, sample_shape=data.core_shape)
     steps = -(-data.n // batch_size)
     cbs = _module("callbacks").CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
                                             verbose=verbose, epochs=epochs, steps=steps)
@@ -205,7 +212,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
 
 
 def _evaluate_data(model, data, batch_size, cbs):
-    core = model._compiled_core()
+    core = model._compiled_core(sample_shape=data.core_shape)
     trackers = _Trackers(model, data)
     index = np.arange(data.n, dtype=np.int64)
     pred_buffer = _predictions_buffer(model, data, batch_size)
@@ -252,7 +259,9 @@ def run_predict(model, x, batch_size, verbose, callbacks):
     verbose = fd.check_verbose(verbose)
     model._ensure_built(np.shape(x)[1:] if x is not None and np.ndim(x) else None)
     x = fd.check_input(x, model._input_layer.shape, model.name)
-    core = model._compiled_core()
+    sample_shape = model._data_shape(x)
+    out_shape = model._output_shape_for(sample_shape)
+    core = model._compiled_core(sample_shape=sample_shape)
     n = x.shape[0]
     steps = -(-n // batch_size)
     cbs = _module("callbacks").CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
@@ -271,13 +280,13 @@ def run_predict(model, x, batch_size, verbose, callbacks):
         out = core.predict(x2, batch_size)  # every batch inside one C++ call
         cbs.on_predict_batch_end(steps - 1, {"outputs": out[-1:]})
     cbs.on_predict_end()
-    return out.reshape((n,) + tuple(model._output_shape[1:]))
+    return out.reshape((n,) + tuple(out_shape[1:]))
 
 
 def run_on_batch(model, x, y, sample_weight, class_weight, return_dict, training):
     model._require_compiled("train_on_batch" if training else "test_on_batch")
     data = _Data(model, x, y, sample_weight, class_weight)
-    core = model._compiled_core(training=training)
+    core = model._compiled_core(training=training, sample_shape=data.core_shape)
     trackers = _Trackers(model, data)
     index = np.arange(data.n, dtype=np.int64)
     pred_buffer = _predictions_buffer(model, data, data.n)
@@ -301,7 +310,8 @@ def run_on_batch(model, x, y, sample_weight, class_weight, return_dict, training
 
 def summary_text(model, line_length=None, positions=None, show_trainable=False):
     """Keras's summary table plus a FLOPs column (forward FLOPs per sample). A model with no input shape yet is
-    listed unbuilt, as Keras lists it: shapes '?', parameters '0 (unbuilt)'."""
+    listed unbuilt, as Keras lists it: shapes '?', parameters '0 (unbuilt)'. Sizes the input leaves unknown
+    (Input((None, C))) print as None, as in Keras, and a layer whose FLOPs depend on them shows '?'."""
     if not model.built and model._input_shape() is None:
         rows = [(f"{layer.name} ({type(layer).__name__})", None, None, None) for layer in model._layers]
         marks = ["-"] * len(rows) if show_trainable else None  # no weights yet
@@ -313,8 +323,9 @@ def summary_text(model, line_length=None, positions=None, show_trainable=False):
     total_flops = 0
     for layer in model._layers:
         out = layer.compute_output_shape(shape)
-        flops = layer._flops(shape)
-        total_flops += flops
+        # FLOPs per sample grow with the input's size: '?' where a size is unknown (Input((None, C))).
+        flops = "?" if None in shape[1:] else layer._flops(shape)
+        total_flops += 0 if flops == "?" else flops
         rows.append((f"{layer.name} ({type(layer).__name__})", tuple(out), layer.count_params(), flops))
         shape = out
     trainable = sum(v.value.size for v in model.trainable_weights)

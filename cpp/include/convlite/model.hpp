@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "convlite/activation.hpp"
@@ -13,6 +14,12 @@
 #include "convlite/train.hpp"
 
 namespace convlite {
+
+// Keras's L1 / L2 / L1L2 penalty: l1 * sum|w| + l2 * sum w^2 (both 0 = none).
+struct Regularization {
+  float l1 = 0.0f, l2 = 0.0f;
+  bool active() const { return l1 != 0.0f || l2 != 0.0f; }
+};
 
 // A trainable parameter: `value` points into a Python-owned array, `grad` into the layer's own buffer.
 struct ParamRef {
@@ -66,6 +73,9 @@ class ModelLayer {
   }
   virtual void mark_absorbed() {}
   std::vector<ParamRef>& params() { return params_; }
+  // activity_regularizer=: a view layer after the regularized layer returns its penalty here; the model adds
+  // penalty(output) / batch to the loss and its gradient to the output's gradient.
+  virtual const Regularization* activity_regularization() const { return nullptr; }
 
  protected:
   // Registers a parameter and allocates its gradient buffer.
@@ -110,6 +120,25 @@ std::unique_ptr<ModelLayer> make_rescaling_layer(std::int64_t size, std::vector<
                                                  std::vector<float> offset);
 std::unique_ptr<ModelLayer> make_gaussian_layer(bool multiplicative, float stddev, std::int64_t size,
                                                 std::uint64_t salt);
+
+// A view of `size` values per sample that puts Keras's activity penalty on them (regularization.cpp).
+std::unique_ptr<ModelLayer> make_activity_regularization_layer(const Regularization& r, std::int64_t size);
+
+// ------------------------------------------------------------------ regularizers and constraints (regularization.cpp)
+// Keras's constraints, applied to a parameter of shape `dims` (row-major) after each optimizer update; the norm is
+// taken over the axes with reduce[axis] set (Keras's `axis` argument), eps 1e-7 as backend.epsilon().
+enum class ConstraintKind : int { max_norm = 0, non_neg = 1, unit_norm = 2, min_max_norm = 3 };
+struct ConstraintSpec {
+  ConstraintKind kind = ConstraintKind::non_neg;
+  float min_value = 0.0f, max_value = 0.0f;
+  float rate = 1.0f, one_minus_rate = 0.0f;  // 1 - rate formed in double by Python, as Keras does
+  std::vector<std::int64_t> dims;
+  std::vector<bool> reduce;
+};
+// Penalty value (double sums); gradient: g += scale * (l1 * sign(w) + l2 * 2w).
+double regularization_penalty(const Regularization& r, const float* w, std::int64_t n);
+void add_regularization_gradient(const Regularization& r, const float* w, std::int64_t n, float scale, float* g);
+void apply_constraint(const ConstraintSpec& c, float* w, std::int64_t n);
 
 class StepClock;  // model.cpp: the profiler's timer
 
@@ -194,6 +223,10 @@ class Model {
   void set_profiling(bool on, bool thread_cpu = false);
   const StepProfile& profile() const { return profile_; }
 
+  // Parameter `index` (layer order, as set_trainable) gets a weight penalty / a constraint.
+  void set_param_regularization(std::size_t index, const Regularization& r);
+  void set_param_constraint(std::size_t index, ConstraintSpec c);
+
  private:
   void reserve(std::int64_t batch);
   std::int64_t predict_chunk(std::int64_t n, std::int64_t batch_size) const;  // rows per forward pass in predict
@@ -202,6 +235,17 @@ class Model {
   StepResult loss_and_metrics(std::int64_t batch, const float* y, const float* sw, bool want_grad);
   void apply_optimizer(float learning_rate, std::int64_t step);
   bool fused_loss() const;
+  // The step's added losses (Keras's model.losses): penalties of trainable weights plus activity penalties of the
+  // current forward pass. Their gradients join in backward (add_activity_gradient, into the activations' gradients)
+  // and after it (add_weight_penalty_gradients, into the parameter gradients the layers have just written).
+  double added_losses(std::int64_t batch);
+  void add_weight_penalty_gradients();
+  void add_activity_gradient(std::size_t layer, std::int64_t batch);
+  // The last layer looking through trailing activity-regularization views: the activation a fused loss takes the
+  // logits of. Penalties on its output reach the logits' gradient through its own backward.
+  std::size_t output_activation_index() const;
+  void add_output_activity_gradient(std::int64_t batch);
+  void apply_constraints();
 
   std::vector<std::unique_ptr<ModelLayer>> layers_;
   std::vector<std::vector<float>> acts_, grads_;  // owned buffers; index i = output of layer i-1 (0 = input)
@@ -220,6 +264,11 @@ class Model {
   double forward_flops_ = 0.0;
   bool profiling_ = false, profile_thread_cpu_ = false;
   StepProfile profile_;
+  // Per parameter (layer order), sized on first use: empty = no parameter has one, and the step skips the loop.
+  std::vector<Regularization> param_regularization_;
+  std::vector<std::optional<ConstraintSpec>> param_constraint_;
+  std::vector<std::size_t> activity_layers_;  // indices of layers with activity_regularization()
+  std::vector<float> activity_dy_, activity_dx_;  // add_output_activity_gradient's scratch
 };
 
 }  // namespace convlite

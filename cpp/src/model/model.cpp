@@ -70,6 +70,7 @@ void Model::add_layer(std::unique_ptr<ModelLayer> layer) {
     layer->mark_absorbed();
   else if (!layers_.empty() && layers_.back()->has_relu_epilogue() && layer->fold_input_relu_mask())
     layers_.back()->skip_output_mask();
+  if (layer->activity_regularization()) activity_layers_.push_back(layers_.size());
   layers_.push_back(std::move(layer));
   reserved_batch_ = -1;
 }
@@ -118,8 +119,9 @@ void Model::set_optimizer(const OptimizerConfig& config, std::vector<std::vector
 // its gradient match Keras for every pairing, not only the matched ones.
 bool Model::fused_loss() const {
   if (layers_.size() < 2) return false;
-  const ActivationParams* a = layers_.back()->activation();
-  if (!a || (a->kind != ActivationKind::sigmoid && a->kind != ActivationKind::softmax)) return false;
+  const std::size_t a = output_activation_index();
+  const ActivationParams* act = a > 0 ? layers_[a]->activation() : nullptr;
+  if (!act || (act->kind != ActivationKind::sigmoid && act->kind != ActivationKind::softmax)) return false;
   return loss_.kind == LossKind::binary_crossentropy || loss_.kind == LossKind::categorical_crossentropy ||
          loss_.kind == LossKind::sparse_categorical_crossentropy;
 }
@@ -195,15 +197,16 @@ StepResult Model::loss_and_metrics(std::int64_t batch, const float* y, const flo
   if (fused_loss()) {
     LossParams logits = loss_;
     logits.from_logits = true;
-    float* grad = want_grad ? grad_ptr_[n - 1] : nullptr;
-    r.loss = loss_forward_backward(logits, batch, features, act_ptr_[n - 1], y, sw, grad);
+    const std::size_t a = output_activation_index();
+    float* grad = want_grad ? grad_ptr_[a] : nullptr;
+    r.loss = loss_forward_backward(logits, batch, features, act_ptr_[a], y, sw, grad);
   } else {
     r.loss = loss_forward_backward(loss_, batch, features, pred, y, sw, want_grad ? grad_ptr_[n] : nullptr);
   }
   if (loss_weight_ != 1.0f) {
     r.loss *= loss_weight_;
     if (want_grad) {
-      float* grad = fused_loss() ? grad_ptr_[n - 1] : grad_ptr_[n];
+      float* grad = fused_loss() ? grad_ptr_[output_activation_index()] : grad_ptr_[n];
       for (std::int64_t i = 0; i < batch * features; ++i) grad[i] *= loss_weight_;
     }
   }
@@ -250,16 +253,23 @@ StepResult Model::train_step(const float* x, const float* y, const float* sample
   StepContext ctx{true, seed_, dropout_step};
   const float* pred = forward(count, acts_[0].data(), ctx, clock.on() ? &clock : nullptr);
   StepResult r = loss_and_metrics(count, batch_y_.data(), sw, true);
+  r.loss += added_losses(count);
   if (predictions_out)
     std::memcpy(predictions_out, pred, static_cast<std::size_t>(count * output_size()) * sizeof(float));
   clock.mark(&profile_.loss);
   const std::size_t n = layers_.size();
-  const std::size_t last = fused_loss() ? n - 1 : n;  // the fused activation's backward is inside the loss
+  const bool fused = fused_loss();
+  const std::size_t last = fused ? output_activation_index() : n;  // the fused activation's backward is in the loss
+  if (fused && last + 1 < n) add_output_activity_gradient(count);
   for (std::size_t i = last; i-- > 0;) {
-    if (layers_[i]->is_view()) continue;
+    if (layers_[i]->is_view()) {
+      if (!activity_layers_.empty()) add_activity_gradient(i, count);
+      continue;
+    }
     layers_[i]->backward(count, act_ptr_[i], act_ptr_[i + 1], grad_ptr_[i + 1], grad_ptr_[i]);
     if (clock.on()) clock.mark(&profile_.backward[i]);  // the vectors are empty when profiling is off
   }
+  if (!param_regularization_.empty()) add_weight_penalty_gradients();
   apply_optimizer(learning_rate, step);
   clock.mark(&profile_.optimizer);
   profile_.steps += profiling_;
@@ -280,6 +290,7 @@ StepResult Model::test_step(const float* x, const float* y, const float* sample_
   StepContext ctx{false, seed_, 0};
   const float* pred = forward(count, acts_[0].data(), ctx);
   StepResult r = loss_and_metrics(count, batch_y_.data(), sw, false);
+  r.loss += added_losses(count);
   if (predictions_out)
     std::memcpy(predictions_out, pred, static_cast<std::size_t>(count * output_size()) * sizeof(float));
   return r;
@@ -383,6 +394,109 @@ void Model::apply_optimizer(float lr, std::int64_t step) {
         break;
     }
   }
+  if (!param_constraint_.empty()) apply_constraints();
+}
+
+// ------------------------------------------------------------------ regularizers and constraints
+void Model::set_param_regularization(std::size_t index, const Regularization& r) {
+  if (index >= num_params())
+    throw std::invalid_argument("Parameter index out of range. Received: index=" + std::to_string(index));
+  param_regularization_.resize(num_params());
+  param_regularization_[index] = r;
+}
+
+void Model::set_param_constraint(std::size_t index, ConstraintSpec c) {
+  if (index >= num_params())
+    throw std::invalid_argument("Parameter index out of range. Received: index=" + std::to_string(index));
+  std::size_t k = index;
+  const ParamRef* p = nullptr;
+  for (auto& l : layers_) {
+    if (k < l->params().size()) {
+      p = &l->params()[k];
+      break;
+    }
+    k -= l->params().size();
+  }
+  std::int64_t size = 1;
+  for (std::int64_t d : c.dims) size *= d;
+  if (size != p->size || c.reduce.size() != c.dims.size())
+    throw std::invalid_argument("A constraint's shape must match its parameter's " + std::to_string(p->size) +
+                                " values. Received: " + std::to_string(size) + " values");
+  param_constraint_.resize(num_params());
+  param_constraint_[index] = std::move(c);
+}
+
+// Keras's compute_loss adds model.losses to the compiled loss unscaled by loss_weights: the penalties of trainable
+// weights (Layer._get_regularization_losses skips frozen ones) and each activity penalty divided by the batch size.
+double Model::added_losses(std::int64_t batch) {
+  double total = 0.0;
+  if (!param_regularization_.empty()) {
+    std::size_t k = 0;
+    for (auto& l : layers_)
+      for (auto& p : l->params()) {
+        const Regularization& r = param_regularization_[k++];
+        if (p.trainable && r.active()) total += regularization_penalty(r, p.value, p.size);
+      }
+  }
+  for (std::size_t i : activity_layers_) {
+    const Regularization& r = *layers_[i]->activity_regularization();
+    const std::int64_t size = batch * layers_[i]->out_size();
+    const auto penalty = static_cast<float>(regularization_penalty(r, act_ptr_[i + 1], size));
+    total += static_cast<double>(penalty / static_cast<float>(batch));
+  }
+  return total;
+}
+
+// Before clipping and the update, as the penalty is part of the loss Keras differentiates.
+void Model::add_weight_penalty_gradients() {
+  std::size_t k = 0;
+  for (auto& l : layers_)
+    for (auto& p : l->params()) {
+      const Regularization& r = param_regularization_[k++];
+      if (p.trainable && r.active()) add_regularization_gradient(r, p.value, p.size, 1.0f, p.grad);
+    }
+}
+
+// Before the layer below an activity regularizer reads its output's gradient: add d(penalty / batch)/d(output).
+void Model::add_activity_gradient(std::size_t layer, std::int64_t batch) {
+  const Regularization* r = layers_[layer]->activity_regularization();
+  float* g = grad_ptr_[layer + 1];
+  if (!r || !g || layer == 0 || !grad_ptr_[layer]) return;  // nothing below it learns
+  add_regularization_gradient(*r, act_ptr_[layer + 1], batch * layers_[layer]->out_size(),
+                              1.0f / static_cast<float>(batch), g);
+}
+
+// Keras takes the loss from the logits even with an activity penalty on the sigmoid / softmax output: the penalties
+// gradient w.r.t. that output goes back through the activation's own backward and joins the logits' gradient.
+std::size_t Model::output_activation_index() const {
+  std::size_t a = layers_.size() - 1;
+  while (a > 0 && layers_[a]->activity_regularization()) --a;
+  return a;
+}
+
+void Model::add_output_activity_gradient(std::int64_t batch) {
+  const std::size_t a = output_activation_index();
+  float* dz = grad_ptr_[a];
+  if (!dz) return;
+  const auto size = static_cast<std::size_t>(batch * layers_[a]->out_size());
+  activity_dy_.assign(size, 0.0f);
+  activity_dx_.resize(size);
+  for (std::size_t i = a + 1; i < layers_.size(); ++i)
+    add_regularization_gradient(*layers_[i]->activity_regularization(), act_ptr_[i + 1],
+                                static_cast<std::int64_t>(size), 1.0f / static_cast<float>(batch),
+                                activity_dy_.data());
+  layers_[a]->backward(batch, act_ptr_[a], act_ptr_[a + 1], activity_dy_.data(), activity_dx_.data());
+  for (std::size_t i = 0; i < size; ++i) dz[i] += activity_dx_[i];
+}
+
+// Keras's optimizer.apply: after the update, each trainable variable with a constraint is replaced by its projection.
+void Model::apply_constraints() {
+  std::size_t k = 0;
+  for (auto& l : layers_)
+    for (auto& p : l->params()) {
+      const std::optional<ConstraintSpec>& c = param_constraint_[k++];
+      if (p.trainable && c) apply_constraint(*c, p.value, p.size);
+    }
 }
 
 }  // namespace convlite

@@ -1,9 +1,10 @@
 """Training callbacks with Keras 3's names, arguments and behaviour (``keras.callbacks``)."""
 from .callback import Callback, CallbackList, History, ProgbarLogger
-from .misc import CSVLogger, LambdaCallback, LearningRateScheduler, TerminateOnNaN
+from .misc import BackupAndRestore, CSVLogger, LambdaCallback, LearningRateScheduler, TensorBoard, TerminateOnNaN
 from .monitor import EarlyStopping, ModelCheckpoint, MonitorCallback, ReduceLROnPlateau
 
 __all__ = [
+    "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "CallbackList",
@@ -15,5 +16,6 @@ __all__ = [
     "MonitorCallback",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "TensorBoard",
     "TerminateOnNaN",
 ]

@@ -248,6 +248,13 @@ class CallbackList(Callback):
             else:
                 getattr(callback, hook)(*args[:-1], logs)
 
+    def _record_metric_logs(self, logs):
+        """Let the model's metric objects (``model.metrics``) hold these results before any callback looks, as
+        Keras's hold them at this point of the loop."""
+        record = getattr(self.model, "_record_metric_logs", None)
+        if record is not None and logs:
+            record(logs)
+
     def _on_end(self):
         self._in_begin_end_block_count -= 1
         if self._in_begin_end_block_count < 0:
@@ -263,6 +270,8 @@ class CallbackList(Callback):
         self._call("on_epoch_begin", epoch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not any(key.startswith("val_") for key in logs or {}):  # else on_test_end recorded the validation
+            self._record_metric_logs(logs)
         self._call("on_epoch_end", epoch, logs)
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -296,6 +305,7 @@ class CallbackList(Callback):
         self._call("on_test_begin", logs)
 
     def on_test_end(self, logs=None):
+        self._record_metric_logs(logs)
         self._call("on_test_end", logs)
         self._on_end()
 

@@ -132,3 +132,23 @@ class LambdaCallback(Callback):
         for name, fn in hooks.items():
             if fn is not None:
                 setattr(self, name, fn)
+
+
+class _Unsupported(Callback):
+    """A Keras callback convlite cannot honour: refused when created, saying why and what to use instead."""
+
+    why = ""
+
+    def __init__(self, *args, **kwargs):
+        raise ValueError(f"convlite does not provide keras.callbacks.{type(self).__name__}: {self.why} "
+                         f"Received: {type(self).__name__}(...)")
+
+
+class TensorBoard(_Unsupported):
+    why = ("it writes TensorFlow event files, which need TensorFlow's summary ops. Log with CSVLogger or the "
+           "History that fit returns, and plot it with convlite.plot.training_history.")
+
+
+class BackupAndRestore(_Unsupported):
+    why = ("resuming an interrupted fit is not supported. Save with ModelCheckpoint (a .keras file keeps the "
+           "optimizer state), then load_model and fit(initial_epoch=...).")

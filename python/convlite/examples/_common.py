@@ -91,5 +91,5 @@ def write_history_plot(history, out_dir: str, name: str, title: str) -> str:
 
     os.makedirs(out_dir, exist_ok=True)
     path = training_history(history, os.path.join(out_dir, name), title=title)
-    print(f"wrote {path}")
+    print(f"wrote {os.path.abspath(path)}")  # absolute, as the edges example prints it (the default --out-dir is .)
     return path

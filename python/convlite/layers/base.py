@@ -101,7 +101,11 @@ class Variable:
 class Layer:
     """Base of every convlite layer (Keras 3 ``keras.layers.Layer`` semantics for what convlite supports)."""
 
-    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, batch_input_shape=None, **kwargs):
+    # Layers whose _emit puts the activity penalty on their output (Keras lets every layer have one).
+    _activity_supported = False
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, batch_input_shape=None,
+                 activity_regularizer=None, **kwargs):
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         if name is not None and not isinstance(name, str):
@@ -119,9 +123,14 @@ class Layer:
             self.input_shape_arg = _as_shape(input_shape, "input_shape")
         self._build_shape = None
         self._output_shape = None
+        if activity_regularizer is not None and not self._activity_supported:
+            raise ValueError(f"convlite applies `activity_regularizer` on Dense, convolution and BatchNormalization "
+                             f"layers only. Received: activity_regularizer={activity_regularizer!r} for "
+                             f"{type(self).__name__}")
+        self.activity_regularizer = trained_regularizer(activity_regularizer, "activity_regularizer")
 
     # ---------------------------------------------------------------- weights
-    def add_weight(self, shape, initializer, name, trainable=True):
+    def add_weight(self, shape, initializer, name, trainable=True, regularizer=None, constraint=None):
         from .. import initializers
 
         init = initializers.get(initializer)
@@ -134,6 +143,8 @@ class Layer:
         value = np.ascontiguousarray(init(tuple(shape), dtype="float32"), dtype=np.float32)
         var = Variable(value, name, trainable, f"{self.name}/{name}")
         var._always_frozen = not trainable  # e.g. BatchNormalization's moving statistics
+        var.regularizer = regularizer  # Keras's variable.regularizer / .constraint: the compiled step applies them
+        var.constraint = constraint
         self._variables.append(var)
         return var
 
@@ -243,6 +254,14 @@ class Layer:
         """Add this layer's C++ layer(s) to ``core`` for a per-batch input of ``input_shape`` (batch first)."""
         raise NotImplementedError(f"Layer {type(self).__name__} cannot be compiled.")
 
+    def _emit_activity_regularizer(self, core, output_shape):
+        """After this layer's C++ layers: the view that adds the activity penalty of its output to the loss."""
+        if self.activity_regularizer is not None:
+            from ..regularizers import trained_factors
+
+            l1, l2 = trained_factors(self.activity_regularizer, "activity_regularizer")
+            core.add_activity_regularization(l1, l2, prod(output_shape[1:]))
+
     def _flops(self, input_shape) -> int:
         """Forward multiply-adds x 2 per sample, for summary()."""
         return 0
@@ -265,7 +284,8 @@ class Layer:
         if x.ndim < 1 or x.shape[0] == 0:
             raise ValueError(f"Layer {self.name} expects a non-empty batch. Received: inputs.shape={x.shape}")
         shape = (None,) + x.shape[1:]
-        out_shape = self._maybe_build(shape)
+        # A built layer keeps its symbolic output shape (None where a model's input size is unknown).
+        out_shape = self.compute_output_shape(shape) if self.built else self._maybe_build(shape)
         cached = getattr(self, "_call_core", None)
         if cached is None or cached[0] != shape:
             core = _core.Model()
@@ -288,6 +308,10 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
         if self.input_shape_arg is not None:
             config["batch_input_shape"] = (None,) + tuple(self.input_shape_arg)
+        if self.activity_regularizer is not None:  # as Keras's Layer.get_config writes it
+            from .. import regularizers
+
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod
@@ -349,8 +373,36 @@ def check_data_format(data_format):
                      f"Received: data_format={data_format}")
 
 
+def trained_regularizer(value, argument):
+    """A regularizer argument: None or one the compiled step trains (L1 / L2 / L1L2), from anything
+    ``regularizers.get`` takes; an OrthogonalRegularizer is a ValueError naming the argument."""
+    from .. import regularizers  # regularizers is a leaf module; imported here to keep layer imports light
+
+    reg = regularizers.get(value)
+    if reg is not None:
+        regularizers.trained_factors(reg, argument)
+    return reg
+
+
+def weight_constraint(value, argument):
+    """A constraint argument: None or a convlite constraint, from anything ``constraints.get`` takes."""
+    from .. import constraints
+
+    return constraints.get(value)
+
+
+def serialize_penalties(layer, **attributes):
+    """{argument: Keras's serialized regularizer / constraint (or None)} for get_config."""
+    from .. import constraints, regularizers
+
+    out = {}
+    for key, value in attributes.items():
+        out[key] = (constraints.serialize(value) if key.endswith("_constraint") else regularizers.serialize(value))
+    return out
+
+
 def check_unsupported(layer_name, **args):
-    """Regularizers and constraints: accepted only as None (convlite does not implement them)."""
+    """Arguments convlite does not implement: accepted only as None."""
     for key, value in args.items():
         if value is not None:
             raise ValueError(f"{layer_name} does not support `{key}` in convlite. Received: {key}={value!r}")

@@ -8,7 +8,8 @@ dimension an int or a ``(before, after)`` pair); strides > 1 together with dilat
 from __future__ import annotations
 
 from .activation import emit_after, fused_epilogue, get_activation, serialize_activation
-from .base import Layer, check_data_format, check_rank, check_unsupported, prod, spatial_of, standardize_tuple
+from .base import (Layer, check_data_format, check_rank, prod, serialize_penalties, spatial_of, standardize_tuple,
+                   trained_regularizer, weight_constraint)
 
 
 # -------------------------------------------------------------------- padding geometry (shared with pooling)
@@ -41,6 +42,10 @@ def _is_seq(value):
     return isinstance(value, (tuple, list))
 
 
+class OutputSizeError(ValueError):
+    """A spatial size too small for a layer's window: the model names the data's size when it re-raises it."""
+
+
 def resolve_padding(padding, size, kernel, stride, dilation, dim, layer_name):
     """(pad_before, pad_after, out) along one spatial dimension, TensorFlow's rules (extra 'same' pad at the end)."""
     span = dilation * (kernel - 1) + 1
@@ -58,11 +63,21 @@ def resolve_padding(padding, size, kernel, stride, dilation, dim, layer_name):
         before = after = span - 1
     out = (size + before + after - span) // stride + 1
     if size + before + after - span < 0 or out <= 0:
-        raise ValueError(
+        raise OutputSizeError(
             f"Computed output size would be non-positive in layer {layer_name}: input size {size}, kernel "
             f"{kernel}, dilation {dilation}, stride {stride}, padding {padding!r}. Received: input size={size}"
         )
     return before, after, out
+
+
+def output_sizes(layer, input_shape, dilation):
+    """Per spatial axis the output size of a conv or pooling layer, None where the input size is unknown (Keras's
+    symbolic shape; the model checks the concrete size once data arrives)."""
+    sizes = tuple(input_shape)[1:-1]
+    return tuple(None if n is None else resolve_padding(layer.padding, n, layer_kernel, stride, rate, axis,
+                                                        layer.name)[2]
+                 for axis, (n, layer_kernel, stride, rate) in
+                 enumerate(zip(sizes, layer._window(), layer.strides, dilation)))
 
 
 def _padding_config(padding):
@@ -73,6 +88,7 @@ class BaseConv(Layer):
     """Shared logic of every convolution layer. ``kind`` is 'conv', 'depthwise' or 'separable'."""
 
     kind = "conv"
+    _activity_supported = True
 
     def __init__(self, rank, filters=None, kernel_size=None, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -81,7 +97,7 @@ class BaseConv(Layer):
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
                  depthwise_regularizer=None, pointwise_regularizer=None, depthwise_constraint=None,
                  pointwise_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         cls = type(self).__name__
         self.rank = rank
         if self.kind != "depthwise":
@@ -119,11 +135,19 @@ class BaseConv(Layer):
         self.bias_initializer = bias_initializer
         self.depthwise_initializer = depthwise_initializer
         self.pointwise_initializer = pointwise_initializer
-        check_unsupported(cls, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                          activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                          bias_constraint=bias_constraint, depthwise_regularizer=depthwise_regularizer,
-                          pointwise_regularizer=pointwise_regularizer, depthwise_constraint=depthwise_constraint,
-                          pointwise_constraint=pointwise_constraint)
+        # Keras's argument names per kind: conv kernel_*, depthwise depthwise_*, separable depthwise_* and pointwise_*.
+        names = {"conv": ("kernel",), "depthwise": ("depthwise",), "separable": ("depthwise", "pointwise")}[self.kind]
+        given = {"kernel": (kernel_regularizer, kernel_constraint), "depthwise": (depthwise_regularizer,
+                 depthwise_constraint), "pointwise": (pointwise_regularizer, pointwise_constraint)}
+        for prefix, (reg, con) in given.items():
+            if prefix not in names and (reg is not None or con is not None):
+                key, value = (f"{prefix}_regularizer", reg) if reg is not None else (f"{prefix}_constraint", con)
+                raise TypeError(f"Unrecognized keyword arguments passed to {cls}: {{'{key}': {value!r}}}")
+        self.penalties = {}  # weight kind -> {"regularizer": ..., "constraint": ...} (add_weight's keywords)
+        for prefix in names + ("bias",):
+            reg, con = given[prefix] if prefix != "bias" else (bias_regularizer, bias_constraint)
+            self.penalties[prefix] = {"regularizer": trained_regularizer(reg, f"{prefix}_regularizer"),
+                                      "constraint": weight_constraint(con, f"{prefix}_constraint")}
 
     # ---------------------------------------------------------------- build
     def _channels(self, input_shape):
@@ -142,21 +166,23 @@ class BaseConv(Layer):
                                  f"Received groups={self.groups}, but the input has {c} channels "
                                  f"(full input shape is {tuple(input_shape)}).")
             self.kernel = self.add_weight(self.kernel_size + (c // self.groups, self.filters),
-                                          self.kernel_initializer, "kernel")
+                                          self.kernel_initializer, "kernel", **self.penalties["kernel"])
         else:
             # Keras names the depthwise layer's weight "kernel" and the separable one's "depthwise_kernel".
             separable = self.kind == "separable"
             self.depthwise_kernel = self.add_weight(
                 self.kernel_size + (c, self.depth_multiplier),
                 self.depthwise_initializer if separable else self.kernel_initializer,
-                "depthwise_kernel" if separable else "kernel")
+                "depthwise_kernel" if separable else "kernel", **self.penalties["depthwise"])
             if not separable:
                 self.kernel = self.depthwise_kernel
             if self.kind == "separable":
                 self.pointwise_kernel = self.add_weight((1,) * self.rank + (c * self.depth_multiplier, self.filters),
-                                                        self.pointwise_initializer, "pointwise_kernel")
+                                                        self.pointwise_initializer, "pointwise_kernel",
+                                                        **self.penalties["pointwise"])
         out_c = self.filters if self.kind != "depthwise" else c * self.depth_multiplier
-        self.bias = self.add_weight((out_c,), self.bias_initializer, "bias") if self.use_bias else None
+        self.bias = self.add_weight((out_c,), self.bias_initializer, "bias", **self.penalties["bias"]) \
+            if self.use_bias else None
         super().build(input_shape)
 
     def _geometry(self, input_shape):
@@ -179,12 +205,13 @@ class BaseConv(Layer):
                     stride_w=s[1], dilation_h=d[0], dilation_w=d[1], pad_top=top, pad_bottom=bottom, pad_left=left,
                     pad_right=right)
 
+    def _window(self):
+        return self.kernel_size
+
     def compute_output_shape(self, input_shape):
         c = self._channels(input_shape)
-        g = self._geometry(input_shape)
         out_c = self.filters if self.kind != "depthwise" else c * self.depth_multiplier
-        spatial = (g["out_w"],) if self.rank == 1 else (g["out_h"], g["out_w"])
-        return (input_shape[0],) + spatial + (out_c,)
+        return (input_shape[0],) + output_sizes(self, input_shape, self.dilation_rate) + (out_c,)
 
     # ---------------------------------------------------------------- compile
     def _emit(self, core, input_shape):
@@ -202,6 +229,7 @@ class BaseConv(Layer):
             core.add_separable2d({**g, "out_c": self.filters}, self.depth_multiplier, fused, slope,
                                  self.depthwise_kernel.value, self.pointwise_kernel.value, bias)
         emit_after(core, self.activation, self.compute_output_shape(input_shape))
+        self._emit_activity_regularizer(core, self.compute_output_shape(input_shape))
 
     def _flops(self, input_shape):
         g = self._geometry(input_shape)
@@ -235,6 +263,10 @@ class BaseConv(Layer):
         if self.kind == "separable":
             config.update(depthwise_initializer=_init_config(self.depthwise_initializer),
                           pointwise_initializer=_init_config(self.pointwise_initializer))
+        penalties = {f"{prefix}_regularizer": p["regularizer"] for prefix, p in self.penalties.items()}
+        penalties["activity_regularizer"] = self.activity_regularizer
+        penalties.update({f"{prefix}_constraint": p["constraint"] for prefix, p in self.penalties.items()})
+        config.update(serialize_penalties(self, **penalties))
         return config
 
     @classmethod

@@ -1,12 +1,14 @@
 """BatchNormalization (channels_last, normalising over every axis but the last)."""
 from __future__ import annotations
 
-from .base import Layer, check_unsupported, prod
+from .base import Layer, prod, serialize_penalties, trained_regularizer, weight_constraint
 from .conv import _init_config
 
 
 class BatchNormalization(Layer):
     """``keras.layers.BatchNormalization``: eps 1e-3, momentum 0.99, biased batch variance in the moving update."""
+
+    _activity_supported = True
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
@@ -26,9 +28,10 @@ class BatchNormalization(Layer):
         self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
         self.moving_mean_initializer = moving_mean_initializer
         self.moving_variance_initializer = moving_variance_initializer
-        check_unsupported("BatchNormalization", beta_regularizer=beta_regularizer,
-                          gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
-                          gamma_constraint=gamma_constraint)
+        self.beta_regularizer = trained_regularizer(beta_regularizer, "beta_regularizer")
+        self.gamma_regularizer = trained_regularizer(gamma_regularizer, "gamma_regularizer")
+        self.beta_constraint = weight_constraint(beta_constraint, "beta_constraint")
+        self.gamma_constraint = weight_constraint(gamma_constraint, "gamma_constraint")
         self.synchronized = bool(synchronized)
 
     def build(self, input_shape):
@@ -37,8 +40,13 @@ class BatchNormalization(Layer):
             raise ValueError(f"convlite's BatchNormalization normalises the last (channels) axis only. "
                              f"Received: axis={self.axis} for input shape {tuple(input_shape)}")
         c = input_shape[-1]
-        self.gamma = self.add_weight((c,), self.gamma_initializer, "gamma") if self.scale else None
-        self.beta = self.add_weight((c,), self.beta_initializer, "beta") if self.center else None
+        if c is None:  # e.g. Flatten of a sequence of unknown length
+            raise ValueError(f"The last (channels) dimension of the inputs to a BatchNormalization layer should be "
+                             f"defined. Found None. Full input shape received: {tuple(input_shape)}")
+        self.gamma = self.add_weight((c,), self.gamma_initializer, "gamma", regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight((c,), self.beta_initializer, "beta", regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
         self.moving_mean = self.add_weight((c,), self.moving_mean_initializer, "moving_mean", trainable=False)
         self.moving_variance = self.add_weight((c,), self.moving_variance_initializer, "moving_variance",
                                                trainable=False)
@@ -50,6 +58,7 @@ class BatchNormalization(Layer):
                             self.gamma.value if self.gamma is not None else None,
                             self.beta.value if self.beta is not None else None,
                             self.moving_mean.value, self.moving_variance.value, not self.trainable)
+        self._emit_activity_regularizer(core, input_shape)
 
     def _flops(self, input_shape):
         return 2 * prod(input_shape[1:])
@@ -61,4 +70,7 @@ class BatchNormalization(Layer):
                 "gamma_initializer": _init_config(self.gamma_initializer),
                 "moving_mean_initializer": _init_config(self.moving_mean_initializer),
                 "moving_variance_initializer": _init_config(self.moving_variance_initializer),
+                **serialize_penalties(self, beta_regularizer=self.beta_regularizer,
+                                      gamma_regularizer=self.gamma_regularizer, beta_constraint=self.beta_constraint,
+                                      gamma_constraint=self.gamma_constraint),
                 "synchronized": self.synchronized}

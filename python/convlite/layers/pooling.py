@@ -6,7 +6,7 @@ average leaves them out of the divisor. 1D pooling runs the 2D kernels with heig
 from __future__ import annotations
 
 from .base import Layer, check_data_format, check_rank, prod, spatial_of, standardize_tuple
-from .conv import normalize_padding, resolve_padding
+from .conv import normalize_padding, output_sizes, resolve_padding
 
 MAX, AVERAGE = 0, 1
 
@@ -44,10 +44,12 @@ class BasePooling(Layer):
         return dict(in_h=h, in_w=w, channels=c, out_h=oh, out_w=ow, pool_h=k[0], pool_w=k[1], stride_h=s[0],
                     stride_w=s[1], pad_top=top, pad_bottom=bottom, pad_left=left, pad_right=right)
 
+    def _window(self):
+        return self.pool_size
+
     def compute_output_shape(self, input_shape):
-        g = self._geometry(input_shape)
-        spatial = (g["out_w"],) if self.rank == 1 else (g["out_h"], g["out_w"])
-        return (input_shape[0],) + spatial + (g["channels"],)
+        check_rank(self, input_shape, self.rank + 2)
+        return (input_shape[0],) + output_sizes(self, input_shape, (1,) * self.rank) + (input_shape[-1],)
 
     def _emit(self, core, input_shape):
         core.add_pool2d(self.mode, self._geometry(input_shape))

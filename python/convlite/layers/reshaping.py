@@ -12,8 +12,8 @@ class Flatten(Layer):
         self.data_format = check_data_format(data_format)
 
     def compute_output_shape(self, input_shape):
-        if any(d is None for d in input_shape[1:]):
-            raise ValueError(f"Flatten needs a fully defined input shape. Received: input_shape={input_shape}")
+        if any(d is None for d in input_shape[1:]):  # Keras: the flat size is unknown too
+            return (input_shape[0], None)
         return (input_shape[0], prod(input_shape[1:]))
 
     def _emit(self, core, input_shape):
@@ -38,6 +38,8 @@ class Reshape(Layer):
                              f"Received: target_shape={target_shape}")
 
     def compute_output_shape(self, input_shape):
+        if any(d is None for d in input_shape[1:]):  # Keras: the -1 entry is unknown; checked on the data
+            return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
         total = prod(input_shape[1:])
         known = prod(d for d in self.target_shape if d != -1)
         shape = tuple(total // known if d == -1 else d for d in self.target_shape)
@@ -70,6 +72,15 @@ def _pad_pairs(padding, rank):
     return tuple(standardize_tuple(i, 2, "padding", allow_zero=True) for i in items)
 
 
+def _plus(size, extra):
+    """A spatial size plus padding; an unknown (None) size stays unknown."""
+    return None if size is None else size + extra
+
+
+def _times(size, factor):
+    return None if size is None else size * factor
+
+
 class _ZeroPadding(Layer):
     rank = 2
 
@@ -87,8 +98,8 @@ class _ZeroPadding(Layer):
         check_rank(self, input_shape, self.rank + 2)
         t, b, l, r = self._pads()
         if self.rank == 1:
-            return (input_shape[0], input_shape[1] + l + r, input_shape[2])
-        return (input_shape[0], input_shape[1] + t + b, input_shape[2] + l + r, input_shape[3])
+            return (input_shape[0], _plus(input_shape[1], l + r), input_shape[2])
+        return (input_shape[0], _plus(input_shape[1], t + b), _plus(input_shape[2], l + r), input_shape[3])
 
     def _emit(self, core, input_shape):
         check_rank(self, input_shape, self.rank + 2)
@@ -127,7 +138,7 @@ class UpSampling1D(Layer):
 
     def compute_output_shape(self, input_shape):
         check_rank(self, input_shape, 3)
-        return (input_shape[0], input_shape[1] * self.size, input_shape[2])
+        return (input_shape[0], _times(input_shape[1], self.size), input_shape[2])
 
     def _emit(self, core, input_shape):
         check_rank(self, input_shape, 3)
@@ -151,7 +162,8 @@ class UpSampling2D(Layer):
 
     def compute_output_shape(self, input_shape):
         check_rank(self, input_shape, 4)
-        return (input_shape[0], input_shape[1] * self.size[0], input_shape[2] * self.size[1], input_shape[3])
+        return (input_shape[0], _times(input_shape[1], self.size[0]), _times(input_shape[2], self.size[1]),
+                input_shape[3])
 
     def _emit(self, core, input_shape):
         check_rank(self, input_shape, 4)

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "CosineDecay",
-           "PiecewiseConstantDecay", "serialize", "deserialize"]
+           "CosineDecayRestarts", "PiecewiseConstantDecay", "serialize", "deserialize"]
 
 f32 = np.float32
 
@@ -152,6 +152,41 @@ class CosineDecay(LearningRateSchedule):
         return float(self._decay(step - warmup_steps, decay_steps, target))
 
 
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR): the multiplier falls from 1 to ``alpha`` over ``first_decay_steps``,
+    then restarts; period i lasts ``t_mul ** i`` times longer and starts at ``m_mul ** i`` times the rate."""
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
+        if not first_decay_steps > 0:
+            raise ValueError(f"Argument `first_decay_steps` must be > 0. Received: "
+                             f"first_decay_steps={first_decay_steps}")
+        self.initial_learning_rate = initial_learning_rate
+        self.first_decay_steps = first_decay_steps
+        self._t_mul = t_mul
+        self._m_mul = m_mul
+        self.alpha = alpha
+        self.name = name
+
+    def __call__(self, step):
+        t_mul, m_mul, alpha = f32(self._t_mul), f32(self._m_mul), f32(self.alpha)
+        fraction = f32(step) / f32(self.first_decay_steps)
+        if t_mul == f32(1):
+            restart = np.floor(fraction)
+            fraction = fraction - restart
+        else:  # periods grow geometrically: find the restart index from the sum of the series
+            restart = np.floor(np.log(f32(1) - fraction * (f32(1) - t_mul)) / np.log(t_mul))
+            completed = (f32(1) - np.power(t_mul, restart)) / (f32(1) - t_mul)
+            fraction = (fraction - completed) / np.power(t_mul, restart)
+        cosine = f32(0.5) * np.power(m_mul, restart) * (f32(1) + np.cos(f32(math.pi) * fraction))
+        decayed = (f32(1) - alpha) * cosine + alpha
+        return float(f32(self.initial_learning_rate) * decayed)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps,
+                "t_mul": self._t_mul, "m_mul": self._m_mul, "alpha": self.alpha, "name": self.name}
+
+
 class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` for ``boundaries[i-1] < step <=
     boundaries[i]``, ``values[-1]`` after the last boundary."""
@@ -175,7 +210,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
 
 _SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, PolynomialDecay, CosineDecay,
-                                            PiecewiseConstantDecay)}
+                                            CosineDecayRestarts, PiecewiseConstantDecay)}
 
 
 def serialize(schedule) -> dict:

@@ -151,15 +151,18 @@ def parse_json(data: bytes, entry: str) -> Any:
 
 
 def _shape(value, where: str) -> tuple:
-    """A batch shape from JSON ([null, 16, 3]) -> per-sample shape (16, 3), every dimension a positive int."""
+    """A batch shape from JSON ([null, 16, 3]) -> per-sample shape (16, 3), every dimension a positive int, or
+    null for a spatial size of any length ([null, null, 3] -> (None, 3)); the channels (last) must be known."""
     if not isinstance(value, list) or len(value) < 2 or len(value) > 8:
         raise ValueError(f"Invalid .keras file: {where} must be a list like [null, 16, 3]. Received: {value!r}")
     dims = value[1:]
-    if not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 1 << 31 for d in dims):
+    if not all((d is None and i < len(dims) - 1) or (isinstance(d, int) and not isinstance(d, bool)
+                                                     and 0 < d <= 1 << 31) for i, d in enumerate(dims)):
         raise ValueError(
-            f"Invalid .keras file: {where} must hold positive integer sizes after the batch axis. Received: {value!r}"
+            f"Invalid .keras file: {where} must hold positive integer sizes after the batch axis (null only for "
+            f"spatial sizes, not the channels). Received: {value!r}"
         )
-    if math.prod(dims) > 1 << 31:
+    if math.prod(d for d in dims if d is not None) > 1 << 31:
         raise ValueError(f"Invalid .keras file: {where} describes an input too large to hold. Received: {value!r}")
     return tuple(dims)
 

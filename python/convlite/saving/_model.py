@@ -26,7 +26,7 @@ def layer_weights(layer) -> list:
 
 
 def input_shape(model, action: str = "saving") -> tuple:
-    """The per-sample input shape of a built model."""
+    """The per-sample input shape of a built model (None for a size the model takes any of)."""
     shape = getattr(model, "input_shape", None)
     if shape is None or getattr(model, "built", True) is False:
         raise ValueError(
@@ -34,7 +34,7 @@ def input_shape(model, action: str = "saving") -> tuple:
             "by fitting it, or with `model.build(input_shape)`."
         )
     shape = tuple(shape)
-    return tuple(int(d) for d in shape[1:])
+    return tuple(None if d is None else int(d) for d in shape[1:])
 
 
 def layer_input_shapes(model, layers) -> list:
