@@ -194,8 +194,9 @@ def test_get_rejects_unknown_and_returns_instances():
     opt = optimizers.Adam()
     assert optimizers.get(opt) is opt
     assert type(optimizers.get(optimizers.serialize(optimizers.SGD(momentum=0.3)))) is optimizers.SGD
-    with pytest.raises(ValueError, match=r"Allowed names: \['adam', 'adamw', 'rmsprop', 'sgd'\]. Received: 'nadam'"):
-        optimizers.get("nadam")
+    with pytest.raises(ValueError, match=r"Allowed names: \['adadelta', 'adagrad', 'adam', 'adamax', 'adamw', 'lion', "
+                                         r"'nadam', 'rmsprop', 'sgd'\]. Received: 'ftrl'"):
+        optimizers.get("ftrl")
 
 
 @pytest.mark.parametrize("cls, kwargs, error, text", [

@@ -302,6 +302,11 @@ void bind_model(py::module_& m) {
              if (kind == "sgd") o.kind = OptimizerKind::sgd;
              else if (kind == "adam" || kind == "adamw") o.kind = OptimizerKind::adam;
              else if (kind == "rmsprop") o.kind = OptimizerKind::rmsprop;
+             else if (kind == "adagrad") o.kind = OptimizerKind::adagrad;
+             else if (kind == "adadelta") o.kind = OptimizerKind::adadelta;
+             else if (kind == "adamax") o.kind = OptimizerKind::adamax;
+             else if (kind == "nadam") o.kind = OptimizerKind::nadam;
+             else if (kind == "lion") o.kind = OptimizerKind::lion;
              else throw py::value_error("Unknown optimizer kind. Received: kind=" + kind);
              auto f = [&](const char* key, float fallback) {
                return c.contains(key) && !c[key].is_none() ? c[key].cast<float>() : fallback;

@@ -107,6 +107,100 @@ void bind_losses(py::module_& m) {
         "Keras loss (sum_over_batch_size) and, if need_grad, dloss/dy_pred. Returns (loss, grad or None).");
 }
 
+// The param array checked and its shape, then the grad checked against it.
+struct ParamAndGrad {
+  float* p;
+  const float* g;
+  std::int64_t n;
+  std::vector<std::int64_t> shape;
+  FloatArray param, grad;  // keep the checked arrays alive
+};
+
+ParamAndGrad param_and_grad(py::handle param_obj, py::handle grad_obj) {
+  ParamAndGrad r;
+  r.param = require_writable_float_array(param_obj, "param");
+  r.shape = shape_of(r.param);
+  r.grad = require_float_array(grad_obj, "grad");
+  require_shape(r.grad, "grad", r.shape);
+  r.p = r.param.mutable_data();
+  r.g = r.grad.data();
+  r.n = r.param.size();
+  return r;
+}
+
+void require_step(std::int64_t step) {
+  if (step < 1) throw py::value_error("Argument `step` is 1-based. Received: step=" + std::to_string(step));
+}
+
+// Adagrad, Adadelta, Adamax, Nadam and Lion (Keras 3's formulas; train.hpp says where each constant is rounded).
+void bind_more_optimizers(py::module_& m) {
+  m.def(
+      "adagrad_update",
+      [](py::handle param_obj, py::handle grad_obj, py::handle acc_obj, float lr, float epsilon) {
+        ParamAndGrad a = param_and_grad(param_obj, grad_obj);
+        float* acc = required_state(acc_obj, "accumulator", a.shape);
+        py::gil_scoped_release release;
+        adagrad_update(a.p, a.g, acc, a.n, lr, epsilon);
+      },
+      py::arg("param"), py::arg("grad"), py::arg("accumulator"), py::arg("lr"), py::arg("epsilon") = 1e-7f);
+  m.def(
+      "adadelta_update",
+      [](py::handle param_obj, py::handle grad_obj, py::handle ag_obj, py::handle ad_obj, float lr, double rho,
+         float epsilon) {
+        ParamAndGrad a = param_and_grad(param_obj, grad_obj);
+        float* ag = required_state(ag_obj, "accumulated_grad", a.shape);
+        float* ad = required_state(ad_obj, "accumulated_delta_var", a.shape);
+        py::gil_scoped_release release;
+        adadelta_update(a.p, a.g, ag, ad, a.n, lr, rho, epsilon);
+      },
+      py::arg("param"), py::arg("grad"), py::arg("accumulated_grad"), py::arg("accumulated_delta_var"),
+      py::arg("lr"), py::arg("rho") = 0.95, py::arg("epsilon") = 1e-7f);
+  m.def(
+      "adamax_update",
+      [](py::handle param_obj, py::handle grad_obj, py::handle m_obj, py::handle u_obj, float lr, double beta_1,
+         double beta_2, float epsilon, std::int64_t step) {
+        ParamAndGrad a = param_and_grad(param_obj, grad_obj);
+        float* mp = required_state(m_obj, "m", a.shape);
+        float* up = required_state(u_obj, "u", a.shape);
+        require_step(step);
+        py::gil_scoped_release release;
+        adamax_update(a.p, a.g, mp, up, a.n, lr, beta_1, beta_2, epsilon, step);
+      },
+      py::arg("param"), py::arg("grad"), py::arg("m"), py::arg("u"), py::arg("lr"), py::arg("beta_1") = 0.9,
+      py::arg("beta_2") = 0.999, py::arg("epsilon") = 1e-7f, py::arg("step"));
+  m.def(
+      "nadam_next_u_product",
+      [](float u_product, double beta_1, std::int64_t step) {
+        require_step(step);
+        return nadam_next_u_product(u_product, beta_1, step);
+      },
+      py::arg("u_product"), py::arg("beta_1"), py::arg("step"),
+      "Nadam's u_product after Keras advances it for `step` (once per step, before the updates).");
+  m.def(
+      "nadam_update",
+      [](py::handle param_obj, py::handle grad_obj, py::handle m_obj, py::handle v_obj, float lr, double beta_1,
+         double beta_2, float epsilon, std::int64_t step, float u_product) {
+        ParamAndGrad a = param_and_grad(param_obj, grad_obj);
+        float* mp = required_state(m_obj, "m", a.shape);
+        float* vp = required_state(v_obj, "v", a.shape);
+        require_step(step);
+        py::gil_scoped_release release;
+        nadam_update(a.p, a.g, mp, vp, a.n, lr, beta_1, beta_2, epsilon, step, u_product);
+      },
+      py::arg("param"), py::arg("grad"), py::arg("m"), py::arg("v"), py::arg("lr"), py::arg("beta_1") = 0.9,
+      py::arg("beta_2") = 0.999, py::arg("epsilon") = 1e-7f, py::arg("step"), py::arg("u_product"));
+  m.def(
+      "lion_update",
+      [](py::handle param_obj, py::handle grad_obj, py::handle m_obj, float lr, double beta_1, double beta_2) {
+        ParamAndGrad a = param_and_grad(param_obj, grad_obj);
+        float* mp = required_state(m_obj, "m", a.shape);
+        py::gil_scoped_release release;
+        lion_update(a.p, a.g, mp, a.n, lr, beta_1, beta_2);
+      },
+      py::arg("param"), py::arg("grad"), py::arg("m"), py::arg("lr"), py::arg("beta_1") = 0.9,
+      py::arg("beta_2") = 0.99);
+}
+
 void bind_optimizers(py::module_& m) {
   m.def(
       "sgd_update",
@@ -170,6 +264,7 @@ void bind_optimizers(py::module_& m) {
       },
       py::arg("param"), py::arg("grad"), py::arg("velocity"), py::arg("momentum_buf"), py::arg("average_grad"),
       py::arg("lr"), py::arg("rho") = 0.9, py::arg("momentum") = 0.0f, py::arg("epsilon") = 1e-7f);
+  bind_more_optimizers(m);
   m.def(
       "apply_weight_decay",
       [](py::handle param_obj, float lr, float wd) {

@@ -181,7 +181,11 @@ struct UninitializedAllocator : std::allocator<T> {
 using FloatBuffer = std::vector<float, UninitializedAllocator<float>>;
 
 // ------------------------------------------------------------------ optimizer
-enum class OptimizerKind : int { sgd = 0, adam = 1, rmsprop = 2 };
+// Slots per trainable parameter, in the order of the Python optimizer's slot_arrays(): sgd [velocity];
+// adam m, v[, v_hat]; rmsprop velocity[, momentum][, average]; adagrad accumulator; adadelta accumulated_grad,
+// accumulated_delta_var; adamax m, u; nadam m, v, u_product (one float shared by every parameter); lion m.
+enum class OptimizerKind : int { sgd = 0, adam = 1, rmsprop = 2, adagrad = 3, adadelta = 4, adamax = 5, nadam = 6,
+                                 lion = 7 };
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::sgd;
   float momentum = 0.0f;  // sgd, rmsprop

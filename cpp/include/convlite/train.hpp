@@ -31,6 +31,24 @@ void adam_update(float* param, const float* grad, float* m, float* v, float* v_h
 void rmsprop_update(float* param, const float* grad, float* velocity, float* momentum_buf /*null if momentum==0*/,
                     float* average_grad /*centered, else null*/, std::int64_t n, float learning_rate, double rho,
                     float momentum, float epsilon);
+// The other Keras 3 optimizers. Where Keras multiplies by a Python float (Adadelta's rho, Adamax's beta_2) that
+// float becomes float32; `1 - x` of a Python float is formed in double (Adadelta, Adamax's beta_1); Nadam and Lion
+// cast their betas to float32 first and form `1 - beta` in float32.
+// Adagrad: accumulator starts at initial_accumulator_value (the caller's job).
+void adagrad_update(float* param, const float* grad, float* accumulator, std::int64_t n, float learning_rate,
+                    float epsilon);
+void adadelta_update(float* param, const float* grad, float* accumulated_grad, float* accumulated_delta,
+                     std::int64_t n, float learning_rate, double rho, float epsilon);
+void adamax_update(float* param, const float* grad, float* m, float* u, std::int64_t n, float learning_rate,
+                   double beta_1, double beta_2, float epsilon, std::int64_t step);
+// Nadam keeps one scalar besides m and v: u_product (1.0 at build). Keras advances it once per optimizer step,
+// before any variable's update: u_product *= beta_1 * (1 - 0.5 * 0.96^step), in float32. nadam_update takes the
+// value already advanced for `step`.
+float nadam_next_u_product(float u_product, double beta_1, std::int64_t step);
+void nadam_update(float* param, const float* grad, float* m, float* v, std::int64_t n, float learning_rate,
+                  double beta_1, double beta_2, float epsilon, std::int64_t step, float u_product);
+void lion_update(float* param, const float* grad, float* m, std::int64_t n, float learning_rate, double beta_1,
+                 double beta_2);
 // Decoupled weight decay as Keras applies it before the update: param -= param * weight_decay * learning_rate.
 void apply_weight_decay(float* param, std::int64_t n, float learning_rate, float weight_decay);
 // Clipping helpers for clipnorm / clipvalue / global_clipnorm.

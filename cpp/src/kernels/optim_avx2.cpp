@@ -223,7 +223,91 @@ void clip(float* x, std::int64_t n, float low, float high) {
   });
 }
 
-constexpr OptimKernels kAvx2Table = {&sgd, &adam, &rmsprop, &weight_decay, &sum_of_squares, &scale, &clip};
+void adagrad(float* p, const float* g, float* acc, std::int64_t n, float lr, float eps) {
+  const __m256 vlr = _mm256_set1_ps(lr), veps = _mm256_set1_ps(eps);
+  for_each_vector(n, aligning_peel(n, {p, acc}), [&](std::int64_t i, auto io) {
+    const __m256 gi = io.load(g + i);
+    const __m256 a = _mm256_add_ps(io.load(acc + i), _mm256_mul_ps(gi, gi));
+    io.store(acc + i, a);
+    const __m256 step = _mm256_div_ps(_mm256_mul_ps(vlr, gi), _mm256_sqrt_ps(_mm256_add_ps(a, veps)));
+    io.store(p + i, _mm256_sub_ps(io.load(p + i), step));
+  });
+}
+
+void adadelta(float* p, const float* g, float* ag, float* ad, std::int64_t n, float lr, float rho, float omr,
+              float eps) {
+  const __m256 vlr = _mm256_set1_ps(lr), vrho = _mm256_set1_ps(rho), vomr = _mm256_set1_ps(omr),
+               veps = _mm256_set1_ps(eps), sign_bit = _mm256_set1_ps(-0.0f);
+  for_each_vector(n, aligning_peel(n, {p, ag, ad}), [&](std::int64_t i, auto io) {
+    const __m256 gi = io.load(g + i);
+    const __m256 a =
+        _mm256_add_ps(_mm256_mul_ps(vrho, io.load(ag + i)), _mm256_mul_ps(vomr, _mm256_mul_ps(gi, gi)));
+    io.store(ag + i, a);
+    const __m256 d_old = io.load(ad + i);
+    const __m256 ratio = _mm256_div_ps(_mm256_mul_ps(_mm256_sqrt_ps(_mm256_add_ps(d_old, veps)), gi),
+                                       _mm256_sqrt_ps(_mm256_add_ps(a, veps)));
+    const __m256 delta = _mm256_xor_ps(ratio, sign_bit);  // exact negation, as the scalar unary minus
+    io.store(ad + i, _mm256_add_ps(_mm256_mul_ps(vrho, d_old), _mm256_mul_ps(vomr, _mm256_mul_ps(delta, delta))));
+    io.store(p + i, _mm256_add_ps(io.load(p + i), _mm256_mul_ps(vlr, delta)));
+  });
+}
+
+void adamax(float* p, const float* g, float* m, float* u, std::int64_t n, float lr, float omb1, float beta_2,
+            float bias, float eps) {
+  const __m256 vlr = _mm256_set1_ps(lr), vb1 = _mm256_set1_ps(omb1), vb2 = _mm256_set1_ps(beta_2),
+               vbias = _mm256_set1_ps(bias), veps = _mm256_set1_ps(eps), sign_bit = _mm256_set1_ps(-0.0f);
+  for_each_vector(n, aligning_peel(n, {p, m, u}), [&](std::int64_t i, auto io) {
+    const __m256 gi = io.load(g + i), m_old = io.load(m + i);
+    const __m256 mi = _mm256_add_ps(m_old, _mm256_mul_ps(_mm256_sub_ps(gi, m_old), vb1));
+    io.store(m + i, mi);
+    const __m256 decayed = _mm256_mul_ps(vb2, io.load(u + i)), magnitude = _mm256_andnot_ps(sign_bit, gi);
+    // max_ps(a, b) = a > b ? a : b, as the scalar kernel; then a NaN `decayed` wins, as there.
+    const __m256 ui = _mm256_blendv_ps(_mm256_max_ps(decayed, magnitude), decayed,
+                                       _mm256_cmp_ps(decayed, decayed, _CMP_UNORD_Q));
+    io.store(u + i, ui);
+    const __m256 step =
+        _mm256_div_ps(_mm256_mul_ps(vlr, mi), _mm256_mul_ps(vbias, _mm256_add_ps(ui, veps)));
+    io.store(p + i, _mm256_sub_ps(io.load(p + i), step));
+  });
+}
+
+void nadam(float* p, const float* g, float* m, float* v, std::int64_t n, float lr, float omb1, float omb2,
+           float u_next, float omup_next, float omu_now, float omup, float omb2p, float eps) {
+  const __m256 vlr = _mm256_set1_ps(lr), vb1 = _mm256_set1_ps(omb1), vb2 = _mm256_set1_ps(omb2),
+               vun = _mm256_set1_ps(u_next), vdn = _mm256_set1_ps(omup_next), vcu = _mm256_set1_ps(omu_now),
+               vdu = _mm256_set1_ps(omup), vd2 = _mm256_set1_ps(omb2p), veps = _mm256_set1_ps(eps);
+  for_each_vector(n, aligning_peel(n, {p, m, v}), [&](std::int64_t i, auto io) {
+    const __m256 gi = io.load(g + i), m_old = io.load(m + i), v_old = io.load(v + i);
+    const __m256 mi = _mm256_add_ps(m_old, _mm256_mul_ps(_mm256_sub_ps(gi, m_old), vb1));
+    const __m256 vi = _mm256_add_ps(v_old, _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(gi, gi), v_old), vb2));
+    io.store(m + i, mi);
+    io.store(v + i, vi);
+    const __m256 m_hat = _mm256_add_ps(_mm256_div_ps(_mm256_mul_ps(vun, mi), vdn),
+                                       _mm256_div_ps(_mm256_mul_ps(vcu, gi), vdu));
+    const __m256 v_hat = _mm256_div_ps(vi, vd2);
+    const __m256 step = _mm256_div_ps(_mm256_mul_ps(m_hat, vlr), _mm256_add_ps(_mm256_sqrt_ps(v_hat), veps));
+    io.store(p + i, _mm256_sub_ps(io.load(p + i), step));
+  });
+}
+
+void lion(float* p, const float* g, float* m, std::int64_t n, float lr, float beta_1, float omb1, float beta_2,
+          float omb2) {
+  const __m256 vlr = _mm256_set1_ps(lr), vb1 = _mm256_set1_ps(beta_1), vo1 = _mm256_set1_ps(omb1),
+               vb2 = _mm256_set1_ps(beta_2), vo2 = _mm256_set1_ps(omb2), zero = _mm256_setzero_ps(),
+               one = _mm256_set1_ps(1.0f), minus_one = _mm256_set1_ps(-1.0f);
+  for_each_vector(n, aligning_peel(n, {p, m}), [&](std::int64_t i, auto io) {
+    const __m256 gi = io.load(g + i), m_old = io.load(m + i);
+    const __m256 c = _mm256_add_ps(_mm256_mul_ps(m_old, vb1), _mm256_mul_ps(gi, vo1));
+    const __m256 positive = _mm256_cmp_ps(c, zero, _CMP_GT_OQ), negative = _mm256_cmp_ps(c, zero, _CMP_LT_OQ);
+    // c > 0 ? 1 : c < 0 ? -1 : c (0 and NaN pass through), as the scalar kernel.
+    const __m256 sign = _mm256_blendv_ps(_mm256_blendv_ps(c, minus_one, negative), one, positive);
+    io.store(p + i, _mm256_sub_ps(io.load(p + i), _mm256_mul_ps(vlr, sign)));
+    io.store(m + i, _mm256_add_ps(_mm256_mul_ps(m_old, vb2), _mm256_mul_ps(gi, vo2)));
+  });
+}
+
+constexpr OptimKernels kAvx2Table = {&sgd,  &adam,    &rmsprop,  &weight_decay, &sum_of_squares, &scale,
+                                     &clip, &adagrad, &adadelta, &adamax,       &nadam,          &lion};
 
 }  // namespace
 

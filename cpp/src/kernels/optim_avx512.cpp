@@ -150,7 +150,88 @@ void clip(float* x, std::int64_t n, float low, float high) {
   });
 }
 
-constexpr OptimKernels kAvx512Table = {&sgd, &adam, &rmsprop, &weight_decay, &sum_of_squares, &scale, &clip};
+void adagrad(float* p, const float* g, float* acc, std::int64_t n, float lr, float eps) {
+  const __m512 vlr = _mm512_set1_ps(lr), veps = _mm512_set1_ps(eps);
+  for_each_vector(n, aligning_peel(n, {p, acc}), [&](std::int64_t i, __mmask16 k) {
+    const __m512 gi = load(g + i, k);
+    const __m512 a = _mm512_add_ps(load(acc + i, k), _mm512_mul_ps(gi, gi));
+    store(acc + i, k, a);
+    const __m512 step = _mm512_div_ps(_mm512_mul_ps(vlr, gi), _mm512_sqrt_ps(_mm512_add_ps(a, veps)));
+    store(p + i, k, _mm512_sub_ps(load(p + i, k), step));
+  });
+}
+
+void adadelta(float* p, const float* g, float* ag, float* ad, std::int64_t n, float lr, float rho, float omr,
+              float eps) {
+  const __m512 vlr = _mm512_set1_ps(lr), vrho = _mm512_set1_ps(rho), vomr = _mm512_set1_ps(omr),
+               veps = _mm512_set1_ps(eps), sign_bit = _mm512_set1_ps(-0.0f);
+  for_each_vector(n, aligning_peel(n, {p, ag, ad}), [&](std::int64_t i, __mmask16 k) {
+    const __m512 gi = load(g + i, k);
+    const __m512 a = _mm512_add_ps(_mm512_mul_ps(vrho, load(ag + i, k)), _mm512_mul_ps(vomr, _mm512_mul_ps(gi, gi)));
+    store(ag + i, k, a);
+    const __m512 d_old = load(ad + i, k);
+    const __m512 ratio = _mm512_div_ps(_mm512_mul_ps(_mm512_sqrt_ps(_mm512_add_ps(d_old, veps)), gi),
+                                       _mm512_sqrt_ps(_mm512_add_ps(a, veps)));
+    const __m512 delta = _mm512_xor_ps(ratio, sign_bit);  // exact negation, as the scalar unary minus
+    store(ad + i, k, _mm512_add_ps(_mm512_mul_ps(vrho, d_old), _mm512_mul_ps(vomr, _mm512_mul_ps(delta, delta))));
+    store(p + i, k, _mm512_add_ps(load(p + i, k), _mm512_mul_ps(vlr, delta)));
+  });
+}
+
+void adamax(float* p, const float* g, float* m, float* u, std::int64_t n, float lr, float omb1, float beta_2,
+            float bias, float eps) {
+  const __m512 vlr = _mm512_set1_ps(lr), vb1 = _mm512_set1_ps(omb1), vb2 = _mm512_set1_ps(beta_2),
+               vbias = _mm512_set1_ps(bias), veps = _mm512_set1_ps(eps);
+  for_each_vector(n, aligning_peel(n, {p, m, u}), [&](std::int64_t i, __mmask16 k) {
+    const __m512 gi = load(g + i, k), m_old = load(m + i, k);
+    const __m512 mi = _mm512_add_ps(m_old, _mm512_mul_ps(_mm512_sub_ps(gi, m_old), vb1));
+    store(m + i, k, mi);
+    const __m512 decayed = _mm512_mul_ps(vb2, load(u + i, k)), magnitude = _mm512_abs_ps(gi);
+    // max_ps(a, b) = a > b ? a : b, as the scalar kernel; then a NaN `decayed` wins, as there.
+    const __mmask16 nan = _mm512_cmp_ps_mask(decayed, decayed, _CMP_UNORD_Q);
+    const __m512 ui = _mm512_mask_mov_ps(_mm512_max_ps(decayed, magnitude), nan, decayed);
+    store(u + i, k, ui);
+    const __m512 step = _mm512_div_ps(_mm512_mul_ps(vlr, mi), _mm512_mul_ps(vbias, _mm512_add_ps(ui, veps)));
+    store(p + i, k, _mm512_sub_ps(load(p + i, k), step));
+  });
+}
+
+void nadam(float* p, const float* g, float* m, float* v, std::int64_t n, float lr, float omb1, float omb2,
+           float u_next, float omup_next, float omu_now, float omup, float omb2p, float eps) {
+  const __m512 vlr = _mm512_set1_ps(lr), vb1 = _mm512_set1_ps(omb1), vb2 = _mm512_set1_ps(omb2),
+               vun = _mm512_set1_ps(u_next), vdn = _mm512_set1_ps(omup_next), vcu = _mm512_set1_ps(omu_now),
+               vdu = _mm512_set1_ps(omup), vd2 = _mm512_set1_ps(omb2p), veps = _mm512_set1_ps(eps);
+  for_each_vector(n, aligning_peel(n, {p, m, v}), [&](std::int64_t i, __mmask16 k) {
+    const __m512 gi = load(g + i, k), m_old = load(m + i, k), v_old = load(v + i, k);
+    const __m512 mi = _mm512_add_ps(m_old, _mm512_mul_ps(_mm512_sub_ps(gi, m_old), vb1));
+    const __m512 vi = _mm512_add_ps(v_old, _mm512_mul_ps(_mm512_sub_ps(_mm512_mul_ps(gi, gi), v_old), vb2));
+    store(m + i, k, mi);
+    store(v + i, k, vi);
+    const __m512 m_hat = _mm512_add_ps(_mm512_div_ps(_mm512_mul_ps(vun, mi), vdn),
+                                       _mm512_div_ps(_mm512_mul_ps(vcu, gi), vdu));
+    const __m512 v_hat = _mm512_div_ps(vi, vd2);
+    const __m512 step = _mm512_div_ps(_mm512_mul_ps(m_hat, vlr), _mm512_add_ps(_mm512_sqrt_ps(v_hat), veps));
+    store(p + i, k, _mm512_sub_ps(load(p + i, k), step));
+  });
+}
+
+void lion(float* p, const float* g, float* m, std::int64_t n, float lr, float beta_1, float omb1, float beta_2,
+          float omb2) {
+  const __m512 vlr = _mm512_set1_ps(lr), vb1 = _mm512_set1_ps(beta_1), vo1 = _mm512_set1_ps(omb1),
+               vb2 = _mm512_set1_ps(beta_2), vo2 = _mm512_set1_ps(omb2), zero = _mm512_setzero_ps();
+  for_each_vector(n, aligning_peel(n, {p, m}), [&](std::int64_t i, __mmask16 k) {
+    const __m512 gi = load(g + i, k), m_old = load(m + i, k);
+    const __m512 c = _mm512_add_ps(_mm512_mul_ps(m_old, vb1), _mm512_mul_ps(gi, vo1));
+    // c > 0 ? 1 : c < 0 ? -1 : c (0 and NaN pass through), as the scalar kernel.
+    __m512 sign = _mm512_mask_mov_ps(c, _mm512_cmp_ps_mask(c, zero, _CMP_LT_OQ), _mm512_set1_ps(-1.0f));
+    sign = _mm512_mask_mov_ps(sign, _mm512_cmp_ps_mask(c, zero, _CMP_GT_OQ), _mm512_set1_ps(1.0f));
+    store(p + i, k, _mm512_sub_ps(load(p + i, k), _mm512_mul_ps(vlr, sign)));
+    store(m + i, k, _mm512_add_ps(_mm512_mul_ps(m_old, vb2), _mm512_mul_ps(gi, vo2)));
+  });
+}
+
+constexpr OptimKernels kAvx512Table = {&sgd,  &adam,    &rmsprop,  &weight_decay, &sum_of_squares, &scale,
+                                       &clip, &adagrad, &adadelta, &adamax,       &nadam,          &lion};
 
 }  // namespace
 

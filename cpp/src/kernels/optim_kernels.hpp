@@ -27,6 +27,26 @@ struct OptimKernels {
   void (*scale)(float* x, std::int64_t n, float factor);
   // x = min(max(x, low), high) with NaN kept.
   void (*clip)(float* x, std::int64_t n, float low, float high);
+  // The other Keras 3 optimizers, each in Keras's operation order (constants formed by the driver, optim.cpp).
+  // acc += g*g; p -= (lr*g) / sqrt(acc + epsilon).
+  void (*adagrad)(float* param, const float* grad, float* accumulator, std::int64_t n, float lr, float epsilon);
+  // ag = rho*ag + (1-rho)*(g*g); delta = -((sqrt(ad + epsilon)*g) / sqrt(ag + epsilon));
+  // ad = rho*ad + (1-rho)*(delta*delta); p += lr*delta.
+  void (*adadelta)(float* param, const float* grad, float* accumulated_grad, float* accumulated_delta,
+                   std::int64_t n, float lr, float rho, float one_minus_rho, float epsilon);
+  // m += (g - m)*(1-beta_1); u = max(beta_2*u, |g|) (NaN kept); p -= (lr*m) / (bias*(u + epsilon)),
+  // bias = 1 - beta_1^t.
+  void (*adamax)(float* param, const float* grad, float* m, float* u, std::int64_t n, float lr,
+                 float one_minus_beta_1, float beta_2, float bias, float epsilon);
+  // m += (g - m)*(1-beta_1); v += (g*g - v)*(1-beta_2);
+  // m_hat = (u_next*m)/(1 - u_product_next) + ((1 - u_now)*g)/(1 - u_product); v_hat = v/(1 - beta_2^t);
+  // p -= (m_hat*lr) / (sqrt(v_hat) + epsilon).
+  void (*nadam)(float* param, const float* grad, float* m, float* v, std::int64_t n, float lr,
+                float one_minus_beta_1, float one_minus_beta_2, float u_next, float one_minus_u_product_next,
+                float one_minus_u_now, float one_minus_u_product, float one_minus_beta_2_power, float epsilon);
+  // p -= lr*sign(m*beta_1 + g*(1-beta_1)) (sign keeps 0 and NaN); m = m*beta_2 + g*(1-beta_2).
+  void (*lion)(float* param, const float* grad, float* m, std::int64_t n, float lr, float beta_1,
+               float one_minus_beta_1, float beta_2, float one_minus_beta_2);
 };
 
 const OptimKernels& optim_kernels_scalar();

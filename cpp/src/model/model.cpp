@@ -350,6 +350,23 @@ void Model::apply_optimizer(float lr, std::int64_t step) {
         rmsprop_update(p.value, p.grad, s[0], mom, avg, p.size, lr, opt_.rho, opt_.momentum, opt_.epsilon);
         break;
       }
+      case OptimizerKind::adagrad:
+        adagrad_update(p.value, p.grad, s[0], p.size, lr, opt_.epsilon);
+        break;
+      case OptimizerKind::adadelta:
+        adadelta_update(p.value, p.grad, s[0], s[1], p.size, lr, opt_.rho, opt_.epsilon);
+        break;
+      case OptimizerKind::adamax:
+        adamax_update(p.value, p.grad, s[0], s[1], p.size, lr, opt_.beta_1, opt_.beta_2, opt_.epsilon, step);
+        break;
+      case OptimizerKind::nadam:
+        // s[2] is the one u_product every parameter shares: Keras advances it once a step, before the updates.
+        if (i == 0) *s[2] = nadam_next_u_product(*s[2], opt_.beta_1, step);
+        nadam_update(p.value, p.grad, s[0], s[1], p.size, lr, opt_.beta_1, opt_.beta_2, opt_.epsilon, step, *s[2]);
+        break;
+      case OptimizerKind::lion:
+        lion_update(p.value, p.grad, s[0], p.size, lr, opt_.beta_1, opt_.beta_2);
+        break;
     }
   }
   if (!param_constraint_.empty()) apply_constraints();

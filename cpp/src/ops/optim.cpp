@@ -73,6 +73,65 @@ void rmsprop_update(float* param, const float* grad, float* velocity, float* mom
   });
 }
 
+void adagrad_update(float* param, const float* grad, float* accumulator, std::int64_t n, float learning_rate,
+                    float epsilon) {
+  const auto& k = kernels();
+  over_blocks(n, 20.0, [&](std::int64_t b, std::int64_t c) {
+    k.adagrad(param + b, grad + b, accumulator + b, c, learning_rate, epsilon);
+  });
+}
+
+void adadelta_update(float* param, const float* grad, float* accumulated_grad, float* accumulated_delta,
+                     std::int64_t n, float learning_rate, double rho, float epsilon) {
+  const float rho_f = static_cast<float>(rho), omr = one_minus(rho);
+  const auto& k = kernels();
+  over_blocks(n, 28.0, [&](std::int64_t b, std::int64_t c) {
+    k.adadelta(param + b, grad + b, accumulated_grad + b, accumulated_delta + b, c, learning_rate, rho_f, omr,
+               epsilon);
+  });
+}
+
+void adamax_update(float* param, const float* grad, float* m, float* u, std::int64_t n, float learning_rate,
+                   double beta_1, double beta_2, float epsilon, std::int64_t step) {
+  const float bias = 1.0f - std::pow(static_cast<float>(beta_1), static_cast<float>(step));
+  const float omb1 = one_minus(beta_1), beta_2_f = static_cast<float>(beta_2);
+  const auto& k = kernels();
+  over_blocks(n, 28.0, [&](std::int64_t b, std::int64_t c) {
+    k.adamax(param + b, grad + b, m + b, u + b, c, learning_rate, omb1, beta_2_f, bias, epsilon);
+  });
+}
+
+// Nadam's momentum schedule: u_t = beta_1 * (1 - 0.5 * 0.96^t), all in float32 as Keras casts it.
+static float nadam_momentum(float beta_1, std::int64_t t) {
+  return beta_1 * (1.0f - 0.5f * std::pow(0.96f, static_cast<float>(t)));
+}
+
+float nadam_next_u_product(float u_product, double beta_1, std::int64_t step) {
+  return (u_product * static_cast<float>(beta_1)) * (1.0f - 0.5f * std::pow(0.96f, static_cast<float>(step)));
+}
+
+void nadam_update(float* param, const float* grad, float* m, float* v, std::int64_t n, float learning_rate,
+                  double beta_1, double beta_2, float epsilon, std::int64_t step, float u_product) {
+  const float b1 = static_cast<float>(beta_1), b2 = static_cast<float>(beta_2);
+  const float u_now = nadam_momentum(b1, step), u_next = nadam_momentum(b1, step + 1);
+  const float u_product_next = u_product * u_next;
+  const float beta_2_power = std::pow(b2, static_cast<float>(step));
+  const auto& k = kernels();
+  over_blocks(n, 28.0, [&](std::int64_t b, std::int64_t c) {
+    k.nadam(param + b, grad + b, m + b, v + b, c, learning_rate, 1.0f - b1, 1.0f - b2, u_next,
+            1.0f - u_product_next, 1.0f - u_now, 1.0f - u_product, 1.0f - beta_2_power, epsilon);
+  });
+}
+
+void lion_update(float* param, const float* grad, float* m, std::int64_t n, float learning_rate, double beta_1,
+                 double beta_2) {
+  const float b1 = static_cast<float>(beta_1), b2 = static_cast<float>(beta_2);
+  const auto& k = kernels();
+  over_blocks(n, 20.0, [&](std::int64_t b, std::int64_t c) {
+    k.lion(param + b, grad + b, m + b, c, learning_rate, b1, 1.0f - b1, b2, 1.0f - b2);
+  });
+}
+
 void apply_weight_decay(float* param, std::int64_t n, float learning_rate, float weight_decay) {
   const auto& k = kernels();
   over_blocks(n, 8.0, [&](std::int64_t b, std::int64_t c) { k.weight_decay(param + b, c, weight_decay, learning_rate); });

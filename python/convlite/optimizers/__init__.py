@@ -16,10 +16,13 @@ from __future__ import annotations
 from . import schedules
 from .algorithms import SGD, Adam, AdamW, RMSprop
 from .base import Optimizer
+from .more import Adadelta, Adagrad, Adamax, Lion, Nadam
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules", "get", "serialize", "deserialize"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion",
+           "schedules", "get", "serialize", "deserialize"]
 
-_CLASSES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+_CLASSES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad, "adadelta": Adadelta,
+            "adamax": Adamax, "nadam": Nadam, "lion": Lion}
 
 
 def serialize(optimizer) -> dict:
@@ -36,8 +39,8 @@ def deserialize(config: dict) -> Optimizer:
 
 
 def get(identifier) -> Optimizer:
-    """An optimizer from a name ('sgd', 'adam', 'adamw', 'rmsprop'; case-insensitive, default arguments), an
-    instance (returned as is), a class, or a serialized dict."""
+    """An optimizer from a name ('sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', 'adadelta', 'adamax', 'nadam',
+    'lion'; case-insensitive, default arguments), an instance (returned as is), a class, or a serialized dict."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):

@@ -70,6 +70,15 @@ class Optimizer:
     def _slot_groups(self) -> list[list[str]]:
         return []
 
+    def _slot_initial_value(self, name: str) -> float:
+        return 0.0  # Adagrad starts its accumulators at initial_accumulator_value
+
+    def _extra_variables(self) -> list[np.ndarray]:
+        return []  # live state saved after the slots (Nadam's u_product)
+
+    def _before_updates(self, step: int) -> None:
+        pass  # once per step, before any variable's update (Nadam advances u_product)
+
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
@@ -157,7 +166,7 @@ class Optimizer:
                                 "type %s%s" % (i, type(v).__name__,
                                                f" and dtype {v.dtype}" if isinstance(v, np.ndarray) else ""))
         self._variables = variables
-        self._slots = {name: [np.zeros(v.shape, np.float32) for v in variables]
+        self._slots = {name: [np.full(v.shape, self._slot_initial_value(name), np.float32) for v in variables]
                        for group in self._slot_groups() for name in group}
         self.built = True
 
@@ -176,7 +185,9 @@ class Optimizer:
         scalar, only when it is not a schedule or callable), then the slots group by group, the names of one
         group interleaved per variable. Adam: m_0, v_0, m_1, v_1, ..., then v_hat_0, v_hat_1, ... (amsgrad).
         RMSprop: velocity_*, then momentum_* (momentum > 0), then average_gradient_* (centered). SGD:
-        momentum_* (momentum != 0). The slot entries are the live arrays, not copies."""
+        momentum_* (momentum != 0). Adadelta: accumulated_grad_0, accumulated_delta_var_0, ...; Adamax:
+        momentum_0, norm_0, ...; Nadam: momentum_0, velocity_0, ..., then the scalar u_product. The slot
+        entries are the live arrays, not copies."""
         out = [np.array(self._iterations, dtype=np.int64)]
         if not callable(self._learning_rate):
             out.append(np.array(self._learning_rate, dtype=np.float32))
@@ -184,6 +195,7 @@ class Optimizer:
             for group in self._slot_groups():
                 for i in range(len(self._variables)):
                     out.extend(self._slots[name][i] for name in group)
+            out.extend(self._extra_variables())
         return out
 
     def set_weights(self, weights):
@@ -276,6 +288,7 @@ class Optimizer:
                 if mask[index[id(v)]]:
                     _core.apply_weight_decay(v, lr, self.weight_decay)
         step = self._iterations + 1
+        self._before_updates(step)
         slots = self.slot_arrays()
         for g, v in zip(grads, variables):
             self._update(v, g, slots[index[id(v)]], lr, step)
