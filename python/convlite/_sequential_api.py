@@ -4,7 +4,6 @@
 training and inference plumbing in models.py."""
 from __future__ import annotations
 
-import json
 import warnings
 
 from .layers.base import SymbolicTensor
@@ -175,6 +174,8 @@ class SequentialAPI:
     def to_json(self, **kwargs):
         """Keras's JSON of the model (``json.dumps`` keyword arguments pass through), as in a .keras file's
         config.json: ``keras.models.model_from_json`` reads it, and so does ``convlite.models.model_from_json``."""
+        import json  # here, not at module level: `import convlite` stays as fast as numpy's own import
+
         return json.dumps(_keras_config(self), **kwargs)
 
 
