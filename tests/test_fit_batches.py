@@ -99,8 +99,10 @@ def test_shuffle_reorders_a_datasets_batches_each_epoch_as_keras_does(data):
     assert sorted(first) == sorted(second) == list(range(6)) and (first, second) != (list(range(6)),) * 2
     seen.clear()
     _model().fit(_generator(x, y), verbose=0, shuffle=True)  # a generator's order is its own: nothing to record
-    _model().fit(Recording(x, y), steps_per_epoch=2, epochs=2, verbose=0, shuffle=False)
-    assert seen == [0, 1, 0, 1]
+    # With steps_per_epoch the pass carries on across epochs (Keras's kept iterator), then a new pass starts.
+    with pytest.warns(UserWarning, match="ran out of data"):
+        _model().fit(Recording(x, y), steps_per_epoch=4, epochs=3, verbose=0, shuffle=False)
+    assert seen == [0, 1, 2, 3, 4, 5, 0, 1, 2, 3]
 
 
 def test_class_weight_applies_to_a_datasets_batches_not_to_a_generator(data):
@@ -154,10 +156,32 @@ def test_running_out_of_data_stops_training_with_keras_warning(data):
         history = model.fit(_generator(x, y), epochs=3, verbose=0)
     assert history.epoch == [0]  # no empty epochs after the generator is exhausted
     assert int(model.optimizer.iterations) == 6
-    model = _model()
+    model = _model()  # a dataset's short epoch warns, and the next epoch reads a new pass (as Keras)
     with pytest.warns(UserWarning, match="ran out of data"):
         history = model.fit(Batches(x, y), steps_per_epoch=8, epochs=2, verbose=0)
-    assert history.epoch == [0] and int(model.optimizer.iterations) == 6
+    assert history.epoch == [0, 1] and int(model.optimizer.iterations) == 12
+    with pytest.raises(ValueError, match="yielded no batches"):
+        _model().fit(iter([]), verbose=0)
+    with pytest.raises(ValueError, match="yielded no batches"):
+        _model().fit(Batches(x[:0], y[:0]), verbose=0)
+
+
+def test_array_fit_validates_on_a_generator_or_dataset(data):
+    x, y, _ = data
+
+    def endless():
+        while True:
+            yield from _generator(x[:20], y[:20])
+
+    model = _model()
+    history = model.fit(x, y, epochs=2, batch_size=BATCH, validation_data=endless(), validation_steps=2,
+                        verbose=0).history
+    want = model.evaluate(x[:20], y[:20], batch_size=BATCH, return_dict=True, verbose=0)
+    assert history["val_loss"][-1] == want["loss"]
+    history = model.fit(x, y, epochs=1, validation_data=Batches(x[:20], y[:20]), verbose=0).history
+    assert history["val_loss"][-1] == model.evaluate(x[:20], y[:20], batch_size=BATCH, verbose=0)[0]
+    with pytest.raises(ValueError, match="applies when `validation_data` is a generator or dataset"):
+        model.fit(x, y, validation_data=(x, y), validation_steps=2, verbose=0)
 
 
 def test_evaluate_and_predict_take_the_same_sources(data):
@@ -234,7 +258,7 @@ def test_malformed_batches_get_clear_errors(data):
 
     with pytest.raises(ValueError, match="num_batches='3'"):
         model.fit(BadLength(), verbose=0)
-    with pytest.raises(ValueError, match="generator and dataset inputs only"):
+    with pytest.raises(ValueError, match="applies when `x` is a generator or dataset"):
         model.fit(x, y, steps_per_epoch=2, verbose=0)
 
 
@@ -266,6 +290,11 @@ def test_keras_pydataset_trains_in_convlite_as_in_keras(data):
         # shuffle=False: both shuffle a dataset's batch order by default, each with its own random generator
         want = theirs.fit(KerasBatches(), epochs=3, shuffle=False, verbose=0).history["loss"]
     got = ours.fit(KerasBatches(), epochs=3, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    with warnings.catch_warnings():  # steps_per_epoch below the length: the pass carries on across epochs
+        warnings.simplefilter("ignore")
+        want = theirs.fit(KerasBatches(), epochs=4, steps_per_epoch=4, shuffle=False, verbose=0).history["loss"]
+        got = ours.fit(KerasBatches(), epochs=4, steps_per_epoch=4, shuffle=False, verbose=0).history["loss"]
     np.testing.assert_allclose(got, want, rtol=1e-5)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

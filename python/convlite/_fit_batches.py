@@ -9,11 +9,14 @@ generator (a dataset's batches get it as sample weights, unless they carry their
 source decides), `shuffle=True` (the default) shuffles a dataset's batch order each epoch (a generator's order is its
 own), and `steps_per_epoch` / `validation_steps` / `steps` cap the batches.
 
-Defined here where Keras's TensorFlow adapter behaves by accident rather than by contract: an indexed dataset starts
-every epoch afresh and its ``on_epoch_end()`` runs after each training epoch; one without a length (``num_batches``
-None) needs `steps_per_epoch` rather than running forever; a generator is consumed as one stream, and when an epoch
-gets fewer batches than it asked for, training stops after it with Keras's "ran out of data" warning (an epoch that
-gets none is not run at all).
+A dataset is read as Keras 3's epoch iterator reads it: without `steps_per_epoch` every epoch is one whole pass;
+with it, the pass carries on across epochs (epoch 2 starts where epoch 1 stopped), an epoch that reaches the end of
+the pass stops there with Keras's "ran out of data" warning, and the next epoch starts a new pass (shuffled again).
+Its ``on_epoch_end()`` runs after each training epoch; one without a length (``num_batches`` None) needs
+`steps_per_epoch` rather than running forever. A generator is one stream: when an epoch gets fewer batches than it
+asked for, training stops after it with the same warning (an epoch that gets none is not run at all, and an input
+that yields no batch at all is a ValueError, as in Keras). `validation_data` may be a generator or dataset for any
+`x`; validation reads it the same way, capped by `validation_steps`.
 """
 from __future__ import annotations
 
@@ -64,6 +67,7 @@ class _Source:
                 raise ValueError(f"A dataset's length (`num_batches` or `len()`) must be a non-negative integer or "
                                  f"None. Received: num_batches={length!r}")
             self.length = None if length is None else int(length)
+        self._order, self._position = None, 0  # the current pass over a dataset (Keras's kept iterator)
 
     def steps(self, cap):
         return cap if cap is not None else self.length
@@ -85,14 +89,23 @@ class _Source:
                          f"{text[:200] + '...' if len(text) > 200 else text}")
 
     def batches(self, cap):
-        """This epoch's batches, unpacked; fewer than asked when the source runs out."""
+        """This epoch's batches, unpacked; fewer than asked when the source (or a dataset's pass) runs out."""
+        if self.indexed and self.length is None:  # endless dataset: batch i, counting on across epochs
+            for _ in range(cap):
+                self._position += 1
+                yield self._unpack(self.obj[self._position - 1])
+            return
         if self.indexed:
-            count = self.steps(cap) if self.length is None else min(self.steps(cap), self.length)
-            order = np.arange(self.length if self.length is not None else count)
-            if self.shuffle and self.length is not None:
-                order = _module("utils").global_rng().permutation(order)
-            for i in order[:count]:
-                yield self._unpack(self.obj[int(i)])
+            if cap is None or self._order is None:  # a new pass
+                self._order, self._position = np.arange(self.length), 0
+                if self.shuffle:
+                    self._order = _module("utils").global_rng().permutation(self._order)
+            end = self.length if cap is None else min(self.length, self._position + cap)
+            while self._position < end:
+                self._position += 1
+                yield self._unpack(self.obj[int(self._order[self._position - 1])])
+            if self._position >= self.length:
+                self._order = None
             return
         count = 0
         while cap is None or count < cap:
@@ -151,6 +164,25 @@ class _BatchRunner:
         self.trackers.update(result, data.n, *data.batch_extras(index, 0, data.n, pred, self.model))
 
 
+def validation_source(validation_data, validation_steps):
+    """A _Source for `validation_data` when it is a generator or dataset, else None."""
+    if not is_batch_source(validation_data):
+        return None
+    source = _Source(validation_data)
+    source.check_ends(_check_steps(validation_steps, "validation_steps"), "validation_steps")
+    return source
+
+
+def validate(model, source, steps, cbs):
+    """The val_ logs of one validation over `source`; {} with Keras's warning when it has nothing left."""
+    logs = _evaluate_source(model, source, _check_steps(steps, "validation_steps"), cbs)
+    if logs is None:
+        warnings.warn(_RAN_OUT.replace("training", "validation"), UserWarning, stacklevel=4)
+        return {}
+    source.end_epoch()
+    return {f"val_{k}": v for k, v in logs.items()}
+
+
 def _evaluate_source(model, source, steps, cbs):
     """The evaluation loop over a source; None when it yields no batch."""
     runner = _BatchRunner(model)
@@ -186,11 +218,9 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
     validation_steps = _check_steps(validation_steps, "validation_steps")
     _check_validation_freq(validation_freq)
     source.check_ends(steps_per_epoch, "steps_per_epoch")
-    val_source = val_data = None
-    if is_batch_source(validation_data):
-        val_source = _Source(validation_data)
-        val_source.check_ends(validation_steps, "validation_steps")
-    elif validation_data is not None:
+    val_data = None
+    val_source = validation_source(validation_data, validation_steps)
+    if val_source is None and validation_data is not None:
         vx, vy, vsw = fd.unpack_validation_data(validation_data)
         val_data = _Data(model, vx, vy, vsw)
     cbs = _module("callbacks").CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
@@ -207,6 +237,8 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
         batches = source.batches(steps_per_epoch)
         first = next(batches, None)
         if first is None:  # nothing left: no empty epoch in the history
+            if runner.trackers is None:
+                raise ValueError(f"The input to fit yielded no batches. Received: x of type {type(x).__name__}")
             warnings.warn(_RAN_OUT, UserWarning, stacklevel=3)
             break
         if runner.trackers is not None:
@@ -233,12 +265,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
         epoch_logs = runner.trackers.logs()
         if _should_validate(epoch, validation_freq):
             if val_source is not None:
-                val_logs = _evaluate_source(model, val_source, validation_steps, cbs)
-                if val_logs is None:
-                    warnings.warn(_RAN_OUT.replace("training", "validation"), UserWarning, stacklevel=3)
-                else:
-                    val_source.end_epoch()
-                    epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                epoch_logs.update(validate(model, val_source, validation_steps, cbs))
             elif val_data is not None:
                 val_logs = _evaluate_data(model, val_data, fd.check_batch_size(validation_batch_size or batch_size), cbs)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -247,7 +274,8 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
         wanted = source.steps(steps_per_epoch)
         if wanted is not None and step + 1 < wanted and not model.stop_training:
             warnings.warn(_RAN_OUT, UserWarning, stacklevel=3)
-            break
+            if not source.indexed:  # a generator cannot start again; a dataset starts a new pass next epoch
+                break
         if model.stop_training:
             break
     cbs.on_train_end(epoch_logs)

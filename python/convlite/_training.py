@@ -49,8 +49,9 @@ class _Trackers:
         for m in self.model._all_metrics:
             if m is self.cpp_metric:
                 logs[m.name] = self.correct / self.weight if self.weight else 0.0
-            else:
-                logs[m.name] = float(np.asarray(m.result()))
+            else:  # a per-class result (F1Score(average=None)) stays an array, as in Keras's logs
+                result = np.asarray(m.result())
+                logs[m.name] = float(result) if result.ndim == 0 else result.astype(np.float32)
         logs["loss"] = self.loss_sum / self.count if self.count else 0.0
         return dict(sorted(logs.items()))
 
@@ -116,7 +117,8 @@ def reject_steps(**kwargs):
     take steps: _fit_batches)."""
     for name, value in kwargs.items():
         if value is not None:
-            raise ValueError(f"`{name}` applies to generator and dataset inputs only: with numpy arrays the steps "
+            what = "validation_data" if name == "validation_steps" else "x"
+            raise ValueError(f"`{name}` applies when `{what}` is a generator or dataset: with numpy arrays the steps "
                              f"follow from the number of samples and `batch_size`. Received: {name}={value!r}")
 
 
@@ -151,17 +153,23 @@ def check_epochs(epochs):
 
 
 def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
-            class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq):
+            class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq, validation_steps=None):
     model._require_compiled("training (fit)")
     batch_size = fd.check_batch_size(batch_size)
     verbose = fd.check_verbose(verbose)
     check_epochs(epochs)
     _check_validation_freq(validation_freq)
     data = _Data(model, x, y, sample_weight, class_weight)
+    from ._fit_batches import validate, validation_source  # a generator or dataset as validation_data
+
     val = None
+    val_source = validation_source(validation_data, validation_steps)
+    if val_source is None and validation_steps is not None:
+        reject_steps(validation_steps=validation_steps)
     if validation_data is not None:
-        vx, vy, vsw = fd.unpack_validation_data(validation_data)
-        val = _Data(model, vx, vy, vsw)
+        if val_source is None:
+            vx, vy, vsw = fd.unpack_validation_data(validation_data)
+            val = _Data(model, vx, vy, vsw)
     elif validation_split:
         train_part, val_part = fd.split_validation([np.arange(data.n)], validation_split)
         val = data.subset(val_part[0], validation=True)
@@ -201,7 +209,9 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
             if model.stop_training:
                 break
         epoch_logs = trackers.logs()
-        if val is not None and _should_validate(epoch, validation_freq):
+        if val_source is not None and _should_validate(epoch, validation_freq):
+            epoch_logs.update(validate(model, val_source, validation_steps, cbs))
+        elif val is not None and _should_validate(epoch, validation_freq):
             val_logs = _evaluate_data(model, val, validation_batch_size or batch_size, cbs)
             epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
         cbs.on_epoch_end(epoch, epoch_logs)

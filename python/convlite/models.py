@@ -293,9 +293,10 @@ class Sequential(SequentialAPI, SequentialCompile, SequentialIO, SequentialShape
             return run_fit_batches(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
                                    validation_data, shuffle, class_weight, sample_weight, initial_epoch,
                                    steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
-        reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
+        reject_steps(steps_per_epoch=steps_per_epoch)
         return run_fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
-                       shuffle, class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq)
+                       shuffle, class_weight, sample_weight, initial_epoch, validation_batch_size, validation_freq,
+                       validation_steps)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, **kwargs):
