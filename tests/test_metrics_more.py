@@ -141,3 +141,17 @@ def test_fit_reports_the_new_metrics_by_name(rng):
     np.testing.assert_allclose(history["val_f1_score"][-1], want.result(), rtol=1e-6)
     # the loss and the metric of the same name agree (the loss as computed in the C++ step)
     np.testing.assert_allclose(history["val_categorical_crossentropy"], history["val_loss"], rtol=1e-5)
+
+
+def test_per_class_results_stay_arrays_in_the_logs(rng):
+    # F1Score's default average=None gives one score per class: fit and evaluate log the array, as Keras does.
+    x = rng.standard_normal((30, 5)).astype(np.float32)
+    y = np.eye(3)[np.arange(30) % 3].astype(np.float32)
+    model = convlite.Sequential([layers.Input((5,)), layers.Dense(3, activation="softmax")])
+    model.compile("sgd", "categorical_crossentropy", metrics=[metrics.F1Score()])
+    history = model.fit(x, y, epochs=2, batch_size=30, verbose=1).history
+    assert len(history["f1_score"]) == 2 and history["f1_score"][-1].shape == (3,)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    want = metrics.F1Score()
+    want.update_state(y, model.predict(x, verbose=0))
+    np.testing.assert_allclose(logs["f1_score"], want.result(), rtol=1e-6)
