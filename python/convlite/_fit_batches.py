@@ -25,8 +25,8 @@ import warnings
 import numpy as np
 
 from . import _fit_data as fd
-from ._training import (_check_validation_freq, _Data, _evaluate_data, _ordered, _overrides, _predictions_buffer,
-                        _should_validate, _Trackers, check_epochs)
+from ._training import (_check_validation_freq, _Data, _evaluate_data, _overrides, _predictions_buffer,
+                        _should_validate, _Trackers, check_epochs, evaluate_result)
 from .models import _module
 
 _RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset or generator can "
@@ -287,31 +287,29 @@ def _chain(first, rest):
     yield from rest
 
 
+def _one_pass(model, x, verbose, steps, callbacks):
+    """evaluate's and predict's source, checked step cap and callback list (one pass, one progress bar)."""
+    verbose = fd.check_verbose(verbose)
+    source = _Source(x)
+    steps = _check_steps(steps, "steps")
+    source.check_ends(steps, "steps")
+    cbs = _module("callbacks").CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
+                                            epochs=1, steps=source.steps(steps))
+    return source, steps, cbs
+
+
 def run_evaluate(model, x, y, verbose, sample_weight, steps, callbacks, return_dict):
     model._require_compiled("evaluation (evaluate)")
     _reject_with_source(type(x).__name__, y=y, sample_weight=sample_weight)
-    verbose = fd.check_verbose(verbose)
-    source = _Source(x)
-    steps = _check_steps(steps, "steps")
-    source.check_ends(steps, "steps")
-    cbs = _module("callbacks").CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
-                                            epochs=1, steps=source.steps(steps))
+    source, steps, cbs = _one_pass(model, x, verbose, steps, callbacks)
     logs = _evaluate_source(model, source, steps, cbs)
     if logs is None:
         raise ValueError(f"The input to evaluate yielded no batches. Received: x of type {type(x).__name__}")
-    if return_dict:
-        return logs
-    values = _ordered(model, logs)
-    return values[0] if len(values) == 1 else values
+    return evaluate_result(model, logs, return_dict)
 
 
 def run_predict(model, x, verbose, steps, callbacks):
-    verbose = fd.check_verbose(verbose)
-    source = _Source(x)
-    steps = _check_steps(steps, "steps")
-    source.check_ends(steps, "steps")
-    cbs = _module("callbacks").CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
-                                            epochs=1, steps=source.steps(steps))
+    source, steps, cbs = _one_pass(model, x, verbose, steps, callbacks)
     cbs.on_predict_begin()
     parts = []
     for step, (bx, _, _) in enumerate(source.batches(steps)):

@@ -257,7 +257,11 @@ def run_evaluate(model, x, y, batch_size, verbose, sample_weight, callbacks, ret
     steps = -(-data.n // batch_size)
     cbs = _module("callbacks").CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose,
                                             epochs=1, steps=steps)
-    logs = _evaluate_data(model, data, batch_size, cbs)
+    return evaluate_result(model, _evaluate_data(model, data, batch_size, cbs), return_dict)
+
+
+def evaluate_result(model, logs, return_dict):
+    """What evaluate returns: the logs dict, or Keras's list (loss first; a lone value unwrapped)."""
     if return_dict:
         return logs
     values = _ordered(model, logs)
@@ -315,11 +319,7 @@ def run_on_batch(model, x, y, sample_weight, class_weight, return_dict, training
     else:
         result = core.test_step(data.x2, data.y, data.sw, index, 0, data.n, pred_buffer)
     trackers.update(result, data.n, *data.batch_extras(index, 0, data.n, pred_buffer, model))
-    logs = trackers.logs()
-    if return_dict:
-        return logs
-    values = _ordered(model, logs)
-    return values[0] if len(values) == 1 else values
+    return evaluate_result(model, trackers.logs(), return_dict)
 
 
 def summary_text(model, line_length=None, positions=None, show_trainable=False):
