@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _fit_data as fd
 from ._training import (_check_validation_freq, _Data, _evaluate_data, _overrides, _predictions_buffer,
-                        _should_validate, _Trackers, check_epochs, evaluate_result)
+                        _should_validate, _Trackers, check_epochs, evaluate_result, train_batch)
 from .models import _module
 
 _RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset or generator can "
@@ -228,7 +228,6 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
     batch_begin = _overrides(cbs, "on_train_batch_begin") or _overrides(cbs, "on_batch_begin")
     batch_end = _overrides(cbs, "on_train_batch_end") or _overrides(cbs, "on_batch_end")
     runner = _BatchRunner(model, class_weight)
-    optimizer = model.optimizer
     model.stop_training = False
     cbs.on_train_begin()
     epoch_logs = {}
@@ -251,12 +250,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
             data, index, pred = runner.prepare(bx, by, bsw)
             if core is None or data.core_shape is not None:  # unknown input sizes: the model for this shape
                 core = model._compiled_core(training=True, sample_shape=data.core_shape)
-            iteration = int(optimizer.iterations)
-            model._dropout_step += 1
-            result = core.train_step(data.x2, data.y, data.sw, index, 0, data.n,
-                                     float(optimizer.current_learning_rate()), iteration + 1, model._dropout_step,
-                                     pred)
-            optimizer.iterations = iteration + 1
+            result = train_batch(model, core, data, index, 0, data.n, pred)
             runner.update(result, data, index, pred)
             if batch_end:
                 cbs.on_train_batch_end(step, runner.trackers.logs())

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numbers
 import operator
-from typing import Sequence
 
 import numpy as np
 

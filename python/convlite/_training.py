@@ -182,7 +182,6 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
     batch_end = _overrides(cbs, "on_train_batch_end") or _overrides(cbs, "on_batch_end")
     trackers = _Trackers(model, data)
     pred_buffer = _predictions_buffer(model, data, batch_size)
-    optimizer = model.optimizer
     rng = _module("utils").global_rng()
     model.stop_training = False
     cbs.on_train_begin()
@@ -196,12 +195,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
             if batch_begin:
                 cbs.on_train_batch_begin(step)
             start, stop = step * batch_size, min(data.n, (step + 1) * batch_size)
-            iteration = int(optimizer.iterations)
-            lr = float(optimizer.current_learning_rate())
-            model._dropout_step += 1
-            result = core.train_step(data.x2, data.y, data.sw, index, start, stop, lr, iteration + 1,
-                                     model._dropout_step, pred_buffer)
-            optimizer.iterations = iteration + 1
+            result = train_batch(model, core, data, index, start, stop, pred_buffer)
             trackers.update(result, stop - start, *data.batch_extras(index, start, stop, pred_buffer, model))
             if batch_end:
                 logs = trackers.logs()
@@ -219,6 +213,18 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
             break
     cbs.on_train_end(epoch_logs)
     return model.history
+
+
+def train_batch(model, core, data, index, start, stop, pred_buffer):
+    """One optimizer step in C++ on rows index[start:stop] of `data`: the optimizer's iteration count and the
+    dropout stream advance by one, as Keras's train step does."""
+    optimizer = model.optimizer
+    iteration = int(optimizer.iterations)
+    model._dropout_step += 1
+    result = core.train_step(data.x2, data.y, data.sw, index, start, stop, float(optimizer.current_learning_rate()),
+                             iteration + 1, model._dropout_step, pred_buffer)
+    optimizer.iterations = iteration + 1
+    return result
 
 
 def _evaluate_data(model, data, batch_size, cbs):
@@ -309,13 +315,7 @@ def run_on_batch(model, x, y, sample_weight, class_weight, return_dict, training
     index = np.arange(data.n, dtype=np.int64)
     pred_buffer = _predictions_buffer(model, data, data.n)
     if training:
-        optimizer = model.optimizer
-        iteration = int(optimizer.iterations)
-        model._dropout_step += 1
-        result = core.train_step(data.x2, data.y, data.sw, index, 0, data.n,
-                                 float(optimizer.current_learning_rate()), iteration + 1, model._dropout_step,
-                                 pred_buffer)
-        optimizer.iterations = iteration + 1
+        result = train_batch(model, core, data, index, 0, data.n, pred_buffer)
     else:
         result = core.test_step(data.x2, data.y, data.sw, index, 0, data.n, pred_buffer)
     trackers.update(result, data.n, *data.batch_extras(index, 0, data.n, pred_buffer, model))

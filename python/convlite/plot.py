@@ -10,7 +10,6 @@ function writes exactly one file, the ``path`` it is given, and returns that pat
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import Sequence
 

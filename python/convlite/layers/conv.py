@@ -8,7 +8,7 @@ dimension an int or a ``(before, after)`` pair); strides > 1 together with dilat
 from __future__ import annotations
 
 from .activation import emit_after, fused_epilogue, get_activation, serialize_activation
-from .base import (Layer, check_data_format, check_rank, prod, serialize_penalties, spatial_of, standardize_tuple,
+from .base import (Layer, check_data_format, check_rank, serialize_penalties, spatial_of, standardize_tuple,
                    trained_regularizer, weight_constraint)
 
 

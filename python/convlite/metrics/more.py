@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from .base import Mean, MeanMetricWrapper, Metric, _as_float, _squeeze_or_expand_to_same_rank
+from .base import Mean, MeanMetricWrapper, Metric, _squeeze_or_expand_to_same_rank
 from .confusion import _confusion_counts, _ThresholdMetric
 
 EPSILON = 1e-7
