@@ -401,3 +401,12 @@ def test_every_way_to_declare_an_unknown_length(rng):
     for out in outputs:
         assert out.shape == (2, 17, 2)
         np.testing.assert_array_equal(out, outputs[0])
+
+
+def test_compute_output_shape_takes_any_length_the_input_allows():
+    model = convlite.Sequential([L.Input((None, 1)), L.Conv1D(2, 3), L.GlobalAveragePooling1D(), L.Dense(1)])
+    assert model.compute_output_shape((None, 50, 1)) == (None, 1)
+    with pytest.raises(ValueError, match="non-positive in layer conv1d"):
+        model.compute_output_shape((None, 2, 1))
+    with pytest.raises(ValueError, match="incompatible"):
+        model.compute_output_shape((None, 50, 2))

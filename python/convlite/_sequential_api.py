@@ -80,7 +80,8 @@ class SequentialAPI:
         shape = tuple(input_shape)
         expected = self._input_shape()
         if expected is not None and (len(shape) != len(expected) + 1 or
-                                     any(d is not None and d != e for d, e in zip(shape[1:], expected))):
+                                     any(d is not None and e is not None and d != e
+                                         for d, e in zip(shape[1:], expected))):
             raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
                              f"shape={(None,) + tuple(expected)}, found shape={shape}")
         for layer in self._layers:
