@@ -410,3 +410,5 @@ def test_compute_output_shape_takes_any_length_the_input_allows():
         model.compute_output_shape((None, 2, 1))
     with pytest.raises(ValueError, match="incompatible"):
         model.compute_output_shape((None, 50, 2))
+    with pytest.raises(ValueError, match=r"needs a positive size on every axis .* x.shape=\(4, 0, 1\)"):
+        model.predict(np.zeros((4, 0, 1), np.float32), verbose=0)

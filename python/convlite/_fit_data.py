@@ -33,6 +33,9 @@ def check_input(x, input_shape, model_name):
         raise ValueError(f"Expected input data to be non-empty (at least one sample). Received: x.shape={x.shape}")
     if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape) and not _fits(x.shape[1:], input_shape):
         expected = (None,) + tuple(input_shape)
+        if len(x.shape) == len(expected) and 0 in x.shape[1:]:  # an empty axis where the size is open
+            raise ValueError(f'Input 0 of layer "{model_name}" needs a positive size on every axis (expected '
+                             f"shape={expected}). Received: x.shape={x.shape}")
         raise ValueError(
             f'Input 0 of layer "{model_name}" is incompatible with the layer: expected shape={expected}, '
             f"found shape={x.shape}"
