@@ -353,9 +353,11 @@ def test_too_short_inputs_name_their_length(rng):
 def test_known_dimensions_must_match_and_unknown_ones_be_positive():
     model = convlite.Sequential([convlite.Input((None, 8, 2)), L.Conv2D(3, 3), L.GlobalMaxPooling2D()])
     assert model.predict(np.zeros((1, 5, 8, 2)), verbose=0).shape == (1, 3)
-    for bad in ((1, 5, 9, 2), (1, 5, 8, 3), (1, 5, 8), (1, 0, 8, 2)):
+    for bad in ((1, 5, 9, 2), (1, 5, 8, 3), (1, 5, 8)):
         with pytest.raises(ValueError, match=r"expected shape=\(None, None, 8, 2\), found shape="):
             model.predict(np.zeros(bad), verbose=0)
+    with pytest.raises(ValueError, match=r"positive size on every axis \(expected shape=\(None, None, 8, 2\)\)"):
+        model.predict(np.zeros((1, 0, 8, 2)), verbose=0)
 
 
 def test_a_file_with_unknown_channels_is_refused(tmp_path):
