@@ -12,6 +12,7 @@ import zipfile
 import numpy as np
 import pytest
 
+import convlite
 from convlite import saving
 
 from helpers import tensorflow_or_skip
@@ -133,3 +134,15 @@ def test_optimizer_state_of_a_keras_file_is_restored(tmp_path, rng):
     saving.load_weights(fresh, tmp_path / "theirs.keras")
     for a, b in zip(model.optimizer.variables, fresh.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.tensorflow
+def test_the_inputs_own_name_moves_both_ways(tmp_path):
+    keras = _keras()
+    ours = convlite.Sequential([convlite.Input((4,), name="ecg_in"), convlite.layers.Dense(2)])
+    ours.save(tmp_path / "ours.keras")
+    assert keras.saving.load_model(tmp_path / "ours.keras").inputs[0].name == "ecg_in"
+    assert convlite.models.load_model(tmp_path / "ours.keras")._input_layer.name == "ecg_in"
+    theirs = keras.Sequential([keras.Input((4,), name="from_keras"), keras.layers.Dense(2)])
+    theirs.save(tmp_path / "theirs.keras")
+    assert convlite.models.load_model(tmp_path / "theirs.keras")._input_layer.name == "from_keras"

@@ -195,9 +195,9 @@ def _keras_config(model):
     shapes = _model.layer_input_shapes(model, layers)
     entries = [_config.layer_entry(_model.class_name(layer), _model.layer_config(layer), shape)
                for layer, shape in zip(layers, shapes)]
-    config = _config.model_config(str(model.name), _model.input_shape(model), entries, _model.compile_config(model))
+    config = _config.model_config(str(model.name), _model.input_shape(model), entries, _model.compile_config(model),
+                                  _model.input_name(model))
     config["config"]["trainable"] = model.trainable
-    config["config"]["layers"][0]["config"]["name"] = model._input_layer.name  # Keras writes the Input's own name
     return config
 
 
@@ -230,11 +230,7 @@ def model_from_json(json_string, custom_objects=None):
 
         model = Sequential(_model.build_layers(spec), name=spec.name)
     else:
-        model = _model.build_sequential(spec)
-        first = root["config"]["layers"][:1]  # the spec keeps the Input's shape only: keep its name too, as Keras
-        name = first[0]["config"].get("name") if first and first[0].get("class_name") == "InputLayer" else None
-        if isinstance(name, str):
-            model._input_layer.name = name
+        model = _model.build_sequential(spec)  # the Input's name too, as Keras keeps it
     if spec.compile_config:
         _compile_like(model, spec.compile_config, "model read from JSON")
     return model

@@ -73,7 +73,8 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
         _config.layer_entry(_model.class_name(layer), _model.layer_config(layer), shape)
         for layer, shape in zip(layers, shapes)
     ]
-    config = _config.model_config(str(model.name), _model.input_shape(model), entries, _model.compile_config(model))
+    config = _config.model_config(str(model.name), _model.input_shape(model), entries, _model.compile_config(model),
+                                  _model.input_name(model))
     weights = io.BytesIO()
     _weights_h5(model, weights)
     _zip.write_archive(path, {

@@ -96,6 +96,7 @@ class ModelSpec:
     input_shape: Optional[tuple]  # per-sample shape (no batch axis), or None when the file does not say
     layers: list = field(default_factory=list)  # (class_name, config dict) in model order
     compile_config: Optional[dict] = None
+    input_name: Optional[str] = None  # the InputLayer's own name, as Keras keeps it
 
 
 def check_tree(node: Any, where: str = "config.json", depth: int = 0) -> None:
@@ -189,7 +190,7 @@ def parse_model_config(root: Any) -> ModelSpec:
     if not isinstance(name, str):
         raise ValueError(f"Invalid .keras file: the model name must be a string. Received: name={name!r}")
 
-    input_shape = None
+    input_shape = input_name = None
     layers = []
     for index, entry in enumerate(config["layers"]):
         where = f"config.layers[{index}]"
@@ -211,6 +212,8 @@ def parse_model_config(root: Any) -> ModelSpec:
             layer_config = entry["config"]
             batch_shape = layer_config.get("batch_shape", layer_config.get("batch_input_shape"))
             input_shape = _shape(batch_shape, f"{where}.config.batch_shape")
+            if isinstance(layer_config.get("name"), str) and _IDENTIFIER.match(layer_config["name"]):
+                input_name = layer_config["name"]
             continue
         layers.append((layer_class, without_neutral_keys(layer_class, entry["config"])))
 
@@ -223,7 +226,8 @@ def parse_model_config(root: Any) -> ModelSpec:
     compile_config = root.get("compile_config")
     if compile_config is not None and not isinstance(compile_config, dict):
         raise ValueError("Invalid .keras file: compile_config must be an object or null.")
-    return ModelSpec(name=name, input_shape=input_shape, layers=layers, compile_config=compile_config or None)
+    return ModelSpec(name=name, input_shape=input_shape, layers=layers, compile_config=compile_config or None,
+                     input_name=input_name)
 
 
 # ----------------------------------------------------------------------------------------------- writing
@@ -242,13 +246,14 @@ def layer_entry(class_name: str, config: dict, input_shape: Optional[tuple]) -> 
     return entry
 
 
-def model_config(name: str, input_shape: tuple, layers: list, compile_config: Optional[dict]) -> dict:
+def model_config(name: str, input_shape: tuple, layers: list, compile_config: Optional[dict],
+                 input_name: str = "input_layer") -> dict:
     """config.json for a Sequential: `layers` are layer_entry() dicts (the InputLayer is added here)."""
     batch_shape = [None, *input_shape]
     input_layer = {
         "module": "keras.layers", "class_name": "InputLayer",
         "config": {"batch_shape": batch_shape, "dtype": "float32", "sparse": False, "ragged": False,
-                   "name": "input_layer", "optional": False},
+                   "name": input_name, "optional": False},
         "registered_name": None,
     }
     return {

@@ -211,6 +211,12 @@ def build_layers(spec: _config.ModelSpec) -> list:
     return built
 
 
+def input_name(model) -> str:
+    """The name config.json gives the InputLayer: the model's own Input's (as Keras writes it)."""
+    layer = getattr(model, "_input_layer", None)
+    return getattr(layer, "name", None) or "input_layer"
+
+
 def build_sequential(spec: _config.ModelSpec):
     from .. import models
 
@@ -220,6 +226,8 @@ def build_sequential(spec: _config.ModelSpec):
         )
     model = models.Sequential(build_layers(spec), name=spec.name)
     model.build((None, *spec.input_shape))
+    if spec.input_name:
+        model._input_layer.name = spec.input_name
     return model
 
 
