@@ -307,7 +307,8 @@ def run_predict(model, x, batch_size, verbose, callbacks):
     return out.reshape((n,) + tuple(out_shape[1:]))
 
 
-def run_on_batch(model, x, y, sample_weight, class_weight, return_dict, training):
+def run_on_batch(model, x, y, sample_weight, class_weight, training):
+    """One batch through the C++ step (training or not); returns its logs."""
     model._require_compiled("train_on_batch" if training else "test_on_batch")
     data = _Data(model, x, y, sample_weight, class_weight)
     core = model._compiled_core(training=training, sample_shape=data.core_shape)
@@ -319,7 +320,7 @@ def run_on_batch(model, x, y, sample_weight, class_weight, return_dict, training
     else:
         result = core.test_step(data.x2, data.y, data.sw, index, 0, data.n, pred_buffer)
     trackers.update(result, data.n, *data.batch_extras(index, 0, data.n, pred_buffer, model))
-    return evaluate_result(model, trackers.logs(), return_dict)
+    return trackers.logs()
 
 
 def summary_text(model, line_length=None, positions=None, show_trainable=False):

@@ -36,6 +36,16 @@ def _import(name):
 _MAX_SAMPLE_SIZE = 2**40  # values per sample; beyond this the C++ model's int64 buffer sizes could overflow
 
 
+def _batch_source(x) -> bool:
+    """A generator or dataset rather than array data (_fit_batches.is_batch_source); a numpy array, the common and
+    latency-sensitive case, is answered without importing the batch machinery."""
+    if isinstance(x, np.ndarray):
+        return False
+    from ._fit_batches import is_batch_source
+
+    return is_batch_source(x)
+
+
 def _check_sample_size(shape, what):
     """ValueError (before anything is allocated) when one sample of `shape` cannot exist: e.g. UpSampling2D by
     2**30 used to wrap the C++ model's buffer sizes around and crash. Unknown (None) sizes are checked on the data."""
@@ -284,10 +294,9 @@ class Sequential(SequentialAPI, SequentialCompile, SequentialIO, SequentialShape
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-        from ._fit_batches import is_batch_source
         from ._training import reject_steps, run_fit
 
-        if is_batch_source(x):  # a generator or dataset yields the batches (_fit_batches)
+        if _batch_source(x):  # a generator or dataset yields the batches (_fit_batches)
             from ._fit_batches import run_fit as run_fit_batches
 
             return run_fit_batches(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
@@ -300,12 +309,11 @@ class Sequential(SequentialAPI, SequentialCompile, SequentialIO, SequentialShape
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, **kwargs):
-        from ._fit_batches import is_batch_source
         from ._training import reject_steps, run_evaluate
 
         if kwargs:
             raise TypeError(f"Invalid keyword arguments: {sorted(kwargs)}")
-        if is_batch_source(x):
+        if _batch_source(x):
             from ._fit_batches import run_evaluate as run_evaluate_batches
 
             return run_evaluate_batches(self, x, y, verbose, sample_weight, steps, callbacks, return_dict)
@@ -313,10 +321,9 @@ class Sequential(SequentialAPI, SequentialCompile, SequentialIO, SequentialShape
         return run_evaluate(self, x, y, batch_size, verbose, sample_weight, callbacks, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        from ._fit_batches import is_batch_source
         from ._training import reject_steps, run_predict
 
-        if is_batch_source(x):
+        if _batch_source(x):
             from ._fit_batches import run_predict as run_predict_batches
 
             return run_predict_batches(self, x, verbose, steps, callbacks)
@@ -331,14 +338,11 @@ class Sequential(SequentialAPI, SequentialCompile, SequentialIO, SequentialShape
 
     def _on_batch(self, x, y, sample_weight, class_weight, return_dict, training):
         """One batch; afterwards ``model.metrics`` hold that batch's results, as Keras's (reset, then one step)."""
-        from ._training import _ordered, run_on_batch
+        from ._training import evaluate_result, run_on_batch
 
-        logs = run_on_batch(self, x, y, sample_weight, class_weight, True, training=training)
+        logs = run_on_batch(self, x, y, sample_weight, class_weight, training=training)
         self._record_metric_logs(logs)
-        if return_dict:
-            return logs
-        values = _ordered(self, logs)
-        return values[0] if len(values) == 1 else values
+        return evaluate_result(self, logs, return_dict)
 
     def predict_on_batch(self, x):
         """Inference on one batch: one C++ call, no progress bar."""
