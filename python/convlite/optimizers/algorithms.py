@@ -16,6 +16,13 @@ def _real(value, name, low=None, high=None, rule=""):
     return value
 
 
+def _set_moments(optimizer, beta_1, beta_2, epsilon):
+    """The checked beta_1, beta_2 and epsilon of the Adam family (Adam, AdamW, Adamax, Nadam)."""
+    optimizer.beta_1 = _real(beta_1, "beta_1", 0, 1, "in [0, 1]")
+    optimizer.beta_2 = _real(beta_2, "beta_2", 0, 1, "in [0, 1]")
+    optimizer.epsilon = _real(epsilon, "epsilon", 0, None, "non-negative")
+
+
 class SGD(Optimizer):
     """Gradient descent with optional momentum and Nesterov momentum.
 
@@ -62,9 +69,7 @@ class Adam(Optimizer):
                          ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
                          loss_scale_factor=loss_scale_factor,
                          gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
-        self.beta_1 = _real(beta_1, "beta_1", 0, 1, "in [0, 1]")
-        self.beta_2 = _real(beta_2, "beta_2", 0, 1, "in [0, 1]")
-        self.epsilon = _real(epsilon, "epsilon", 0, None, "non-negative")
+        _set_moments(self, beta_1, beta_2, epsilon)
         self.amsgrad = bool(amsgrad)
 
     def _slot_groups(self):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .algorithms import _real
+from .algorithms import _real, _set_moments
 from .base import Optimizer
 
 
@@ -88,9 +88,7 @@ class Adamax(Optimizer):
         super().__init__(learning_rate=learning_rate, **_base_arguments(
             weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum, ema_overwrite_frequency,
             loss_scale_factor, gradient_accumulation_steps, name), **kwargs)
-        self.beta_1 = _real(beta_1, "beta_1", 0, 1, "in [0, 1]")
-        self.beta_2 = _real(beta_2, "beta_2", 0, 1, "in [0, 1]")
-        self.epsilon = _real(epsilon, "epsilon", 0, None, "non-negative")
+        _set_moments(self, beta_1, beta_2, epsilon)
 
     def _slot_groups(self):
         return [["momentum", "norm"]]
@@ -117,9 +115,7 @@ class Nadam(Optimizer):
         super().__init__(learning_rate=learning_rate, **_base_arguments(
             weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum, ema_overwrite_frequency,
             loss_scale_factor, gradient_accumulation_steps, name), **kwargs)
-        self.beta_1 = _real(beta_1, "beta_1", 0, 1, "in [0, 1]")
-        self.beta_2 = _real(beta_2, "beta_2", 0, 1, "in [0, 1]")
-        self.epsilon = _real(epsilon, "epsilon", 0, None, "non-negative")
+        _set_moments(self, beta_1, beta_2, epsilon)
         self._u_product = np.array(1.0, dtype=np.float32)
 
     def _slot_groups(self):

@@ -152,7 +152,6 @@ class CosineDecay(LearningRateSchedule):
         return float(self._decay(step - warmup_steps, decay_steps, target))
 
 
-
 class CosineDecayRestarts(LearningRateSchedule):
     """Cosine decay with warm restarts (SGDR): the multiplier falls from 1 to ``alpha`` over ``first_decay_steps``,
     then restarts; period i lasts ``t_mul ** i`` times longer and starts at ``m_mul ** i`` times the rate."""
